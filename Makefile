@@ -1,0 +1,79 @@
+# 社区小助手: `make run` to start everything, `make test` to run every test.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+VENV := .venv
+PY := $(VENV)/bin/python
+RASA := $(VENV)/bin/rasa
+SHARED ?= ../shared
+MODEL := models/community-assistant.tar.gz
+RASA_PORT ?= 5005
+ACTIONS_PORT ?= 5055
+
+export PYTHONPATH := $(CURDIR)
+export TF_CPP_MIN_LOG_LEVEL ?= 2
+export RASA_TELEMETRY_ENABLED := false
+export SQLALCHEMY_SILENCE_UBER_WARNING := 1
+
+# Rasa 3.6 needs Python 3.10: pyenv's 3.10.x first, then any python3.10 that really is one.
+PYTHON310 := $(shell for p in "$$(pyenv root 2>/dev/null)"/versions/3.10*/bin/python3.10 \
+	"$$HOME"/.pyenv/versions/3.10*/bin/python3.10 python3.10 /usr/bin/python3.10 /usr/local/bin/python3.10; do \
+	"$$p" -c 'import sys; assert sys.version_info[:2] == (3, 10)' >/dev/null 2>&1 && { echo "$$p"; break; }; done)
+
+TRAINING_INPUTS := config.yml domain.yml $(shell find nlu_data -type f 2>/dev/null) \
+	nlu/location_extractor.py bot/locations.py
+
+.PHONY: help install train validate run shell test bench clean
+
+help:
+	@echo "make run    install if needed, train if the data changed, start the bot"
+	@echo "make test   install if needed, run every test"
+	@echo "make bench  measure the NLU on ../shared/eval against a TF-IDF + SVM peer"
+
+install: $(VENV)/.installed
+
+$(VENV)/.installed: requirements.txt
+	@test -n "$(PYTHON310)" || { echo "error: Python 3.10 not found. Rasa 3.6 needs Python < 3.11:" \
+		"install it (pyenv install 3.10.13, or apt-get install python3.10) and run make again." >&2; exit 1; }
+	test -x $(PY) || $(PYTHON310) -m venv $(VENV)
+	$(PY) -m pip install --quiet --disable-pip-version-check "pip==26.3"
+	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements.txt
+	touch $@
+
+train: $(MODEL)
+
+$(MODEL): $(VENV)/.installed $(TRAINING_INPUTS)
+	$(RASA) train --data nlu_data --config config.yml --domain domain.yml \
+		--out models --fixed-model-name community-assistant
+	touch $@
+
+validate: $(VENV)/.installed
+	$(RASA) data validate --fail-on-warnings --data nlu_data --domain domain.yml --config config.yml
+
+run: $(MODEL)
+	@mkdir -p var
+	@echo "Starting the action server on :$(ACTIONS_PORT) and the Rasa server on :$(RASA_PORT) …"
+	@trap 'kill 0' INT TERM EXIT; \
+	$(RASA) run actions --actions actions --port $(ACTIONS_PORT) > var/actions.log 2>&1 & \
+	$(RASA) run --enable-api --model $(MODEL) --port $(RASA_PORT) \
+		--endpoints endpoints.yml --credentials credentials.yml > var/rasa.log 2>&1 & \
+	until curl -sf localhost:$(RASA_PORT)/status >/dev/null; do sleep 1; done; \
+	echo ""; \
+	echo "社区小助手 is running (logs in var/):"; \
+	echo "  chat over REST:  curl -s localhost:$(RASA_PORT)/webhooks/rest/webhook -d '{\"sender\":\"me\",\"message\":\"7号楼电梯坏了\"}'"; \
+	echo "  chat in a shell: make shell"; \
+	echo "  Rasa HTTP API:   http://localhost:$(RASA_PORT)/status"; \
+	echo "Ctrl-C stops everything."; \
+	wait
+
+shell: $(MODEL)
+	$(RASA) shell --model $(MODEL) --endpoints endpoints.yml
+
+test: $(VENV)/.installed validate
+	$(PY) -m pytest
+
+bench: $(VENV)/.installed
+	$(PY) bench/nlu_bench.py --shared $(SHARED)
+
+clean:
+	rm -rf models results var .pytest_cache

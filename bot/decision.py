@@ -1,0 +1,54 @@
+"""The decision (研判): does a message report a problem, which category, is it urgent.
+
+The live bot's actions and `python -m bot eval-nlu` both call `decide`; nothing else turns an
+NLU result into a ticket decision.
+"""
+from dataclasses import dataclass
+
+from bot.taxonomy import NONE, category_for_intent
+from bot.urgency import Danger, find_danger
+
+# The least confidence with which the model's best intent counts as a report. config.yml's
+# FallbackClassifier uses the same threshold (a test keeps the two equal).
+REPORT_CONFIDENCE = 0.4
+FALLBACK_INTENT = "nlu_fallback"
+
+
+@dataclass(frozen=True)
+class Decision:
+    category: str  # a category id, or "none": no ticket
+    urgent: bool
+    danger: Danger | None = None
+    intent: str | None = None  # the model's best intent other than the fallback
+    confidence: float = 0.0
+
+    @property
+    def is_report(self) -> bool:
+        return self.category != NONE
+
+
+def best_intent(parse: dict) -> tuple[str | None, float]:
+    """The model's best intent and its confidence, looking past the fallback classifier."""
+    ranking = parse.get("intent_ranking") or [parse.get("intent") or {}]
+    for item in ranking:
+        name = item.get("name")
+        if name and name != FALLBACK_INTENT:
+            return name, float(item.get("confidence") or 0.0)
+    return None, 0.0
+
+
+def decide(parse: dict) -> Decision:
+    """Turn a Rasa parse result (text, intent, intent_ranking) into category and urgency.
+
+    The model picks the category; a message that describes an urgent danger is a report even
+    when the model is unsure, so that 着火了 or 电梯困人 is never answered with a fallback.
+    A confident non-report intent (a greeting, a FAQ question) is never overruled.
+    """
+    intent, confidence = best_intent(parse)
+    category = category_for_intent(intent) if intent else None
+    danger = find_danger(parse.get("text") or "")
+    if category and confidence >= REPORT_CONFIDENCE:
+        return Decision(category.id, danger is not None, danger, intent, confidence)
+    if danger and (category or confidence < REPORT_CONFIDENCE):
+        return Decision(danger.category, True, danger, intent, confidence)
+    return Decision(NONE, False, None, intent, confidence)

@@ -1,0 +1,1 @@
+"""The Rasa side of the NLU: custom pipeline components and loading a trained model."""

@@ -1,0 +1,31 @@
+"""Loading a trained Rasa model and parsing messages with it, outside the Rasa server."""
+import asyncio
+import logging
+from pathlib import Path
+
+from rasa.core.agent import Agent
+from rasa.model import get_latest_model
+from rasa.utils.common import configure_logging_and_warnings
+from rasa.utils.log_utils import configure_structlog
+
+
+class ModelNotFound(RuntimeError):
+    """There is no trained model where one was expected."""
+
+
+class ModelParser:
+    """Parses text with a trained model exactly as the Rasa server's NLU does."""
+
+    def __init__(self, model: str | Path = "models"):
+        path = Path(model)
+        found = get_latest_model(path) if path.is_dir() else (str(path) if path.is_file() else None)
+        if not found:
+            raise ModelNotFound(f"no trained model in {path}/: run `make train` first")
+        self.model_path = found
+        configure_logging_and_warnings(logging.WARNING)
+        configure_structlog(logging.WARNING)
+        self._loop = asyncio.new_event_loop()
+        self._agent = Agent.load(found)
+
+    def __call__(self, text: str) -> dict:
+        return self._loop.run_until_complete(self._agent.parse_message(text))

@@ -1,0 +1,88 @@
+"""The one decision function: category and urgency from an NLU result."""
+from pathlib import Path
+
+import pytest
+import yaml
+
+from bot.decision import REPORT_CONFIDENCE, decide
+from bot.taxonomy import CATEGORIES, CATEGORY_IDS, NONE, category_for_intent
+from bot.urgency import emergency_message, find_danger
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def parse(text: str, *ranking: tuple[str, float]) -> dict:
+    items = [{"name": name, "confidence": confidence} for name, confidence in ranking]
+    return {"text": text, "intent": items[0] if items else {}, "intent_ranking": items, "entities": []}
+
+
+def test_a_confident_report_files_its_category():
+    decision = decide(parse("7号楼暖气不热", ("report_heating", 0.93), ("report_water", 0.04)))
+    assert (decision.category, decision.urgent) == ("heating", False)
+
+
+def test_a_greeting_or_a_question_files_nothing():
+    assert decide(parse("你好", ("greet", 0.98))).category == NONE
+    assert decide(parse("党群服务中心几点开门", ("faq", 0.9))).category == NONE
+
+
+def test_an_unsure_model_files_nothing():
+    decision = decide(parse("嗯那个事", ("nlu_fallback", REPORT_CONFIDENCE), ("report_noise", 0.3)))
+    assert decision.category == NONE and not decision.urgent
+
+
+def test_the_fallback_classifier_is_looked_past_when_the_report_is_confident_enough():
+    decision = decide(parse("井盖", ("nlu_fallback", 0.4), ("report_facilities", 0.45)))
+    assert decision.category == "facilities"
+
+
+@pytest.mark.parametrize("text, category, number", [
+    ("3号楼2单元冒黑烟了 好像着火了", "safety_security", "119"),
+    ("楼道里一股煤气味 好冲", "gas", "119"),
+    ("电梯困人了 里面有个老人", "elevator", "119"),
+    ("一楼电表箱在冒火花 噼里啪啦的", "power", "119"),
+    ("小区东门那个井盖没了 晚上看不见", "facilities", "110"),
+    ("12栋外墙瓷砖往下掉 差点砸到人", "facilities", "110"),
+    ("孩子被楼下的狗咬了一口", "pets", "120"),
+    ("5栋独居的王奶奶敲门不应 两天没见了", "care_request", "110"),
+])
+def test_urgent_dangers_are_caught_with_the_number_that_fits(text, category, number):
+    unsure = decide(parse(text, ("nlu_fallback", 0.4), ("chitchat", 0.2)))
+    assert (unsure.category, unsure.urgent) == (category, True)
+    assert number in emergency_message(unsure.danger)
+
+
+def test_the_model_category_stands_for_an_urgent_report():
+    decision = decide(parse("电梯里有股煤气味", ("report_elevator", 0.8)))
+    assert (decision.category, decision.urgent) == ("elevator", True)
+
+
+@pytest.mark.parametrize("text", [
+    "燃气表不走字了", "电梯有异响", "暖气不热", "楼下装修太吵", "没有煤气味了 谢谢", "狗没拴绳",
+    "井盖响得厉害", "电动车在楼道充电", "消防通道堵死了 要是着火了消防车都进不来", "两家吵得都快打起来了",
+    "热水器打不着火", "腿上被蚊子咬了好几个包", "灶上火苗特别小",
+])
+def test_everyday_reports_are_not_urgent(text):
+    assert find_danger(text) is None
+
+
+def test_a_confident_non_report_is_never_overruled_by_a_danger_word():
+    assert decide(parse("着火了怎么报警 119吗", ("faq", 0.9))).category == NONE
+
+
+def test_the_directory_hotline_comes_first_when_known():
+    danger = find_danger("闻到燃气味了")
+    assert "96777" in emergency_message(danger, {"gas_company": "96777"})
+
+
+def test_every_category_has_its_intent_in_the_domain():
+    domain = yaml.safe_load((ROOT / "domain.yml").read_text(encoding="utf-8"))
+    assert {c.intent for c in CATEGORIES.values()} <= set(domain["intents"])
+    assert [category_for_intent(f"report_{c}").id for c in CATEGORY_IDS] == list(CATEGORY_IDS)
+    assert category_for_intent("greet") is None
+
+
+def test_the_fallback_threshold_is_the_report_threshold():
+    config = yaml.safe_load((ROOT / "config.yml").read_text(encoding="utf-8"))
+    fallback = next(c for c in config["pipeline"] if c["name"] == "FallbackClassifier")
+    assert fallback["threshold"] == REPORT_CONFIDENCE

@@ -1,0 +1,82 @@
+"""The location rules: what residents write, and what the ticket should record."""
+import pytest
+
+from bot.locations import LocationExtractor, chinese_number, width_normalized
+
+
+@pytest.fixture(scope="module")
+def locations():
+    return LocationExtractor(["金御城", "金御城小区", "翠柳苑", "和平里"])
+
+
+@pytest.mark.parametrize("text, building", [
+    ("七号楼暖气不热", "7"), ("7栋电梯坏了", "7"), ("7幢楼下有狗屎", "7"), ("7#楼门口堵了", "7"),
+    ("７号楼停水了", "7"), ("B座大堂灯坏了", "B"), ("b座的门禁坏了", "B"), ("第九栋后面有违建", "9"),
+    ("二十三号楼的电梯", "23"), ("十一栋楼道堆满了", "11"), ("住在十栋", "10"), ("12 号楼 路灯", "12"),
+    ("3#单元门口", "3"), ("一号楼停电", "1"), ("A栋地下室", "A"),
+])
+def test_building_forms_are_normalised(locations, text, building):
+    assert locations.fields(text).get("building") == building
+
+
+@pytest.mark.parametrize("text", [
+    "我住11楼 水压太小", "5楼的灯不亮", "小区2号门的门禁坏了", "同一栋楼的人都知道", "地下车库B2层灯灭了",
+    "每栋楼都这样", "电话13912345678", "晚上11点还在装修", "下午三点有人吵架",
+])
+def test_floors_gates_phones_and_times_are_not_buildings(locations, text):
+    assert "building" not in locations.fields(text)
+
+
+@pytest.mark.parametrize("text, expected", [
+    ("5-1-101 家里没水", {"building": "5", "unit": "1", "room": "101"}),
+    ("10-2-1503 马桶反水", {"building": "10", "unit": "2", "room": "1503"}),
+    ("7号楼2单元502 楼道灯坏了", {"building": "7", "unit": "2", "room": "502"}),
+    ("12幢1单元1101室燃气表不走", {"building": "12", "unit": "1", "room": "1101"}),
+    ("二单元门口的坡道太陡", {"unit": "2"}),
+    ("四单元502室暖气片漏水", {"unit": "4", "room": "502"}),
+    ("301房楼上漏水", {"room": "301"}),
+    ("6栋 2单元 1201 电梯按钮不亮", {"building": "6", "unit": "2", "room": "1201"}),
+    ("３号楼１０２ 下水道返水", {"building": "3", "room": "102"}),
+    ("C座2201的老人需要帮助", {"building": "C", "room": "2201"}),
+])
+def test_building_unit_room(locations, text, expected):
+    assert locations.fields(text) == expected
+
+
+@pytest.mark.parametrize("text, compound", [
+    ("金御城7号楼电梯坏了", "金御城"),
+    ("金御城小区东门的垃圾没人收", "金御城小区"),
+    ("@网格员 翠柳苑3栋楼道灯不亮", "翠柳苑"),
+    ("我是和平里的 想问个事", "和平里"),
+    ("枫林雅苑最近老停水", "枫林雅苑"),                 # not in the list: its ending says it is a compound
+    ("住在长青花园小区12栋", "长青花园小区"),
+    ("在清河家园门口被狗追", "清河家园"),
+    ("绿洲湾5栋停电了", "绿洲湾"),                      # a weak ending with a building after it
+    ("新华·悦府3号楼门禁坏了", "新华·悦府"),
+    ("星光200小区A座大堂", "星光200小区"),
+])
+def test_compounds_listed_and_unlisted(locations, text, compound):
+    assert locations.fields(text).get("compound") == compound
+
+
+@pytest.mark.parametrize("text", [
+    "小区门口的路灯坏了", "我们小区的狗太多了", "隔壁小区早就来暖气了", "家里一滴水都没有",
+    "楼下花园里有狗屎", "幼儿园门口有人乱停车", "我们这种老小区一个充电桩都没有", "屋里才15度",
+])
+def test_generic_places_are_not_compounds(locations, text):
+    assert "compound" not in locations.fields(text)
+
+
+def test_offsets_point_at_the_original_text(locations):
+    text = "我住金御城７号楼２单元５０２"
+    found = {f.field: f for f in locations.extract(text)}
+    assert text[found["compound"].start:found["compound"].end] == "金御城"
+    assert text[found["building"].start:found["building"].end] == "７"
+    assert found["room"].value == "502"
+
+
+def test_chinese_numbers():
+    assert [chinese_number(t) for t in ("七", "十", "十一", "二十", "二十三", "一零一", "百")] == \
+        [7, 10, 11, 20, 23, 101, 100]
+    assert chinese_number("楼") is None
+    assert width_normalized("７号楼Ａ座") == "7号楼A座"
