@@ -1,5 +1,6 @@
 """Command line: `python -m bot eval-nlu FILE.tsv [--json]`, `python -m bot eval-locations FILE.tsv [--json]`."""
 import argparse
+import contextlib
 import json
 import os
 import sys
@@ -19,11 +20,13 @@ def _load_parser(model: str):
 
 
 def _evaluate(args, score, report) -> None:
-    parser = _load_parser(args.model)
-    try:
-        scores = score(args.file, parser)
-    except (OSError, EvalFileError) as error:
-        sys.exit(f"error: {error}")
+    # Libraries (jieba, Rasa) print while loading and parsing; stdout carries only the result.
+    with contextlib.redirect_stdout(sys.stderr):
+        parser = _load_parser(args.model)
+        try:
+            scores = score(args.file, parser)
+        except (OSError, EvalFileError) as error:
+            sys.exit(f"error: {error}")
     print(json.dumps(scores, ensure_ascii=False) if args.json else report(scores))
 
 
