@@ -11,6 +11,8 @@ RASA_PORT ?= 5005
 ACTIONS_PORT ?= 5055
 
 export PYTHONPATH := $(CURDIR)
+# One database for tickets and conversations: SQLite by default, PostgreSQL by setting this.
+export DATABASE_URL ?= sqlite:///$(CURDIR)/var/community.db
 export TF_CPP_MIN_LOG_LEVEL ?= 2
 export RASA_TELEMETRY_ENABLED := false
 export SQLALCHEMY_SILENCE_UBER_WARNING := 1
@@ -52,22 +54,30 @@ validate: $(VENV)/.installed
 
 run: $(MODEL)
 	@mkdir -p var
-	@echo "Starting the action server on :$(ACTIONS_PORT) and the Rasa server on :$(RASA_PORT) …"
+	$(PY) -m bot org import --if-empty org/sample_site.yml
+	$(PY) -m bot endpoints var/endpoints.yml --action-url http://127.0.0.1:$(ACTIONS_PORT)/webhook
+	@echo "Starting the action server (:$(ACTIONS_PORT)), the worker and the Rasa server (:$(RASA_PORT)) …"
 	@trap 'kill 0' INT TERM EXIT; \
 	$(RASA) run actions --actions actions --port $(ACTIONS_PORT) > var/actions.log 2>&1 & \
+	$(PY) -m bot worker > var/worker.log 2>&1 & \
 	$(RASA) run --enable-api --model $(MODEL) --port $(RASA_PORT) \
-		--endpoints endpoints.yml --credentials credentials.yml > var/rasa.log 2>&1 & \
+		--endpoints var/endpoints.yml --credentials credentials.yml > var/rasa.log 2>&1 & \
 	until curl -sf localhost:$(RASA_PORT)/status >/dev/null; do sleep 1; done; \
 	echo ""; \
-	echo "社区小助手 is running (logs in var/):"; \
-	echo "  chat over REST:  curl -s localhost:$(RASA_PORT)/webhooks/rest/webhook -d '{\"sender\":\"me\",\"message\":\"7号楼电梯坏了\"}'"; \
+	echo "社区小助手 is running (logs in var/, database $$DATABASE_URL):"; \
+	echo "  chat over REST:  curl -s localhost:$(RASA_PORT)/webhooks/rest/webhook -d '{\"sender\":\"rest:wangjiang-demo:me\",\"message\":\"7号楼电梯坏了\"}'"; \
 	echo "  chat in a shell: make shell"; \
+	echo "  org directory:   .venv/bin/python -m bot org show"; \
 	echo "  Rasa HTTP API:   http://localhost:$(RASA_PORT)/status"; \
 	echo "Ctrl-C stops everything."; \
 	wait
 
 shell: $(MODEL)
-	$(RASA) shell --model $(MODEL) --endpoints endpoints.yml
+	$(PY) -m bot org import --if-empty org/sample_site.yml
+	$(PY) -m bot endpoints var/endpoints.yml --action-url http://127.0.0.1:$(ACTIONS_PORT)/webhook
+	@trap 'kill 0' INT TERM EXIT; \
+	$(RASA) run actions --actions actions --port $(ACTIONS_PORT) > var/actions.log 2>&1 & \
+	$(RASA) shell --model $(MODEL) --endpoints var/endpoints.yml
 
 test: $(VENV)/.installed validate
 	$(PY) -m pytest

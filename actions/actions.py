@@ -1,27 +1,141 @@
 """Rasa SDK actions: thin adapters from a tracker to the `bot` services."""
 from typing import Any
 
-from rasa_sdk import Action, Tracker
+from rasa_sdk import Action, FormValidationAction, Tracker
+from rasa_sdk.events import SlotSet
 from rasa_sdk.executor import CollectingDispatcher
+from sqlalchemy.orm import Session
 
+from bot import intake, org, tickets
+from bot.clock import utc_now
+from bot.conversations import resident_from
+from bot.db import shared_engine
 from bot.decision import decide
-from bot.replies import NOT_UNDERSTOOD, first_values, report_acknowledgement
+from bot.intake import PendingReport
+from bot.replies import ASK_COMPOUND, NOT_UNDERSTOOD, REPORT_CANCELLED, UNKNOWN_COMPOUND, first_values
+
+Events = list[dict[str, Any]]
+
+
+def _session() -> Session:
+    return Session(shared_engine(), future=True)
+
+
+def _resident(tracker: Tracker):
+    return resident_from(tracker.sender_id, tracker.latest_message.get("metadata"))
+
+
+def _say(dispatcher: CollectingDispatcher, texts: list[str]) -> None:
+    for text in texts:
+        dispatcher.utter_message(text=text)
 
 
 class ActionHandleReport(Action):
-    """Answers a report (or an unclear message) as `bot.decision.decide` judges it."""
+    """A report (or an unclear message), as `bot.decision.decide` judges it."""
 
     def name(self) -> str:
         return "action_handle_report"
 
-    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
-                  domain: dict[str, Any]) -> list[dict[str, Any]]:
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict) -> Events:
         message = tracker.latest_message
         decision = decide(message)
         if not decision.is_report:
             dispatcher.utter_message(text=NOT_UNDERSTOOD)
-            return []
-        location = first_values(message.get("entities", []))
-        for text in report_acknowledgement(decision, location):
-            dispatcher.utter_message(text=text)
+            return [SlotSet("compound_missing", False)]
+        resident = _resident(tracker)
+        report = intake.pending_report(decision, message.get("text", ""), first_values(message.get("entities", [])))
+        with _session() as session, session.begin():
+            compound = intake.compound_of(session, report, resident)
+            _say(dispatcher, intake.emergency_first(session, report, compound))
+            if compound is None:
+                return [SlotSet("pending_report", report.as_slot()), SlotSet("compound", None),
+                        SlotSet("compound_missing", True)]
+            _say(dispatcher, intake.file(session, report, compound, resident, utc_now()))
+        return [SlotSet("pending_report", None), SlotSet("compound_missing", False)]
+
+
+class ValidateCompoundForm(FormValidationAction):
+    """Accepts a compound name or alias from the directory; re-asks on anything else."""
+
+    def name(self) -> str:
+        return "validate_compound_form"
+
+    def validate_compound(self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker,
+                          domain: dict) -> dict[str, Any]:
+        with _session() as session:
+            compound = org.find_compound(session, str(value or ""))
+            if compound is None:
+                dispatcher.utter_message(text=UNKNOWN_COMPOUND)
+                return {"compound": None}
+            return {"compound": compound.name}
+
+
+class ActionAskCompound(Action):
+    """The form's question for the compound."""
+
+    def name(self) -> str:
+        return "action_ask_compound"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict) -> Events:
+        dispatcher.utter_message(text=ASK_COMPOUND)
+        return []
+
+
+class ActionFileReport(Action):
+    """Files the pending report once the form has its compound."""
+
+    def name(self) -> str:
+        return "action_file_report"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict) -> Events:
+        pending = tracker.get_slot("pending_report")
+        if pending:
+            report = PendingReport(**pending)
+            with _session() as session, session.begin():
+                compound = org.find_compound(session, tracker.get_slot("compound") or "")
+                if compound is not None:
+                    _say(dispatcher, intake.file(session, report, compound, _resident(tracker), utc_now()))
+        return [SlotSet("pending_report", None), SlotSet("compound_missing", False)]
+
+
+class ActionCancelReport(Action):
+    """The resident gave up on the report while the bot was asking for the compound."""
+
+    def name(self) -> str:
+        return "action_cancel_report"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict) -> Events:
+        dispatcher.utter_message(text=REPORT_CANCELLED)
+        return [SlotSet("pending_report", None), SlotSet("compound_missing", False), SlotSet("compound", None)]
+
+
+class ActionTicketStatus(Action):
+    """我报的事怎么样了: the resident's tickets that are not closed."""
+
+    def name(self) -> str:
+        return "action_ticket_status"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict) -> Events:
+        resident = _resident(tracker)
+        with _session() as session:
+            dispatcher.utter_message(text=tickets.status_lines(
+                tickets.open_tickets_of(session, resident.platform, resident.user_id)))
+        return []
+
+
+class ActionRateTicket(Action):
+    """满意 / 基本满意 / 不满意 for the resident's most recently resolved ticket."""
+
+    ANSWERS = {"satisfied": "satisfied", "basically_satisfied": "basically_satisfied",
+               "unsatisfied": "unsatisfied"}
+
+    def name(self) -> str:
+        return "action_rate_ticket"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict) -> Events:
+        resident = _resident(tracker)
+        answer = self.ANSWERS[tracker.latest_message["intent"]["name"]]
+        with _session() as session, session.begin():
+            ticket = tickets.rate(session, resident.platform, resident.user_id, answer, utc_now())
+            dispatcher.utter_message(text=tickets.rating_reply(ticket, answer))
         return []

@@ -1,4 +1,6 @@
-"""Command line: `python -m bot eval-nlu FILE.tsv [--json]`, `python -m bot eval-locations FILE.tsv [--json]`."""
+"""Command line: `python -m bot eval-nlu FILE.tsv [--json]`, `python -m bot eval-locations FILE.tsv [--json]`,
+`python -m bot db upgrade`, `python -m bot org import FILE.yml`, `python -m bot org show`,
+`python -m bot endpoints FILE`, `python -m bot worker`."""
 import argparse
 import contextlib
 import json
@@ -30,6 +32,72 @@ def _evaluate(args, score, report) -> None:
     print(json.dumps(scores, ensure_ascii=False) if args.json else report(scores))
 
 
+def _db_upgrade(_args) -> None:
+    from bot.db import make_engine
+    from bot.migrate import upgrade
+    engine = make_engine()
+    upgrade(engine)
+    print(f"database at {engine.url.render_as_string(hide_password=True)} is up to date")
+
+
+def _org_import(args) -> None:
+    from bot.db import make_engine
+    from bot.migrate import upgrade
+    from bot.org import OrgFileError, import_org_file, summary_text
+    engine = make_engine()
+    upgrade(engine)
+    if args.if_empty and _has_compounds(engine):
+        print("the org directory is already there; not importing", args.file)
+        return
+    try:
+        counts = import_org_file(engine, args.file)
+    except OrgFileError as error:
+        sys.exit(f"error: {error}")
+    print(f"imported {args.file}")
+    print(summary_text(counts))
+
+
+def _has_compounds(engine) -> bool:
+    from sqlalchemy import func, select
+    from sqlalchemy.orm import Session
+
+    from bot.models import Compound
+    with Session(engine, future=True) as session:
+        return session.scalar(select(func.count()).select_from(Compound)) > 0
+
+
+def _endpoints(args) -> None:
+    from bot.db import database_url
+    from bot.endpoints import write_endpoints
+    write_endpoints(args.file, database_url(), args.action_url)
+
+
+def _worker(args) -> None:
+    import asyncio
+    import logging
+
+    from bot.db import make_engine
+    from bot.migrate import upgrade
+    from bot.worker import run_forever
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    engine = make_engine()
+    upgrade(engine)
+    asyncio.run(run_forever(engine, senders={}, seconds=args.seconds))
+
+
+def _org_show(_args) -> None:
+    from sqlalchemy import inspect
+    from sqlalchemy.orm import Session
+
+    from bot.db import make_engine
+    from bot.org import org_tree
+    engine = make_engine()
+    if not inspect(engine).has_table("compounds"):
+        sys.exit("error: the database has no org directory yet: run python -m bot org import FILE.yml")
+    with Session(engine, future=True) as session:
+        print(org_tree(session))
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m bot", description="社区小助手 command line")
     commands = parser.add_subparsers(dest="command", required=True)
@@ -39,8 +107,25 @@ def main(argv: list[str] | None = None) -> None:
         command.add_argument("file")
         command.add_argument("--json", action="store_true", help="print one JSON object")
         command.add_argument("--model", default="models", help="model file or folder (default: models/)")
+    db = commands.add_parser("db", help="the database").add_subparsers(dest="action", required=True)
+    db.add_parser("upgrade", help="bring the database (DATABASE_URL) to the current schema").set_defaults(run=_db_upgrade)
+    org = commands.add_parser("org", help="the org directory (组织架构)").add_subparsers(dest="action", required=True)
+    org_import = org.add_parser("import", help="check an org YAML file, then import it in one transaction")
+    org_import.add_argument("file")
+    org_import.add_argument("--if-empty", action="store_true", help="only when the directory has no compound yet")
+    org_import.set_defaults(run=_org_import)
+    org.add_parser("show", help="print the org directory (phone numbers masked)").set_defaults(run=_org_show)
+    endpoints = commands.add_parser("endpoints", help="write Rasa's endpoints file for DATABASE_URL")
+    endpoints.add_argument("file")
+    endpoints.add_argument("--action-url", default="http://127.0.0.1:5055/webhook")
+    endpoints.set_defaults(run=_endpoints)
+    worker = commands.add_parser("worker", help="run the escalation clock and deliver the outbox")
+    worker.add_argument("--seconds", type=float, default=30, help="beat interval")
+    worker.set_defaults(run=_worker)
     args = parser.parse_args(argv)
-    if args.command == "eval-nlu":
+    if args.command in ("db", "org", "endpoints", "worker"):
+        args.run(args)
+    elif args.command == "eval-nlu":
         _evaluate(args, score_nlu, nlu_report)
     else:
         _evaluate(args, score_locations, locations_report)

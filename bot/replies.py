@@ -5,6 +5,9 @@ from bot.urgency import emergency_message
 
 NOT_UNDERSTOOD = ("抱歉，我没太明白。您可以直接描述遇到的问题，比如“7号楼电梯坏了”“消防通道被车堵了”，"
                   "或回复“转人工”。")
+ASK_COMPOUND = "请问是哪个小区？告诉我小区名称就行（比如：金御城）。不想报了可以回复“算了”。"
+UNKNOWN_COMPOUND = "没有找到这个小区，请再说一下小区名称（可以用大家常说的简称）。"
+REPORT_CANCELLED = "好的，这件事先不登记了。需要时随时告诉我。"
 
 
 def describe_location(location: dict[str, str]) -> str:

@@ -27,3 +27,52 @@ def trained_model(tmp_path_factory) -> Path:
         cwd=ROOT, env=project_env(), check=True, stdout=subprocess.DEVNULL,
     )
     return out / "test.tar.gz"
+
+
+POSTGRES_URL = os.environ.get("TEST_POSTGRES_URL", "postgresql+psycopg2://postgres@127.0.0.1:5432/test")
+
+
+def _fresh_postgres():
+    """An engine on a new schema of its own, so concurrent test runs never meet."""
+    import uuid
+
+    from sqlalchemy import text
+
+    from bot.db import make_engine
+    schema = f"t_{uuid.uuid4().hex[:12]}"
+    admin = make_engine(POSTGRES_URL)
+    try:
+        with admin.begin() as connection:
+            connection.execute(text(f"CREATE SCHEMA {schema}"))
+    except Exception as error:  # noqa: BLE001 - any failure to reach the server means "absent"
+        pytest.skip(f"PostgreSQL not reachable at {POSTGRES_URL}: {error.__class__.__name__}")
+    finally:
+        admin.dispose()
+    return make_engine(f"{POSTGRES_URL}?options=-csearch_path%3D{schema}"), schema
+
+
+def _drop_schema(schema: str) -> None:
+    from sqlalchemy import text
+
+    from bot.db import make_engine
+    admin = make_engine(POSTGRES_URL)
+    with admin.begin() as connection:
+        connection.execute(text(f"DROP SCHEMA {schema} CASCADE"))
+    admin.dispose()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def engine(request, tmp_path):
+    """A migrated, empty database: an SQLite file, and the real PostgreSQL on 127.0.0.1."""
+    from bot.db import make_engine
+    from bot.migrate import upgrade
+    schema = None
+    if request.param == "sqlite":
+        engine = make_engine(f"sqlite:///{tmp_path / 'test.db'}")
+    else:
+        engine, schema = _fresh_postgres()
+    upgrade(engine)
+    yield engine
+    engine.dispose()
+    if schema:
+        _drop_schema(schema)

@@ -1,45 +1,114 @@
-"""The report action, driven with a Tracker and a CollectingDispatcher."""
+"""The actions, driven with a Tracker and a CollectingDispatcher against the sample site."""
 import pytest
 from rasa_sdk import Tracker
 from rasa_sdk.executor import CollectingDispatcher
+from sqlalchemy import select
+from sqlalchemy.orm import Session
 
-from actions.actions import ActionHandleReport
-from bot.replies import NOT_UNDERSTOOD
+from actions.actions import (ActionFileReport, ActionHandleReport, ActionRateTicket, ActionTicketStatus,
+                             ValidateCompoundForm)
+from bot import tickets
+from bot.clock import utc_now
+from bot.db import shared_engine
+from bot.migrate import upgrade
+from bot.models import Ticket
+from bot.org import import_org_file
+from bot.replies import NOT_UNDERSTOOD, UNKNOWN_COMPOUND
+from conftest import ROOT
+
+JINYU_GROUP = "wecom:wrOgQhDgAAJinYuCheng01"  # bound to 金御城 in org/sample_site.yml
 
 
-def tracker_for(text: str, intent: str, confidence: float, entities=()) -> Tracker:
+@pytest.fixture(autouse=True)
+def sample_site(tmp_path, monkeypatch):
+    monkeypatch.setenv("DATABASE_URL", f"sqlite:///{tmp_path / 'bot.db'}")
+    shared_engine.cache_clear()
+    engine = shared_engine()
+    upgrade(engine)
+    import_org_file(engine, ROOT / "org" / "sample_site.yml")
+    yield engine
+    engine.dispose()
+    shared_engine.cache_clear()
+
+
+def tracker_for(sender: str, text: str, intent: str, confidence: float = 0.95, entities=(), slots=None) -> Tracker:
     message = {"text": text, "intent": {"name": intent, "confidence": confidence},
                "intent_ranking": [{"name": intent, "confidence": confidence}],
-               "entities": list(entities)}
-    return Tracker("wecom:group1:alice", {}, message, [], False, None, {}, "action_listen")
+               "entities": list(entities), "metadata": {"display_name": "王阿姨"}}
+    return Tracker(sender, slots or {}, message, [], False, None, {}, "action_listen")
 
 
-async def run(tracker: Tracker) -> list[str]:
+async def run(action, tracker: Tracker):
     dispatcher = CollectingDispatcher()
-    await ActionHandleReport().run(dispatcher, tracker, {})
-    return [m["text"] for m in dispatcher.messages]
+    events = await action.run(dispatcher, tracker, {})
+    return [m["text"] for m in dispatcher.messages], {e["name"]: e["value"] for e in events if e["event"] == "slot"}
 
 
-async def test_a_report_is_acknowledged_with_its_category_and_place():
+def ticket_rows(engine):
+    with Session(engine, future=True) as s:
+        return [(t.category, t.compound.name, t.building, [r.user_id for r in t.reporters])
+                for t in s.scalars(select(Ticket).order_by(Ticket.id))]
+
+
+async def test_a_report_in_a_bound_group_is_filed_with_who_and_when(sample_site):
     entities = [{"entity": "building", "value": "7"}, {"entity": "unit", "value": "2"}]
-    replies = await run(tracker_for("7号楼2单元暖气不热", "report_heating", 0.95, entities))
+    replies, slots = await run(ActionHandleReport(), tracker_for(
+        f"{JINYU_GROUP}:alice", "7号楼2单元暖气不热", "report_heating", entities=entities))
     assert len(replies) == 1
-    assert "供暖" in replies[0] and "7号楼 2单元" in replies[0]
+    assert "#1" in replies[0] and "供暖" in replies[0] and "张书记" in replies[0]
+    assert "138****0004" in replies[0] and "前办结" in replies[0]
+    assert slots["compound_missing"] is False
+    assert ticket_rows(sample_site) == [("heating", "金御城", "7", ["alice"])]
 
 
-async def test_an_urgent_report_answers_with_the_emergency_number_first():
-    replies = await run(tracker_for("楼道里着火了 好大的烟", "report_safety_security", 0.9))
-    assert "119" in replies[0] and "【紧急】" in replies[0]
-    assert "治安安全" in replies[1] and "街道" in replies[1]
+async def test_the_compound_named_in_the_message_wins_over_the_group(sample_site):
+    await run(ActionHandleReport(), tracker_for(f"{JINYU_GROUP}:bob", "翠柳苑的路灯坏了", "report_power",
+                                                entities=[{"entity": "compound", "value": "翠柳苑小区"}]))
+    assert ticket_rows(sample_site)[0][1] == "翠柳苑"
+
+
+async def test_without_a_compound_the_report_waits_for_the_form(sample_site):
+    replies, slots = await run(ActionHandleReport(), tracker_for("wecom:dm:carol", "暖气不热", "report_heating"))
+    assert replies == [] and slots["compound_missing"] is True
+    assert slots["pending_report"]["category"] == "heating"
+    assert ticket_rows(sample_site) == []
+    tracker = tracker_for("wecom:dm:carol", "金御城", "inform", slots={**slots, "compound": "金御城"})
+    replies, slots = await run(ActionFileReport(), tracker)
+    assert "供暖" in replies[0] and slots["pending_report"] is None
+    assert ticket_rows(sample_site) == [("heating", "金御城", None, ["carol"])]
+
+
+async def test_an_urgent_report_hears_the_emergency_number_before_anything_else(sample_site):
+    replies, _ = await run(ActionHandleReport(), tracker_for(
+        f"{JINYU_GROUP}:dave", "楼道里好大的煤气味", "report_gas"))
+    assert "96777" in replies[0] and "【紧急】" in replies[0]  # the site's gas company hotline
+    assert "网格、社区和街道" in replies[1]
+    replies, slots = await run(ActionHandleReport(), tracker_for("wecom:dm:erin", "电梯困人了", "report_elevator"))
+    assert "119" in replies[0] and slots["compound_missing"] is True  # advice first, then the question
+
+
+def test_the_form_accepts_names_and_aliases_and_re_asks_on_nonsense():
+    form, tracker = ValidateCompoundForm(), tracker_for("wecom:dm:x", "", "inform")
+    dispatcher = CollectingDispatcher()
+    assert form.validate_compound("翠柳苑小区", dispatcher, tracker, {}) == {"compound": "翠柳苑"}
+    assert form.validate_compound("火星基地", dispatcher, tracker, {}) == {"compound": None}
+    assert dispatcher.messages[-1]["text"] == UNKNOWN_COMPOUND
 
 
 async def test_a_message_the_bot_does_not_understand_gets_a_helpful_fallback():
-    replies = await run(tracker_for("嗯嗯那个啥", "nlu_fallback", 0.4))
-    assert replies == [NOT_UNDERSTOOD]
-    assert "转人工" in replies[0]
+    replies, slots = await run(ActionHandleReport(), tracker_for("wecom:dm:y", "嗯嗯那个啥", "nlu_fallback", 0.4))
+    assert replies == [NOT_UNDERSTOOD] and "转人工" in replies[0]
+    assert slots["compound_missing"] is False
 
 
-@pytest.mark.parametrize("intent", ["report_noise", "report_pets"])
-async def test_no_category_is_named_below_the_confidence_threshold(intent):
-    replies = await run(tracker_for("这个那个", intent, 0.2))
-    assert replies == [NOT_UNDERSTOOD]
+async def test_status_and_satisfaction(sample_site):
+    sender = f"{JINYU_GROUP}:frank"
+    await run(ActionHandleReport(), tracker_for(sender, "5号楼门口狗屎太多", "report_pets"))
+    replies, _ = await run(ActionTicketStatus(), tracker_for(sender, "我报的事怎么样了", "ask_ticket_status"))
+    assert "#1" in replies[0] and "文明养犬" in replies[0] and "已派单" in replies[0]
+    with Session(sample_site, future=True) as s, s.begin():
+        tickets.resolve(s, s.get(Ticket, 1), utc_now(), "已清理并提醒养犬户", "张书记")
+    replies, _ = await run(ActionRateTicket(), tracker_for(sender, "不满意 还是很多", "unsatisfied"))
+    assert "升级到社区" in replies[0]
+    with Session(sample_site, future=True) as s:
+        assert (s.get(Ticket, 1).status, s.get(Ticket, 1).level) == ("reopened", "community")

@@ -1,0 +1,50 @@
+"""The database: one engine per process, SQLite by default, PostgreSQL by one URL.
+
+`DATABASE_URL` chooses it (e.g. `postgresql+psycopg2://127.0.0.1:5432/test`); without it the
+embedded SQLite file `var/community.db` is used.
+"""
+import os
+from functools import lru_cache
+from pathlib import Path
+
+from sqlalchemy import create_engine, event
+from sqlalchemy.engine import Engine
+
+DEFAULT_URL = "sqlite:///var/community.db"
+
+
+def database_url() -> str:
+    return os.environ.get("DATABASE_URL") or DEFAULT_URL
+
+
+def make_engine(url: str | None = None) -> Engine:
+    """An engine for `url`; SQLite gets write-locking transactions so that two processes
+    filing or escalating at once serialise instead of both reading the same state."""
+    url = url or database_url()
+    if url.startswith("sqlite"):
+        path = url.split("///", 1)[-1]
+        if path and path != ":memory:":
+            Path(path).parent.mkdir(parents=True, exist_ok=True)
+        engine = create_engine(url, future=True, connect_args={"timeout": 30, "check_same_thread": False})
+        _use_immediate_transactions(engine)
+        return engine
+    return create_engine(url, future=True, pool_pre_ping=True)
+
+
+def _use_immediate_transactions(engine: Engine) -> None:
+    # pysqlite's own transaction handling starts transactions lazily; take the write lock at
+    # BEGIN instead (SQLAlchemy's documented recipe), so read-then-write is atomic.
+    @event.listens_for(engine, "connect")
+    def _no_pysqlite_begin(dbapi_connection, _record):
+        dbapi_connection.isolation_level = None
+        dbapi_connection.execute("PRAGMA foreign_keys=ON")
+
+    @event.listens_for(engine, "begin")
+    def _begin_immediate(connection):
+        connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+@lru_cache(maxsize=None)
+def shared_engine() -> Engine:
+    """The process's one engine on `DATABASE_URL`, for long-running servers (the action server)."""
+    return make_engine()

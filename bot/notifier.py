@@ -1,0 +1,87 @@
+"""The one notifier (通知): every message the bot owes someone is an outbox row first.
+
+`notify` writes the row in the caller's transaction, so a ticket and the news about it commit
+together. `deliver_due` sends what is due through the platform senders (the connectors) and
+retries failures with backoff; a row is never dropped. Rows for one recipient go out in order.
+"""
+import logging
+from collections.abc import Awaitable, Callable
+from datetime import datetime, timedelta
+
+from sqlalchemy import select, update
+from sqlalchemy.engine import Engine
+from sqlalchemy.orm import Session
+
+from bot.models import OutboxMessage
+
+log = logging.getLogger(__name__)
+
+# async send(recipient, text); raises on failure
+Sender = Callable[[str, str], Awaitable[None]]
+
+LEASE = timedelta(minutes=2)  # a claimed row is retried after this if its sender never reports back
+MAX_BACKOFF = timedelta(hours=1)
+
+
+def notify(session: Session, recipient: str, text: str, now: datetime,
+           ticket_id: int | None = None) -> OutboxMessage:
+    """Queue `text` for `recipient` (`<platform>:<group id>:<user id>` or `<platform>:dm:<user id>`)."""
+    message = OutboxMessage(created_at=now, recipient=recipient, text=text, ticket_id=ticket_id,
+                            status="pending", attempts=0, next_attempt_at=now)
+    session.add(message)
+    return message
+
+
+def platform_of(recipient: str) -> str:
+    return recipient.split(":", 1)[0]
+
+
+def backoff(attempts: int) -> timedelta:
+    """5 s, 10 s, 20 s … up to an hour between tries."""
+    return min(timedelta(seconds=5 * 2 ** max(0, attempts - 1)), MAX_BACKOFF)
+
+
+def _claim(engine: Engine, platforms: set[str], now: datetime, limit: int) -> list[OutboxMessage]:
+    """Take the due rows whose sender is here, first in line for their recipient, and lease them."""
+    with Session(engine, future=True, expire_on_commit=False) as session, session.begin():
+        pending = session.scalars(
+            select(OutboxMessage).where(OutboxMessage.status == "pending")
+            .order_by(OutboxMessage.id).with_for_update(skip_locked=True)
+        ).all()
+        claimed, waiting = [], set()
+        for message in pending:
+            first_in_line = message.recipient not in waiting
+            waiting.add(message.recipient)
+            if (first_in_line and message.next_attempt_at <= now
+                    and platform_of(message.recipient) in platforms and len(claimed) < limit):
+                message.attempts += 1
+                message.next_attempt_at = now + LEASE
+                claimed.append(message)
+        return claimed
+
+
+def _finish(engine: Engine, message: OutboxMessage, error: Exception | None, now: datetime) -> None:
+    with Session(engine, future=True) as session, session.begin():
+        if error is None:
+            values = {"status": "sent", "sent_at": now, "last_error": None}
+        else:
+            values = {"next_attempt_at": now + backoff(message.attempts),
+                      "last_error": f"{error.__class__.__name__}: {error}"[:500]}
+        session.execute(update(OutboxMessage).where(OutboxMessage.id == message.id).values(**values))
+
+
+async def deliver_due(engine: Engine, senders: dict[str, Sender], now: datetime,
+                      limit: int = 100) -> int:
+    """Send every due row that a sender exists for; returns how many went out."""
+    sent = 0
+    for message in _claim(engine, set(senders), now, limit):
+        try:
+            await senders[platform_of(message.recipient)](message.recipient, message.text)
+        except Exception as error:  # noqa: BLE001 - any failure is retried later, never lost
+            log.warning("outbox %s to %s failed (try %s): %s", message.id,
+                        platform_of(message.recipient), message.attempts, error.__class__.__name__)
+            _finish(engine, message, error, now)
+        else:
+            _finish(engine, message, None, now)
+            sent += 1
+    return sent
