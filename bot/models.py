@@ -185,3 +185,17 @@ class OutboxMessage(Base):
     next_attempt_at = Column(DateTime, nullable=False, index=True)
     last_error = Column(Text)
     sent_at = Column(DateTime)
+    # what the platform needs to answer in the same conversation (a DingTalk session webhook …)
+    context = Column(JSON)
+
+
+class ReceivedEvent(Base):
+    """A platform callback already taken in (去重): a platform that retries never makes the bot
+    answer or file twice, even across a restart."""
+    __tablename__ = "received_events"
+    __table_args__ = (UniqueConstraint("platform", "event_id"),)
+    id = Column(Integer, primary_key=True)
+    platform = Column(String(20), nullable=False)
+    event_id = Column(String(200), nullable=False)
+    received_at = Column(DateTime, nullable=False)
+    status = Column(String(20), nullable=False, default="processing")  # processing, done

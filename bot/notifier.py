@@ -16,18 +16,18 @@ from bot.models import OutboxMessage
 
 log = logging.getLogger(__name__)
 
-# async send(recipient, text); raises on failure
-Sender = Callable[[str, str], Awaitable[None]]
+# async send(message) for a row's recipient, text and context; raises on failure
+Sender = Callable[[OutboxMessage], Awaitable[None]]
 
 LEASE = timedelta(minutes=2)  # a claimed row is retried after this if its sender never reports back
 MAX_BACKOFF = timedelta(hours=1)
 
 
 def notify(session: Session, recipient: str, text: str, now: datetime,
-           ticket_id: int | None = None) -> OutboxMessage:
+           ticket_id: int | None = None, context: dict | None = None) -> OutboxMessage:
     """Queue `text` for `recipient` (`<platform>:<group id>:<user id>` or `<platform>:dm:<user id>`)."""
     message = OutboxMessage(created_at=now, recipient=recipient, text=text, ticket_id=ticket_id,
-                            status="pending", attempts=0, next_attempt_at=now)
+                            status="pending", attempts=0, next_attempt_at=now, context=context)
     session.add(message)
     return message
 
@@ -41,13 +41,14 @@ def backoff(attempts: int) -> timedelta:
     return min(timedelta(seconds=5 * 2 ** max(0, attempts - 1)), MAX_BACKOFF)
 
 
-def _claim(engine: Engine, platforms: set[str], now: datetime, limit: int) -> list[OutboxMessage]:
+def _claim(engine: Engine, platforms: set[str], now: datetime, limit: int,
+           recipient: str | None = None) -> list[OutboxMessage]:
     """Take the due rows whose sender is here, first in line for their recipient, and lease them."""
+    query = select(OutboxMessage).where(OutboxMessage.status == "pending")
+    if recipient:
+        query = query.where(OutboxMessage.recipient == recipient)
     with Session(engine, future=True, expire_on_commit=False) as session, session.begin():
-        pending = session.scalars(
-            select(OutboxMessage).where(OutboxMessage.status == "pending")
-            .order_by(OutboxMessage.id).with_for_update(skip_locked=True)
-        ).all()
+        pending = session.scalars(query.order_by(OutboxMessage.id).with_for_update(skip_locked=True)).all()
         claimed, waiting = [], set()
         for message in pending:
             first_in_line = message.recipient not in waiting
@@ -71,12 +72,13 @@ def _finish(engine: Engine, message: OutboxMessage, error: Exception | None, now
 
 
 async def deliver_due(engine: Engine, senders: dict[str, Sender], now: datetime,
-                      limit: int = 100) -> int:
-    """Send every due row that a sender exists for; returns how many went out."""
+                      limit: int = 100, recipient: str | None = None) -> int:
+    """Send every due row that a sender exists for (only `recipient`'s when given), first in
+    line per recipient; returns how many went out."""
     sent = 0
-    for message in _claim(engine, set(senders), now, limit):
+    for message in _claim(engine, set(senders), now, limit, recipient):
         try:
-            await senders[platform_of(message.recipient)](message.recipient, message.text)
+            await senders[platform_of(message.recipient)](message)
         except Exception as error:  # noqa: BLE001 - any failure is retried later, never lost
             log.warning("outbox %s to %s failed (try %s): %s", message.id,
                         platform_of(message.recipient), message.attempts, error.__class__.__name__)

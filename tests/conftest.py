@@ -19,7 +19,11 @@ def project_env() -> dict:
 
 @pytest.fixture(scope="session")
 def trained_model(tmp_path_factory) -> Path:
-    """The project's model, trained once for the whole run from config.yml and nlu_data/."""
+    """The project's model, trained once for the whole run from config.yml and nlu_data/.
+
+    TEST_MODEL=path reuses a model trained beforehand (while developing; CI always trains)."""
+    if os.environ.get("TEST_MODEL"):
+        return Path(os.environ["TEST_MODEL"])
     out = tmp_path_factory.mktemp("model")
     subprocess.run(
         [str(BIN / "rasa"), "train", "--data", "nlu_data", "--config", "config.yml",
@@ -76,3 +80,19 @@ def engine(request, tmp_path):
     engine.dispose()
     if schema:
         _drop_schema(schema)
+
+
+@pytest.fixture(scope="session")
+def fake_platform():
+    from fake_platform import FakePlatform
+    return FakePlatform()
+
+
+@pytest.fixture(scope="session")
+def stack(trained_model, fake_platform, tmp_path_factory):
+    """The real Rasa server (every connector of tests/stack/, pointed at the fake platform) and
+    action server, with the sample site in an SQLite database."""
+    from running_stack import Stack
+    stack = Stack.start(trained_model, tmp_path_factory.mktemp("stack"), fake_platform.base_url)
+    yield stack
+    stack.stop()

@@ -207,10 +207,10 @@ async def test_failed_sends_are_retried_in_order_and_never_lost(engine, site):
     file(engine, report(site, "bob", category="noise", building="8", text="8号楼半夜装修"))
     delivered, down = [], {"wecom": True}
 
-    async def wecom(recipient, text):
+    async def wecom(message):
         if down["wecom"]:
             raise ConnectionError("platform down")
-        delivered.append((recipient, text))
+        delivered.append((message.recipient, message.text))
     assert await deliver_due(engine, {"wecom": wecom}, T0) == 0
     assert await deliver_due(engine, {"wecom": wecom}, T0 + timedelta(seconds=1)) == 0  # backing off
     down["wecom"] = False

@@ -1,0 +1,285 @@
+"""Feishu (飞书 / Lark): a self-built app's event subscription v2, replies through the IM v1 API.
+
+Feishu posts every event to /webhooks/feishu/webhook. With an Encrypt Key set in the app's
+加密策略, the body is `{"encrypt": "..."}` (AES-256-CBC, key SHA-256 of the Encrypt Key, the IV
+the first 16 bytes of the decoded data, PKCS#7) and the request carries `X-Lark-Signature`:
+hex SHA-256 of timestamp + nonce + Encrypt Key + raw body. Every event also names the app's
+Verification Token. The one unsigned request is the URL check (`url_verification`), answered
+with its challenge once its token is right.
+
+`im.message.receive_v1` brings group (`chat_type` "group") and one-to-one ("p2p") messages;
+the bot is @-mentioned when a mention names its open_id (or its name). Replies go to the chat
+(`receive_id_type=chat_id`) with an `<at>` of the resident, or to the person (`open_id`).
+"""
+import base64
+import hashlib
+import hmac
+import json
+import logging
+import re
+import time
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import aiohttp
+from cryptography.hazmat.primitives import padding
+from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
+from rasa.core.channels.channel import InputChannel, UserMessage
+from sanic import Blueprint, response
+from sanic.request import Request
+from sanic.response import HTTPResponse
+
+from bot.conversations import resident_from
+from bot.models import OutboxMessage
+from connectors.group_chat import GroupChat, Incoming, body_too_large, rejected
+from connectors.tokens import CachedToken
+
+log = logging.getLogger(__name__)
+
+PLATFORM = "feishu"
+API_BASE = "https://open.feishu.cn"
+MAX_AGE = 3600  # seconds a signed request may be off our clock (replays are refused)
+TOKEN_INVALID = {99991661, 99991663}  # the tenant access token is missing, expired or revoked
+KINDS = {"image": "image", "audio": "voice", "file": "file", "sticker": "sticker", "media": "video",
+         "post": "post"}  # message_type → what the core calls it; anything but text gets the short reply
+MENTION_KEY = re.compile(r"@_user_\d+")
+
+
+class BadRequest(Exception):
+    """A callback we refuse: `status` and a reason that is safe to log."""
+
+    def __init__(self, status: int, reason: str) -> None:
+        super().__init__(reason)
+        self.status = status
+
+
+# crypto --------------------------------------------------------------------------------
+def signature(timestamp: str, nonce: str, encrypt_key: str, body: bytes) -> str:
+    """X-Lark-Signature: hex SHA-256 of timestamp + nonce + Encrypt Key + the raw body."""
+    return hashlib.sha256((timestamp + nonce + encrypt_key).encode("utf-8") + body).hexdigest()
+
+
+def decrypt(encrypt_key: str, encrypted: str) -> str:
+    """The plaintext of an `encrypt` field; ValueError when it does not decrypt with this key."""
+    try:
+        data = base64.b64decode(encrypted, validate=True)
+    except (ValueError, TypeError) as error:
+        raise ValueError("not base64") from error
+    if len(data) < 32 or len(data) % 16:
+        raise ValueError("not whole AES blocks after the IV")
+    key = hashlib.sha256(encrypt_key.encode("utf-8")).digest()
+    decryptor = Cipher(algorithms.AES(key), modes.CBC(data[:16])).decryptor()
+    padded = decryptor.update(data[16:]) + decryptor.finalize()
+    unpadder = padding.PKCS7(128).unpadder()
+    try:
+        return (unpadder.update(padded) + unpadder.finalize()).decode("utf-8")
+    except UnicodeDecodeError as error:
+        raise ValueError("not UTF-8") from error
+
+
+# the wire format -----------------------------------------------------------------------
+def incoming_from(event: dict, event_id: str, bot_open_id: str | None, bot_name: str | None) -> Incoming | None:
+    """The core's view of an `im.message.receive_v1` event (None when it names no sender)."""
+    message = _dict(event.get("message"))
+    user_id = _dict(_dict(event.get("sender")).get("sender_id")).get("open_id")
+    if not user_id or not isinstance(user_id, str):
+        return None
+    mentions = [m for m in message.get("mentions") or [] if isinstance(m, dict)]
+
+    def is_bot(mention: dict) -> bool:
+        open_id = _dict(mention.get("id")).get("open_id")
+        return bool((bot_open_id and open_id == bot_open_id) or (bot_name and mention.get("name") == bot_name))
+
+    message_type = message.get("message_type")
+    text = ""
+    if message_type == "text":  # the bot's own mention goes; other people's read as @name
+        spoken = {m.get("key"): "" if is_bot(m) else f"@{m.get('name') or ''}" for m in mentions}
+        text = MENTION_KEY.sub(lambda key: spoken.get(key.group(0), key.group(0)), _text_of(message.get("content")))
+    speaker = next((m.get("name") for m in mentions if _dict(m.get("id")).get("open_id") == user_id), None)
+    return Incoming(
+        platform=PLATFORM, event_id=event_id, user_id=user_id, text=text.strip(),
+        group_id=message.get("chat_id") if message.get("chat_type") == "group" else None,
+        display_name=speaker if isinstance(speaker, str) else None,
+        kind="text" if message_type == "text" else KINDS.get(message_type, str(message_type)),
+        mentioned=any(is_bot(m) for m in mentions))
+
+
+def _text_of(content: Any) -> str:
+    """A text message's `content` is itself a JSON string: {"text": "@_user_1 7号楼暖气不热"}."""
+    try:
+        text = json.loads(content).get("text")
+    except (TypeError, ValueError, AttributeError):
+        return ""
+    return text if isinstance(text, str) else ""
+
+
+def text_content(text: str, user_id: str | None) -> str:
+    """The `content` of a text message, @-mentioning `user_id` when given (in a group)."""
+    if user_id:
+        text = f'<at user_id="{user_id}"></at> {text}'
+    return json.dumps({"text": text}, ensure_ascii=False)
+
+
+class FeishuInput(InputChannel):
+    """飞书 self-built app: event subscription v2 in, IM v1 messages out."""
+
+    @classmethod
+    def name(cls) -> str:
+        return PLATFORM
+
+    @classmethod
+    def from_credentials(cls, credentials: dict | None) -> "FeishuInput":
+        credentials = credentials or {}
+        for required in ("app_id", "app_secret", "verification_token"):
+            if not credentials.get(required):
+                raise ValueError(f"feishu: credentials.yml needs {required}")
+        return cls(credentials["app_id"], credentials["app_secret"], credentials["verification_token"],
+                   encrypt_key=credentials.get("encrypt_key") or None,
+                   bot_open_id=credentials.get("bot_open_id") or None,
+                   bot_name=credentials.get("bot_name") or None,
+                   keywords=tuple(credentials.get("keywords") or ("小助手",)),
+                   api_base=credentials.get("api_base") or API_BASE)
+
+    def __init__(self, app_id: str, app_secret: str, verification_token: str, encrypt_key: str | None = None,
+                 bot_open_id: str | None = None, bot_name: str | None = None,
+                 keywords: tuple[str, ...] = ("小助手",), api_base: str = API_BASE) -> None:
+        self.app_id, self.app_secret = app_id, app_secret
+        self.verification_token, self.encrypt_key = verification_token, encrypt_key
+        self.bot_open_id, self.bot_name = bot_open_id, bot_name
+        self.api_base = api_base.rstrip("/")
+        self.chat = GroupChat(platform=PLATFORM, send=self.send, keywords=keywords)
+        self.token = CachedToken(self._fetch_token)
+        self._session: aiohttp.ClientSession | None = None
+
+    # receiving -------------------------------------------------------------------------
+    def blueprint(self, on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> Blueprint:
+        feishu_webhook = Blueprint("feishu_webhook", __name__)
+        self.chat.run_delivery_with(feishu_webhook)
+
+        @feishu_webhook.route("/", methods=["GET"])
+        async def health(_: Request) -> HTTPResponse:
+            return response.json({"status": "ok"})
+
+        @feishu_webhook.route("/webhook", methods=["POST"])
+        async def receive(request: Request) -> HTTPResponse:
+            if body_too_large(request):
+                return rejected(PLATFORM, 413, "body over 64 KB")
+            try:
+                signed = self.check_signature(request.headers, request.body)
+                event = self.open(request.body)
+                header = _dict(event.get("header"))
+                self.check_token(header.get("token") if header else event.get("token"))  # v2, or the URL check
+                if event.get("type") == "url_verification":
+                    return response.json({"challenge": event.get("challenge")})
+                if self.encrypt_key and not signed:
+                    raise BadRequest(401, "unsigned event")
+            except BadRequest as error:
+                return rejected(PLATFORM, error.status, str(error))
+            if header.get("event_type") == "im.message.receive_v1" and header.get("event_id"):
+                incoming = incoming_from(_dict(event.get("event")), str(header["event_id"]),
+                                         self.bot_open_id, self.bot_name)
+                if incoming:
+                    await self.chat.accept(incoming, on_new_message)
+            return response.json({})
+
+        @feishu_webhook.listener("after_server_stop")
+        async def close_session(_app, _loop) -> None:
+            if self._session is not None:
+                await self._session.close()
+
+        return feishu_webhook
+
+    def check_signature(self, headers: Any, body: bytes) -> bool:
+        """True for a request signed with our Encrypt Key within the last hour; False when it
+        carries no signature (only the URL check may); BadRequest for a wrong or stale one."""
+        given = headers.get("X-Lark-Signature")
+        if not self.encrypt_key or not given:
+            return False
+        timestamp, nonce = headers.get("X-Lark-Request-Timestamp", ""), headers.get("X-Lark-Request-Nonce", "")
+        expected = signature(timestamp, nonce, self.encrypt_key, body)
+        if not hmac.compare_digest(expected.encode(), given.encode("utf-8", "replace")):
+            raise BadRequest(401, "wrong signature")
+        try:
+            fresh = abs(time.time() - int(timestamp)) <= MAX_AGE
+        except ValueError:
+            fresh = False
+        if not fresh:
+            raise BadRequest(401, "timestamp out of window")
+        return True
+
+    def open(self, body: bytes) -> dict:
+        """The event as a dict: parsed, and decrypted when it came encrypted."""
+        event = _json_object(body)
+        if "encrypt" in event:
+            if not self.encrypt_key:
+                raise BadRequest(400, "encrypted event but no encrypt_key configured")
+            try:
+                plaintext = decrypt(self.encrypt_key, event["encrypt"])
+            except (ValueError, TypeError):
+                raise BadRequest(400, "does not decrypt") from None
+            event = _json_object(plaintext)
+        return event
+
+    def check_token(self, token: Any) -> None:
+        if not isinstance(token, str) or not hmac.compare_digest(token.encode(), self.verification_token.encode()):
+            raise BadRequest(401, "wrong verification token")
+
+    # sending ---------------------------------------------------------------------------
+    async def send(self, message: OutboxMessage) -> None:
+        """Deliver one outbox row: to the group with an <at> of the resident, or to the person."""
+        resident = resident_from(message.recipient)
+        if resident.group_id:
+            receive_id_type, receive_id = "chat_id", resident.group_id
+        else:
+            receive_id_type, receive_id = "open_id", resident.user_id
+        body = {"receive_id": receive_id, "msg_type": "text",
+                "content": text_content(message.text, resident.user_id if resident.group_id else None),
+                "uuid": f"outbox-{message.id}"}  # Feishu sends one message per uuid within an hour
+        await self._call("POST", "/open-apis/im/v1/messages", {"receive_id_type": receive_id_type}, body)
+
+    async def _call(self, method: str, path: str, query: dict, body: dict) -> dict:
+        """An authorised API call; a token Feishu no longer accepts is fetched again, once."""
+        status, answer = await self._request(method, path, query, body, await self._authorisation())
+        if answer.get("code") in TOKEN_INVALID:
+            self.token.invalidate()
+            status, answer = await self._request(method, path, query, body, await self._authorisation())
+        if status != 200 or answer.get("code") != 0:
+            raise RuntimeError(f"feishu {path} answered {status}, code {answer.get('code')}: {answer.get('msg')}")
+        return answer
+
+    async def _authorisation(self) -> dict:
+        return {"Authorization": f"Bearer {await self.token.get()}"}
+
+    async def _fetch_token(self) -> tuple[str, int]:
+        status, answer = await self._request(
+            "POST", "/open-apis/auth/v3/tenant_access_token/internal", {},
+            {"app_id": self.app_id, "app_secret": self.app_secret}, {})
+        if status != 200 or answer.get("code") != 0 or not answer.get("tenant_access_token"):
+            raise RuntimeError(f"feishu tenant_access_token answered {status}, code {answer.get('code')}")
+        return answer["tenant_access_token"], int(answer.get("expire") or 0)
+
+    async def _request(self, method: str, path: str, query: dict, body: dict, headers: dict) -> tuple[int, dict]:
+        """(HTTP status, JSON answer); Feishu explains errors in the JSON, also on a 4xx."""
+        if self._session is None or self._session.closed:
+            self._session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=10))
+        async with self._session.request(method, self.api_base + path, params=query, json=body,
+                                         headers=headers) as answer:
+            try:
+                parsed = await answer.json(content_type=None)
+            except ValueError:
+                parsed = None
+            return answer.status, parsed if isinstance(parsed, dict) else {}
+
+
+def _dict(value: Any) -> dict:
+    return value if isinstance(value, dict) else {}
+
+
+def _json_object(raw: bytes | str) -> dict:
+    try:
+        parsed = json.loads(raw)
+    except (ValueError, TypeError):
+        raise BadRequest(400, "malformed JSON") from None
+    if not isinstance(parsed, dict):
+        raise BadRequest(400, "not a JSON object")
+    return parsed

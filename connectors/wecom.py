@@ -1,0 +1,352 @@
+"""WeCom (企业微信): two Rasa channels and the one sender behind both.
+
+- `WeComInput` ("wecom", /webhooks/wecom/webhook): the self-built application's callback
+  (自建应用接收消息): the GET URL check and encrypted XML POSTs. Replies go through the
+  application message API: 应用消息 (`message/send`) one-to-one, 群聊会话 (`appchat/send`) in a group.
+- `WeComBotInput` ("wecom_bot", /webhooks/wecom_bot/webhook): the 智能机器人 (AI bot) JSON
+  callback used in group chats. Replies go to the callback's `response_url`.
+
+Both channels speak for the same WeCom members, groups and staff, so both use the platform
+name "wecom": sender ids `wecom:<chat id>:<user id>`, and the org file's `groups` and staff
+`ids: {wecom: …}` serve both. One `WeComSender` per process sends every "wecom" outbox row,
+whichever channel's delivery loop takes it: to the row's `response_url` when it came from the AI
+bot, otherwise through the application.
+
+WeCom's crypto is in `connectors/wecom_crypto.py`; dedup, trigger, masking and the outbox are
+the group-chat core's (`connectors/group_chat.py`).
+"""
+import asyncio
+import json
+import logging
+import re
+import time
+from dataclasses import dataclass
+from typing import Any
+
+import aiohttp
+from defusedxml import DefusedXmlException
+from defusedxml.ElementTree import ParseError, fromstring
+from rasa.core.channels.channel import InputChannel
+from sanic import Blueprint, response
+from sanic.request import Request
+from sanic.response import HTTPResponse
+
+from bot.conversations import Resident, resident_from
+from bot.models import OutboxMessage
+from connectors.group_chat import GroupChat, Incoming, OnNewMessage, body_too_large, rejected
+from connectors.tokens import CachedToken
+from connectors.wecom_crypto import BadCiphertext, BadSignature, WrongReceiveId, WXBizMsgCrypt
+
+log = logging.getLogger(__name__)
+
+PLATFORM = "wecom"
+API_BASE = "https://qyapi.weixin.qq.com"
+CALLBACK_WINDOW = 300  # seconds a callback's timestamp may be off our clock
+TOKEN_EXPIRED = {40014, 42001}  # invalid / expired access_token: fetch a new one and try again
+TIMEOUT = aiohttp.ClientTimeout(total=10)
+LEADING_MENTION = re.compile(r"^\s*@\S+\s*")
+
+
+class WeComError(Exception):
+    """WeCom refused a call or could not be reached. Never carries a URL: WeCom's hold tokens."""
+
+
+# sending ------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Application:
+    """A self-built application's credentials (自建应用): corp id, secret and agent id."""
+    corp_id: str
+    secret: str
+    agent_id: int
+    api_base: str = API_BASE
+
+
+class WeComSender:
+    """Delivers one "wecom" outbox row, raising on any failure so the outbox retries it.
+
+    A row with a `response_url` (an AI-bot conversation) is answered there, as markdown with a
+    `<@userid>` mention in a group. Any other row goes through the application, if one is
+    configured: `appchat/send` to a group (text cannot carry a structured mention, so it starts
+    with `@<user id> `; WeCom's callbacks carry no display names) or `message/send` to one
+    member. Without an application such a row cannot be sent and stays in the outbox."""
+
+    def __init__(self) -> None:
+        self._application: Application | None = None
+        self._token: CachedToken | None = None
+        self._session: aiohttp.ClientSession | None = None
+
+    def use_application(self, application: Application) -> None:
+        self._application = application
+        self._token = CachedToken(self._fetch_token)
+
+    async def send(self, message: OutboxMessage) -> None:
+        resident = resident_from(message.recipient)
+        response_url = (message.context or {}).get("response_url")
+        if response_url:
+            await self._answer_bot(response_url, resident, message.text)
+        elif self._application:
+            await self._send_by_application(resident, message.text)
+        else:
+            raise WeComError("no response_url and no application configured to send it")
+
+    async def _answer_bot(self, response_url: str, resident: Resident, text: str) -> None:
+        content = f"<@{resident.user_id}> {text}" if resident.group_id else text
+        answer = await self._call("POST", response_url, "aibot response",
+                                  json={"msgtype": "markdown", "markdown": {"content": content}})
+        _check(answer, "aibot response")
+
+    async def _send_by_application(self, resident: Resident, text: str) -> None:
+        app = self._application
+        if resident.group_id:
+            path = "/cgi-bin/appchat/send"
+            body = {"chatid": resident.group_id, "msgtype": "text", "text": {"content": f"@{resident.user_id} {text}"}}
+        else:
+            path = "/cgi-bin/message/send"
+            body = {"touser": resident.user_id, "msgtype": "text", "agentid": app.agent_id, "text": {"content": text}}
+        for last_try in (False, True):
+            token = await self._token.get()
+            answer = await self._call("POST", app.api_base + path, path, params={"access_token": token}, json=body)
+            if answer.get("errcode") in TOKEN_EXPIRED and not last_try:
+                self._token.invalidate()
+                continue
+            _check(answer, path)
+            return
+
+    async def _fetch_token(self) -> tuple[str, int]:
+        app = self._application
+        answer = await self._call("GET", app.api_base + "/cgi-bin/gettoken", "gettoken",
+                                  params={"corpid": app.corp_id, "corpsecret": app.secret})
+        _check(answer, "gettoken")
+        if not answer.get("access_token"):
+            raise WeComError("gettoken: no access_token in the answer")
+        return answer["access_token"], int(answer.get("expires_in", 7200))
+
+    async def _call(self, method: str, url: str, what: str, **kwargs: Any) -> dict:
+        if self._session is None or self._session.closed:
+            self._session = aiohttp.ClientSession(timeout=TIMEOUT)
+        try:
+            async with self._session.request(method, url, **kwargs) as answer:
+                if answer.status != 200:
+                    raise WeComError(f"{what}: HTTP {answer.status}")
+                body = await answer.json(content_type=None)
+        except (aiohttp.ClientError, asyncio.TimeoutError, ValueError) as error:
+            raise WeComError(f"{what}: {error.__class__.__name__}") from None
+        if not isinstance(body, dict):
+            raise WeComError(f"{what}: the answer is not a JSON object")
+        return body
+
+    async def close(self) -> None:
+        if self._session is not None:
+            await self._session.close()
+
+
+def _check(answer: dict, what: str) -> None:
+    errcode = answer.get("errcode", 0)
+    if errcode != 0:
+        raise WeComError(f"{what}: errcode {errcode} {answer.get('errmsg', '')}".strip())
+
+
+# Both channels send through this one sender, so a row goes out the same way whichever
+# channel's delivery loop takes it (an AI-bot-only setup has no application to send with).
+SENDER = WeComSender()
+
+
+# receiving ----------------------------------------------------------------------------------
+class Refused(Exception):
+    def __init__(self, status: int, reason: str) -> None:
+        super().__init__(reason)
+        self.status, self.reason = status, reason
+
+
+def opened(crypt: WXBizMsgCrypt, request: Request, encrypted: str | None) -> bytes:
+    """A callback's decrypted content, after the timestamp window and the signature."""
+    msg_signature, timestamp, nonce = (request.args.get(name) for name in ("msg_signature", "timestamp", "nonce"))
+    if not (msg_signature and timestamp and nonce):
+        raise Refused(401, "msg_signature, timestamp or nonce missing")
+    if not timestamp.isdigit() or abs(time.time() - int(timestamp)) > CALLBACK_WINDOW:
+        raise Refused(401, "timestamp outside the accepted window")
+    if not encrypted:
+        raise Refused(400, "nothing encrypted in the callback")
+    try:
+        return crypt.decrypt_message(msg_signature, timestamp, nonce, encrypted)
+    except BadSignature:
+        raise Refused(401, "wrong msg_signature") from None
+    except WrongReceiveId:
+        raise Refused(403, "encrypted for another receive id") from None
+    except BadCiphertext as error:
+        raise Refused(400, f"cannot decrypt: {error}") from None
+
+
+def verified_echo(crypt: WXBizMsgCrypt, request: Request) -> HTTPResponse:
+    """The GET URL check (验证URL有效性): answer the decrypted echostr as plain text."""
+    try:
+        return response.text(opened(crypt, request, request.args.get("echostr")).decode())
+    except UnicodeDecodeError:
+        raise Refused(400, "echostr is not text") from None
+
+
+def parsed_xml(raw: bytes):
+    """XML with no DTD, no entities, no external references (defusedxml refuses them)."""
+    try:
+        return fromstring(raw, forbid_dtd=True)
+    except (ParseError, DefusedXmlException) as error:
+        raise Refused(400, f"unreadable XML ({error.__class__.__name__})") from None
+
+
+def parsed_json(raw: bytes | str) -> dict:
+    try:
+        data = json.loads(raw)
+    except ValueError:
+        raise Refused(400, "unreadable JSON") from None
+    if not isinstance(data, dict):
+        raise Refused(400, "JSON is not an object")
+    return data
+
+
+class WeComCallback(InputChannel):
+    """What both WeCom callbacks share: the GET URL check, the size limit, and handing each
+    message to the group-chat core. `read` turns a POST into an `Incoming` (None: nothing to do)."""
+    crypt: WXBizMsgCrypt
+    chat: GroupChat
+
+    def read(self, request: Request) -> Incoming | None:
+        raise NotImplementedError
+
+    def blueprint(self, on_new_message: OnNewMessage) -> Blueprint:
+        webhook = Blueprint(f"{self.name()}_webhook", __name__)
+
+        @webhook.route("/", methods=["GET"])
+        async def health(_: Request) -> HTTPResponse:
+            return response.json({"status": "ok"})
+
+        @webhook.route("/webhook", methods=["GET", "POST"])
+        async def receive(request: Request) -> HTTPResponse:
+            try:
+                if request.method == "GET":
+                    return verified_echo(self.crypt, request)
+                if body_too_large(request):
+                    return rejected(self.name(), 413, "body too large")
+                incoming = self.read(request)
+            except Refused as refused:
+                return rejected(self.name(), refused.status, refused.reason)
+            if incoming is not None:
+                await self.chat.accept(incoming, on_new_message)
+            return response.text("")  # WeCom wants an empty answer when the reply comes later
+
+        self.chat.run_delivery_with(webhook)
+        return webhook
+
+
+class WeComInput(WeComCallback):
+    """The self-built application's callback (自建应用): encrypted XML."""
+
+    @classmethod
+    def name(cls) -> str:
+        return "wecom"
+
+    @classmethod
+    def from_credentials(cls, credentials: dict | None) -> InputChannel:
+        if not credentials:
+            cls.raise_missing_credentials_exception()
+        return cls(credentials["token"], credentials["encoding_aes_key"],
+                   Application(credentials["corp_id"], credentials["secret"], int(credentials["agent_id"]),
+                               credentials.get("api_base", API_BASE).rstrip("/")),
+                   credentials.get("keywords"))
+
+    def __init__(self, token: str, encoding_aes_key: str, application: Application,
+                 keywords: list[str] | None = None, sender: WeComSender | None = None) -> None:
+        self.crypt = WXBizMsgCrypt(token, encoding_aes_key, application.corp_id)
+        self.sender = sender or SENDER
+        self.sender.use_application(application)
+        self.chat = GroupChat(platform=PLATFORM, send=self.sender.send, keywords=tuple(keywords or ("小助手",)))
+
+    def read(self, request: Request) -> Incoming | None:
+        envelope = parsed_xml(request.body)
+        return self.incoming(parsed_xml(opened(self.crypt, request, envelope.findtext("Encrypt"))))
+
+    @staticmethod
+    def incoming(message) -> Incoming | None:
+        """A decrypted message (XML) as the core's `Incoming`; None for events (enter_agent …)."""
+        kind = message.findtext("MsgType") or ""
+        if kind == "event":
+            return None
+        user_id = message.findtext("FromUserName")
+        if not user_id or not kind:
+            raise Refused(400, "message without sender or type")
+        # MsgId is a message's id; WeCom's advice for anything without one is sender + time
+        event_id = message.findtext("MsgId") or f"{user_id}:{message.findtext('CreateTime')}"
+        text = (message.findtext("Content") or "") if kind == "text" else ""
+        return Incoming(platform=PLATFORM, event_id=event_id, user_id=user_id, text=text,
+                        group_id=message.findtext("ChatId") or None, kind=kind)
+
+
+class WeComBotInput(WeComCallback):
+    """The 智能机器人 (AI bot) callback: JSON, the same crypto with an empty receive id.
+
+    WeCom calls it when a member @-mentions the bot in a group or writes to it one-to-one. Its
+    `response_url` answers that message once, within an hour; it must lie under `api_base`."""
+
+    @classmethod
+    def name(cls) -> str:
+        return "wecom_bot"
+
+    @classmethod
+    def from_credentials(cls, credentials: dict | None) -> InputChannel:
+        if not credentials:
+            cls.raise_missing_credentials_exception()
+        return cls(credentials["token"], credentials["encoding_aes_key"],
+                   credentials.get("api_base", API_BASE).rstrip("/"), credentials.get("bot_name"),
+                   credentials.get("keywords"))
+
+    def __init__(self, token: str, encoding_aes_key: str, api_base: str = API_BASE, bot_name: str | None = None,
+                 keywords: list[str] | None = None, sender: WeComSender | None = None) -> None:
+        self.crypt = WXBizMsgCrypt(token, encoding_aes_key, "")
+        self.api_base, self.bot_name = api_base, bot_name
+        self.sender = sender or SENDER
+        self.chat = GroupChat(platform=PLATFORM, send=self.sender.send, keywords=tuple(keywords or ("小助手",)))
+
+    def read(self, request: Request) -> Incoming | None:
+        encrypted = parsed_json(request.body).get("encrypt")
+        return self.incoming(parsed_json(opened(self.crypt, request, encrypted if isinstance(encrypted, str) else None)))
+
+    def incoming(self, message: dict) -> Incoming | None:
+        """A decrypted callback as the core's `Incoming`; None for events and stream refreshes."""
+        kind = message.get("msgtype")
+        if kind in ("event", "stream"):
+            return None
+        user_id, msgid = _get(message, "from", "userid"), message.get("msgid")
+        if not all(isinstance(value, str) and value for value in (user_id, msgid, kind)):
+            raise Refused(400, "message without id, sender or type")
+        response_url = message.get("response_url")
+        if response_url is not None and (not isinstance(response_url, str)
+                                         or not response_url.startswith(self.api_base + "/")):
+            raise Refused(400, "response_url is not under api_base")
+        in_group = message.get("chattype") == "group"
+        text = self.without_mention(_text_of(message)) if in_group else _text_of(message)
+        return Incoming(platform=PLATFORM, event_id=f"aibot:{msgid}", user_id=user_id, text=text,
+                        group_id=(message.get("chatid") or None) if in_group else None,
+                        kind="text" if text or kind == "text" else kind,
+                        mentioned=in_group,  # WeCom calls the bot from a group only when it is @-mentioned
+                        context={"response_url": response_url} if response_url else None)
+
+    def without_mention(self, text: str) -> str:
+        if self.bot_name:
+            return text.replace(f"@{self.bot_name}", "", 1).strip()
+        return LEADING_MENTION.sub("", text, count=1).strip()
+
+
+def _get(data: Any, *path: str) -> Any:
+    for key in path:
+        data = data.get(key) if isinstance(data, dict) else None
+    return data
+
+
+def _text_of(message: dict) -> str:
+    """The text of a text message, or the text parts of a mixed (图文混排) one."""
+    if message.get("msgtype") == "text":
+        return str(_get(message, "text", "content") or "")
+    if message.get("msgtype") == "mixed":
+        items = _get(message, "mixed", "msg_item")
+        return " ".join(str(_get(item, "text", "content") or "") for item in items or []
+                        if _get(item, "msgtype") == "text").strip()
+    return ""

@@ -1,0 +1,131 @@
+"""Starting the real Rasa server and action server for end-to-end tests."""
+import importlib
+import json
+import pkgutil
+import socket
+import subprocess
+import time
+import urllib.error
+import urllib.request
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import yaml
+from sqlalchemy import select
+from sqlalchemy.engine import Engine
+from sqlalchemy.orm import Session
+
+import stack as stack_credentials
+from bot.db import make_engine
+from bot.endpoints import write_endpoints
+from bot.migrate import upgrade
+from bot.models import Ticket
+from bot.org import import_org_file
+from conftest import BIN, ROOT, project_env
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_for(url: str, process: subprocess.Popen, seconds: float = 180) -> None:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"{process.args[:3]} exited with {process.returncode}")
+        try:
+            urllib.request.urlopen(url, timeout=2)
+            return
+        except OSError:
+            time.sleep(1)
+    raise TimeoutError(url)
+
+
+def all_credentials(fake_base_url: str) -> dict:
+    merged = {}
+    for module in pkgutil.iter_modules(stack_credentials.__path__):
+        merged.update(importlib.import_module(f"stack.{module.name}").credentials(fake_base_url))
+    return merged
+
+
+@dataclass
+class Stack:
+    rasa_url: str
+    engine: Engine
+    work: Path
+    processes: list = field(default_factory=list)
+    logs: list = field(default_factory=list)
+
+    @classmethod
+    def start(cls, model: Path, work: Path, fake_base_url: str) -> "Stack":
+        database = f"sqlite:///{work / 'bot.db'}"
+        engine = make_engine(database)
+        upgrade(engine)
+        import_org_file(engine, ROOT / "org" / "sample_site.yml")
+        actions_port, rasa_port = free_port(), free_port()
+        write_endpoints(work / "endpoints.yml", database, f"http://127.0.0.1:{actions_port}/webhook")
+        (work / "credentials.yml").write_text(yaml.safe_dump(all_credentials(fake_base_url), allow_unicode=True),
+                                              encoding="utf-8")
+        env = {**project_env(), "DATABASE_URL": database}
+        stack = cls(f"http://127.0.0.1:{rasa_port}", engine, work)
+        stack._spawn("actions.log", [str(BIN / "rasa"), "run", "actions", "--actions", "actions",
+                                     "--port", str(actions_port)], env)
+        stack._spawn("rasa.log", [str(BIN / "rasa"), "run", "--enable-api", "--model", str(model),
+                                  "--port", str(rasa_port), "--endpoints", str(work / "endpoints.yml"),
+                                  "--credentials", str(work / "credentials.yml")], env)
+        try:
+            wait_for(f"http://127.0.0.1:{actions_port}/health", stack.processes[0])
+            wait_for(f"{stack.rasa_url}/status", stack.processes[1])
+        except Exception:
+            stack.stop()
+            raise
+        return stack
+
+    def _spawn(self, log_name: str, command: list[str], env: dict) -> None:
+        log = open(self.work / log_name, "w")
+        self.logs.append(log)
+        self.processes.append(subprocess.Popen(command, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT))
+
+    def post(self, path: str, body: bytes, headers: dict | None = None, query: str = "") -> tuple[int, bytes]:
+        request = urllib.request.Request(f"{self.rasa_url}{path}{query}", data=body, method="POST",
+                                         headers={"Content-Type": "application/json", **(headers or {})})
+        try:
+            with urllib.request.urlopen(request, timeout=60) as answer:
+                return answer.status, answer.read()
+        except urllib.error.HTTPError as error:
+            return error.code, error.read()
+
+    def get(self, path: str) -> tuple[int, bytes]:
+        try:
+            with urllib.request.urlopen(f"{self.rasa_url}{path}", timeout=60) as answer:
+                return answer.status, answer.read()
+        except urllib.error.HTTPError as error:
+            return error.code, error.read()
+
+    def rest(self, sender: str, text: str) -> list[str]:
+        status, body = self.post("/webhooks/rest/webhook", json.dumps({"sender": sender, "message": text}).encode())
+        assert status == 200, body
+        return [m.get("text", "") for m in json.loads(body)]
+
+    def tickets(self) -> list[tuple]:
+        """(id, category, compound, sorted reporter user ids) of every ticket."""
+        with Session(self.engine, future=True) as s:
+            return [(t.id, t.category, t.compound.name, sorted(r.user_id for r in t.reporters))
+                    for t in s.scalars(select(Ticket).order_by(Ticket.id))]
+
+    def log_text(self) -> str:
+        return (self.work / "rasa.log").read_text(encoding="utf-8", errors="replace")
+
+    def stop(self) -> None:
+        for process in self.processes:
+            process.terminate()
+        for process in self.processes:
+            try:
+                process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                process.kill()
+        for log in self.logs:
+            log.close()
+        self.engine.dispose()

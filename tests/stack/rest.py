@@ -1,0 +1,2 @@
+def credentials(fake_base_url: str) -> dict:
+    return {"rest": None}
