@@ -10,7 +10,7 @@ from bot.urgency import Danger, find_danger
 
 # The least confidence with which the model's best intent counts as a report. config.yml's
 # FallbackClassifier uses the same threshold (a test keeps the two equal).
-REPORT_CONFIDENCE = 0.4
+REPORT_CONFIDENCE = 0.5
 FALLBACK_INTENT = "nlu_fallback"
 
 

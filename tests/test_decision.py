@@ -27,12 +27,12 @@ def test_a_greeting_or_a_question_files_nothing():
 
 
 def test_an_unsure_model_files_nothing():
-    decision = decide(parse("嗯那个事", ("nlu_fallback", REPORT_CONFIDENCE), ("report_noise", 0.3)))
+    decision = decide(parse("嗯那个事", ("nlu_fallback", REPORT_CONFIDENCE), ("report_noise", REPORT_CONFIDENCE - 0.1)))
     assert decision.category == NONE and not decision.urgent
 
 
 def test_the_fallback_classifier_is_looked_past_when_the_report_is_confident_enough():
-    decision = decide(parse("井盖", ("nlu_fallback", 0.4), ("report_facilities", 0.45)))
+    decision = decide(parse("井盖", ("nlu_fallback", REPORT_CONFIDENCE), ("report_facilities", REPORT_CONFIDENCE + 0.05)))
     assert decision.category == "facilities"
 
 
