@@ -180,7 +180,7 @@ class OutboxMessage(Base):
     recipient = Column(String(300), nullable=False)  # <platform>:<group id>:<user id> or <platform>:dm:<user id>
     text = Column(Text, nullable=False)
     ticket_id = Column(ForeignKey("tickets.id", ondelete="SET NULL"))
-    status = Column(String(20), nullable=False, default="pending", index=True)  # pending, sent
+    status = Column(String(20), nullable=False, default="pending", index=True)  # pending, sent, failed
     attempts = Column(Integer, nullable=False, default=0)
     next_attempt_at = Column(DateTime, nullable=False, index=True)
     last_error = Column(Text)

@@ -21,6 +21,9 @@ Sender = Callable[[OutboxMessage], Awaitable[None]]
 
 LEASE = timedelta(minutes=2)  # a claimed row is retried after this if its sender never reports back
 MAX_BACKOFF = timedelta(hours=1)
+# After this many failed tries (about half a day) a row is parked as "failed" for staff to see,
+# so that one undeliverable message does not hold back everything after it for that recipient.
+MAX_ATTEMPTS = 20
 
 
 def notify(session: Session, recipient: str, text: str, now: datetime,
@@ -68,6 +71,10 @@ def _finish(engine: Engine, message: OutboxMessage, error: Exception | None, now
         else:
             values = {"next_attempt_at": now + backoff(message.attempts),
                       "last_error": f"{error.__class__.__name__}: {error}"[:500]}
+            if message.attempts >= MAX_ATTEMPTS:
+                values["status"] = "failed"
+                log.error("outbox %s to %s parked as failed after %s tries", message.id,
+                          platform_of(message.recipient), message.attempts)
         session.execute(update(OutboxMessage).where(OutboxMessage.id == message.id).values(**values))
 
 

@@ -15,7 +15,6 @@ import base64
 import hashlib
 import hmac
 import json
-import logging
 import re
 import time
 from collections.abc import Awaitable, Callable
@@ -34,11 +33,9 @@ from bot.models import OutboxMessage
 from connectors.group_chat import GroupChat, Incoming, body_too_large, rejected
 from connectors.tokens import CachedToken
 
-log = logging.getLogger(__name__)
-
 PLATFORM = "feishu"
 API_BASE = "https://open.feishu.cn"
-MAX_AGE = 3600  # seconds a signed request may be off our clock (replays are refused)
+MAX_AGE = 3600  # seconds a signed request may be off our clock (older replays are refused)
 TOKEN_INVALID = {99991661, 99991663}  # the tenant access token is missing, expired or revoked
 KINDS = {"image": "image", "audio": "voice", "file": "file", "sticker": "sticker", "media": "video",
          "post": "post"}  # message_type → what the core calls it; anything but text gets the short reply
@@ -166,7 +163,7 @@ class FeishuInput(InputChannel):
                 return rejected(PLATFORM, 413, "body over 64 KB")
             try:
                 signed = self.check_signature(request.headers, request.body)
-                event = self.open(request.body)
+                event = self.read_event(request.body)
                 header = _dict(event.get("header"))
                 self.check_token(header.get("token") if header else event.get("token"))  # v2, or the URL check
                 if event.get("type") == "url_verification":
@@ -184,8 +181,7 @@ class FeishuInput(InputChannel):
 
         @feishu_webhook.listener("after_server_stop")
         async def close_session(_app, _loop) -> None:
-            if self._session is not None:
-                await self._session.close()
+            await self.close()
 
         return feishu_webhook
 
@@ -207,7 +203,7 @@ class FeishuInput(InputChannel):
             raise BadRequest(401, "timestamp out of window")
         return True
 
-    def open(self, body: bytes) -> dict:
+    def read_event(self, body: bytes) -> dict:
         """The event as a dict: parsed, and decrypted when it came encrypted."""
         event = _json_object(body)
         if "encrypt" in event:
@@ -235,14 +231,14 @@ class FeishuInput(InputChannel):
         body = {"receive_id": receive_id, "msg_type": "text",
                 "content": text_content(message.text, resident.user_id if resident.group_id else None),
                 "uuid": f"outbox-{message.id}"}  # Feishu sends one message per uuid within an hour
-        await self._call("POST", "/open-apis/im/v1/messages", {"receive_id_type": receive_id_type}, body)
+        await self._call("/open-apis/im/v1/messages", {"receive_id_type": receive_id_type}, body)
 
-    async def _call(self, method: str, path: str, query: dict, body: dict) -> dict:
+    async def _call(self, path: str, query: dict, body: dict) -> dict:
         """An authorised API call; a token Feishu no longer accepts is fetched again, once."""
-        status, answer = await self._request(method, path, query, body, await self._authorisation())
+        status, answer = await self._post(path, query, body, await self._authorisation())
         if answer.get("code") in TOKEN_INVALID:
             self.token.invalidate()
-            status, answer = await self._request(method, path, query, body, await self._authorisation())
+            status, answer = await self._post(path, query, body, await self._authorisation())
         if status != 200 or answer.get("code") != 0:
             raise RuntimeError(f"feishu {path} answered {status}, code {answer.get('code')}: {answer.get('msg')}")
         return answer
@@ -251,19 +247,22 @@ class FeishuInput(InputChannel):
         return {"Authorization": f"Bearer {await self.token.get()}"}
 
     async def _fetch_token(self) -> tuple[str, int]:
-        status, answer = await self._request(
-            "POST", "/open-apis/auth/v3/tenant_access_token/internal", {},
+        status, answer = await self._post(
+            "/open-apis/auth/v3/tenant_access_token/internal", {},
             {"app_id": self.app_id, "app_secret": self.app_secret}, {})
         if status != 200 or answer.get("code") != 0 or not answer.get("tenant_access_token"):
             raise RuntimeError(f"feishu tenant_access_token answered {status}, code {answer.get('code')}")
         return answer["tenant_access_token"], int(answer.get("expire") or 0)
 
-    async def _request(self, method: str, path: str, query: dict, body: dict, headers: dict) -> tuple[int, dict]:
+    async def close(self) -> None:
+        if self._session is not None:
+            await self._session.close()
+
+    async def _post(self, path: str, query: dict, body: dict, headers: dict) -> tuple[int, dict]:
         """(HTTP status, JSON answer); Feishu explains errors in the JSON, also on a 4xx."""
         if self._session is None or self._session.closed:
             self._session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=10))
-        async with self._session.request(method, self.api_base + path, params=query, json=body,
-                                         headers=headers) as answer:
+        async with self._session.post(self.api_base + path, params=query, json=body, headers=headers) as answer:
             try:
                 parsed = await answer.json(content_type=None)
             except ValueError:

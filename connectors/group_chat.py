@@ -64,18 +64,19 @@ class Incoming:
         return Resident(self.platform, self.group_id, self.user_id, self.display_name)
 
 
-class OutboxOutput(OutputChannel):
-    """Rasa's output channel for a connector: every reply becomes an outbox row, sent at once."""
+class TurnOutput(OutputChannel):
+    """Rasa's output channel for a connector: collects the bot's replies to one message, which
+    then go out as one message (some platforms' reply handles can be used only once)."""
 
-    def __init__(self, chat: "GroupChat", resident: Resident, context: dict | None) -> None:
-        self.chat, self.resident, self.context = chat, resident, context
+    def __init__(self) -> None:
+        self.texts: list[str] = []
 
     @classmethod
     def name(cls) -> str:
-        return "outbox"
+        return "group_chat"
 
     async def send_text_message(self, recipient_id: str, text: str, **kwargs: Any) -> None:
-        await self.chat.reply(self.resident, text, self.context)
+        self.texts.append(text)
 
 
 @dataclass
@@ -140,10 +141,12 @@ class GroupChat:
             if text is not None and incoming.kind != "text":
                 await self.reply(incoming.resident, NOT_TEXT_REPLY, incoming.context)
             elif text is not None:
+                turn = TurnOutput()
                 await on_new_message(UserMessage(
-                    text, OutboxOutput(self, incoming.resident, incoming.context),
-                    incoming.resident.sender_id, input_channel=self.platform,
+                    text, turn, incoming.resident.sender_id, input_channel=self.platform,
                     message_id=incoming.event_id, metadata=self.metadata(incoming)))
+                if turn.texts:
+                    await self.reply(incoming.resident, "\n\n".join(turn.texts), incoming.context)
         except Exception:
             log.exception("%s: event %s failed; it will be taken again when retried",
                           self.platform, incoming.event_id)

@@ -17,7 +17,6 @@ the group-chat core's (`connectors/group_chat.py`).
 """
 import asyncio
 import json
-import logging
 import re
 import time
 from dataclasses import dataclass
@@ -36,8 +35,6 @@ from bot.models import OutboxMessage
 from connectors.group_chat import GroupChat, Incoming, OnNewMessage, body_too_large, rejected
 from connectors.tokens import CachedToken
 from connectors.wecom_crypto import BadCiphertext, BadSignature, WrongReceiveId, WXBizMsgCrypt
-
-log = logging.getLogger(__name__)
 
 PLATFORM = "wecom"
 API_BASE = "https://qyapi.weixin.qq.com"
@@ -153,12 +150,14 @@ SENDER = WeComSender()
 
 # receiving ----------------------------------------------------------------------------------
 class Refused(Exception):
+    """A callback answered with a 4xx (logged by the core's `rejected`, without the body)."""
+
     def __init__(self, status: int, reason: str) -> None:
         super().__init__(reason)
         self.status, self.reason = status, reason
 
 
-def opened(crypt: WXBizMsgCrypt, request: Request, encrypted: str | None) -> bytes:
+def decrypted_callback(crypt: WXBizMsgCrypt, request: Request, encrypted: str | None) -> bytes:
     """A callback's decrypted content, after the timestamp window and the signature."""
     msg_signature, timestamp, nonce = (request.args.get(name) for name in ("msg_signature", "timestamp", "nonce"))
     if not (msg_signature and timestamp and nonce):
@@ -180,9 +179,15 @@ def opened(crypt: WXBizMsgCrypt, request: Request, encrypted: str | None) -> byt
 def verified_echo(crypt: WXBizMsgCrypt, request: Request) -> HTTPResponse:
     """The GET URL check (验证URL有效性): answer the decrypted echostr as plain text."""
     try:
-        return response.text(opened(crypt, request, request.args.get("echostr")).decode())
+        return response.text(decrypted_callback(crypt, request, request.args.get("echostr")).decode())
     except UnicodeDecodeError:
         raise Refused(400, "echostr is not text") from None
+
+
+def keywords_in(credentials: dict) -> list[str] | None:
+    """`keywords: [小助手, 社区助手]`, or a single `keywords: 小助手`."""
+    keywords = credentials.get("keywords")
+    return [keywords] if isinstance(keywords, str) else keywords
 
 
 def parsed_xml(raw: bytes):
@@ -233,6 +238,10 @@ class WeComCallback(InputChannel):
                 await self.chat.accept(incoming, on_new_message)
             return response.text("")  # WeCom wants an empty answer when the reply comes later
 
+        @webhook.listener("after_server_stop")
+        async def close(_app, _loop) -> None:
+            await self.sender.close()
+
         self.chat.run_delivery_with(webhook)
         return webhook
 
@@ -251,7 +260,7 @@ class WeComInput(WeComCallback):
         return cls(credentials["token"], credentials["encoding_aes_key"],
                    Application(credentials["corp_id"], credentials["secret"], int(credentials["agent_id"]),
                                credentials.get("api_base", API_BASE).rstrip("/")),
-                   credentials.get("keywords"))
+                   keywords_in(credentials))
 
     def __init__(self, token: str, encoding_aes_key: str, application: Application,
                  keywords: list[str] | None = None, sender: WeComSender | None = None) -> None:
@@ -262,7 +271,7 @@ class WeComInput(WeComCallback):
 
     def read(self, request: Request) -> Incoming | None:
         envelope = parsed_xml(request.body)
-        return self.incoming(parsed_xml(opened(self.crypt, request, envelope.findtext("Encrypt"))))
+        return self.incoming(parsed_xml(decrypted_callback(self.crypt, request, envelope.findtext("Encrypt"))))
 
     @staticmethod
     def incoming(message) -> Incoming | None:
@@ -296,7 +305,7 @@ class WeComBotInput(WeComCallback):
             cls.raise_missing_credentials_exception()
         return cls(credentials["token"], credentials["encoding_aes_key"],
                    credentials.get("api_base", API_BASE).rstrip("/"), credentials.get("bot_name"),
-                   credentials.get("keywords"))
+                   keywords_in(credentials))
 
     def __init__(self, token: str, encoding_aes_key: str, api_base: str = API_BASE, bot_name: str | None = None,
                  keywords: list[str] | None = None, sender: WeComSender | None = None) -> None:
@@ -307,7 +316,9 @@ class WeComBotInput(WeComCallback):
 
     def read(self, request: Request) -> Incoming | None:
         encrypted = parsed_json(request.body).get("encrypt")
-        return self.incoming(parsed_json(opened(self.crypt, request, encrypted if isinstance(encrypted, str) else None)))
+        if not isinstance(encrypted, str):
+            raise Refused(400, "no encrypt field")
+        return self.incoming(parsed_json(decrypted_callback(self.crypt, request, encrypted)))
 
     def incoming(self, message: dict) -> Incoming | None:
         """A decrypted callback as the core's `Incoming`; None for events and stream refreshes."""

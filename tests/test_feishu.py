@@ -116,7 +116,7 @@ def test_signature_and_event_agree_with_lark_oapi():
     assert sdk_event.header.event_id == "ev-sdk-1"
     ours = FeishuInput(APP_ID, APP_SECRET, VERIFICATION_TOKEN, ENCRYPT_KEY, BOT_OPEN_ID)
     assert ours.check_signature(headers, body) is True
-    incoming = incoming_from(ours.open(body)["event"], "ev-sdk-1", BOT_OPEN_ID, None)
+    incoming = incoming_from(ours.read_event(body)["event"], "ev-sdk-1", BOT_OPEN_ID, None)
     message = sdk_event.event.message
     assert (incoming.group_id, incoming.user_id) == (message.chat_id, sdk_event.event.sender.sender_id.open_id)
     assert message.mentions[0].id.open_id == BOT_OPEN_ID and incoming.mentioned
@@ -143,7 +143,7 @@ def test_stale_unsigned_and_wrongly_tokened_requests_are_refused():
     with pytest.raises(BadRequest):
         feishu.check_token(None)
     with pytest.raises(BadRequest) as not_ours:
-        feishu.open(encrypted(message_event("ou_reader", "你好"), key="another-key"))
+        feishu.read_event(encrypted(message_event("ou_reader", "你好"), key="another-key"))
     assert not_ours.value.status == 400
 
 
@@ -218,7 +218,7 @@ async def test_send_to_a_group_and_to_a_person(fake_platform, feishu_api):
     state["code"] = 230002  # any other error code raises, so the outbox retries
     with pytest.raises(RuntimeError):
         await feishu.send(OutboxMessage(id=4, recipient=f"feishu:{GROUP}:ou_li", text="失败"))
-    await feishu._session.close()
+    await feishu.close()
 
 
 async def test_a_wrong_app_secret_raises(fake_platform, feishu_api):
@@ -227,7 +227,7 @@ async def test_a_wrong_app_secret_raises(fake_platform, feishu_api):
     with pytest.raises(RuntimeError):
         await feishu.send(OutboxMessage(id=5, recipient=f"feishu:{GROUP}:ou_li", text="x"))
     assert not fake_platform.sent(prefix + MESSAGES_PATH)
-    await feishu._session.close()
+    await feishu.close()
 
 
 # through the real Rasa server ---------------------------------------------------------------

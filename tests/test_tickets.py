@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session
 from bot import tickets
 from bot.models import (Building, Community, Compound, Grid, OutboxMessage, Reporter, Subdistrict,
                         Ticket, TimelineEntry)
-from bot.notifier import deliver_due
+from bot.notifier import MAX_ATTEMPTS, deliver_due, notify
 from bot.tickets import Report
 
 T0 = datetime(2026, 11, 20, 2, 0)  # 10:00 in Beijing
@@ -220,3 +220,21 @@ async def test_failed_sends_are_retried_in_order_and_never_lost(engine, site):
     zhang = [text for r, text in delivered if r == "wecom:dm:zhang"]
     assert "暖气" in zhang[0] and "装修" in zhang[1]  # in the order they were written
     assert await deliver_due(engine, {"wecom": wecom}, T0 + timedelta(hours=1)) == 0  # exactly once
+
+
+async def test_a_message_that_can_never_be_sent_is_parked_and_the_next_one_goes(engine, site):
+    with Session(engine, future=True) as s, s.begin():
+        notify(s, "wecom:dm:nobody", "发不出去", T0)
+        notify(s, "wecom:dm:nobody", "第二条", T0)
+    delivered = []
+
+    async def wecom(message):
+        if message.text == "发不出去":
+            raise ValueError("no such user")
+        delivered.append(message.text)
+    for hour in range(MAX_ATTEMPTS + 1):
+        await deliver_due(engine, {"wecom": wecom}, T0 + timedelta(hours=hour))
+    assert delivered == ["第二条"]
+    with Session(engine, future=True) as s:
+        statuses = [m.status for m in s.scalars(select(OutboxMessage).order_by(OutboxMessage.id))]
+        assert statuses == ["failed", "sent"]

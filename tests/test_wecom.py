@@ -57,7 +57,8 @@ def official() -> WXBizMsgCrypt:
 
 
 def test_the_official_signatures_are_reproduced():
-    assert signature(OFFICIAL["token"], VERIFY["timestamp"], VERIFY["nonce"], VERIFY["echostr"]) == VERIFY["msg_signature"]
+    assert (signature(OFFICIAL["token"], VERIFY["timestamp"], VERIFY["nonce"], VERIFY["echostr"])
+            == VERIFY["msg_signature"])
     assert (signature(OFFICIAL["token"], MESSAGE["timestamp"], MESSAGE["nonce"], MESSAGE["encrypt"])
             == MESSAGE["msg_signature"])
 
@@ -390,8 +391,10 @@ def test_residents_reporting_at_once_each_get_their_own_answer(wecom):
     def report(user, text):
         answers[user] = wecom.bot(user, text, CUI_LIU_YUAN)
 
-    threads = [threading.Thread(target=lambda: answers.setdefault(app_user, (wecom.app(
-                   app_user, "小助手 12号楼楼道灯不亮了", JIN_YU_CHENG), None))),
+    def report_in_the_app(user, text):
+        answers[user] = wecom.app(user, text, JIN_YU_CHENG), None
+
+    threads = [threading.Thread(target=report_in_the_app, args=(app_user, "小助手 12号楼楼道灯不亮了")),
                threading.Thread(target=report, args=(bot_user, "@社区小助手 2号楼楼道灯不亮了")),
                threading.Thread(target=report, args=(other, "@社区小助手 4号楼门口垃圾没人清"))]
     for thread in threads:
@@ -405,6 +408,18 @@ def test_residents_reporting_at_once_each_get_their_own_answer(wecom):
     assert wecom.bot_replies(answers[other][1])[0].startswith(f"<@{other}> ")
     for user in (app_user, bot_user, other):
         assert wecom.tickets_of(user), user
+
+
+
+
+def test_an_urgent_ai_bot_report_is_answered_through_its_single_use_response_url(wecom):
+    user = fresh("bot")
+    status, code = wecom.bot(user, "@社区小助手 3号楼电梯困人了 里面有个老太太 按铃没人理", CUI_LIU_YUAN)
+    assert status == 200
+    wecom.wait_for(lambda: wecom.bot_replies(code))
+    time.sleep(3)
+    [reply] = wecom.bot_replies(code)  # WeCom refuses a second POST to the same response_url
+    assert "119" in reply and "街道" in reply
 
 
 def test_images_get_the_text_only_reply(wecom):
