@@ -82,7 +82,7 @@ def _worker(args) -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     engine = make_engine()
     upgrade(engine)
-    asyncio.run(run_forever(engine, senders={}, seconds=args.seconds))
+    asyncio.run(run_forever(engine, seconds=args.seconds))
 
 
 def _org_show(_args) -> None:
@@ -119,7 +119,7 @@ def main(argv: list[str] | None = None) -> None:
     endpoints.add_argument("file")
     endpoints.add_argument("--action-url", default="http://127.0.0.1:5055/webhook")
     endpoints.set_defaults(run=_endpoints)
-    worker = commands.add_parser("worker", help="run the escalation clock and deliver the outbox")
+    worker = commands.add_parser("worker", help="run the escalation clock")
     worker.add_argument("--seconds", type=float, default=30, help="beat interval")
     worker.set_defaults(run=_worker)
     args = parser.parse_args(argv)
