@@ -10,7 +10,10 @@ from bot.urgency import Danger, find_danger
 
 # The least confidence with which the model's best intent counts as a report. config.yml's
 # FallbackClassifier uses the same threshold (a test keeps the two equal).
-REPORT_CONFIDENCE = 0.5
+REPORT_CONFIDENCE = 0.4
+# Only a non-report intent this sure (a greeting, a question about 119) keeps a message that
+# names a danger from being an urgent report: "井盖不见了 … 快来处理" is not a status question.
+OVERRULE_DANGER_CONFIDENCE = 0.9
 FALLBACK_INTENT = "nlu_fallback"
 
 
@@ -42,13 +45,13 @@ def decide(parse: dict) -> Decision:
 
     The model picks the category; a message that describes an urgent danger is a report even
     when the model is unsure, so that 着火了 or 电梯困人 is never answered with a fallback.
-    A confident non-report intent (a greeting, a FAQ question) is never overruled.
+    Only a very confident non-report intent (a question about 119) overrules a danger.
     """
     intent, confidence = best_intent(parse)
     category = category_for_intent(intent) if intent else None
     danger = find_danger(parse.get("text") or "")
     if category and confidence >= REPORT_CONFIDENCE:
         return Decision(category.id, danger is not None, danger, intent, confidence)
-    if danger and (category or confidence < REPORT_CONFIDENCE):
+    if danger and (category or confidence < OVERRULE_DANGER_CONFIDENCE):
         return Decision(danger.category, True, danger, intent, confidence)
     return Decision(NONE, False, None, intent, confidence)

@@ -66,8 +66,13 @@ def test_everyday_reports_are_not_urgent(text):
     assert find_danger(text) is None
 
 
-def test_a_confident_non_report_is_never_overruled_by_a_danger_word():
-    assert decide(parse("着火了怎么报警 119吗", ("faq", 0.9))).category == NONE
+def test_a_very_confident_non_report_is_not_overruled_by_a_danger_word():
+    assert decide(parse("着火了怎么报警 119吗", ("faq", 0.95))).category == NONE
+
+
+def test_a_danger_is_urgent_even_when_the_model_leans_to_another_intent():
+    decision = decide(parse("8号楼前的井盖不见了 快来处理", ("ask_ticket_status", 0.6)))
+    assert (decision.category, decision.urgent) == ("facilities", True)
 
 
 def test_the_directory_hotline_comes_first_when_known():
