@@ -1,5 +1,4 @@
 """Tickets: filing, 反映集中, the escalation clock, resolution and 满意度 — on SQLite and PostgreSQL."""
-import asyncio
 import threading
 from datetime import datetime, timedelta
 
