@@ -126,15 +126,12 @@ class ActionTicketStatus(Action):
 class ActionRateTicket(Action):
     """满意 / 基本满意 / 不满意 for the resident's most recently resolved ticket."""
 
-    ANSWERS = {"satisfied": "satisfied", "basically_satisfied": "basically_satisfied",
-               "unsatisfied": "unsatisfied"}
-
     def name(self) -> str:
         return "action_rate_ticket"
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict) -> Events:
         resident = _resident(tracker)
-        answer = self.ANSWERS[tracker.latest_message["intent"]["name"]]
+        answer = tracker.latest_message["intent"]["name"]  # the intents are named as the answers
         with _session() as session, session.begin():
             ticket = tickets.rate(session, resident.platform, resident.user_id, answer, utc_now())
             dispatcher.utter_message(text=tickets.rating_reply(ticket, answer))
