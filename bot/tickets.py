@@ -143,10 +143,10 @@ def file_report(session: Session, report: Report, now: datetime) -> Filing:
         _add_reporter(ticket, report, now)
         session.flush()
         _log(session, ticket, now, "joined", f"又一户居民反映：{report.text}", report.display_name or report.user_id)
-        count = households(session, ticket)
-        if count == CLUSTER_HOUSEHOLDS:
-            escalate(session, ticket, now, f"反映集中：{count}户居民反映同一问题")
-    return Filing(ticket, joined=True, households=households(session, ticket))
+    count = households(session, ticket)
+    if already is None and count == CLUSTER_HOUSEHOLDS:
+        escalate(session, ticket, now, f"反映集中：{count}户居民反映同一问题")
+    return Filing(ticket, joined=True, households=count)
 
 
 def _add_reporter(ticket: Ticket, report: Report, now: datetime) -> None:
