@@ -13,6 +13,9 @@ ACTIONS_PORT ?= 5055
 export PYTHONPATH := $(CURDIR)
 # One database for tickets and conversations: SQLite by default, PostgreSQL by setting this.
 export DATABASE_URL ?= sqlite:///$(CURDIR)/var/community.db
+# The FAQ staff maintain; `make train` rebuilds the generated training data when it changes.
+export FAQ_FILE ?= faq/sample_faq.yml
+FAQ_GENERATED := nlu_data/faq_generated.yml
 export TF_CPP_MIN_LOG_LEVEL ?= 2
 export RASA_TELEMETRY_ENABLED := false
 export SQLALCHEMY_SILENCE_UBER_WARNING := 1
@@ -22,7 +25,7 @@ PYTHON310 := $(shell for p in "$$(pyenv root 2>/dev/null)"/versions/3.10*/bin/py
 	"$$HOME"/.pyenv/versions/3.10*/bin/python3.10 python3.10 /usr/bin/python3.10 /usr/local/bin/python3.10; do \
 	"$$p" -c 'import sys; assert sys.version_info[:2] == (3, 10)' >/dev/null 2>&1 && { echo "$$p"; break; }; done)
 
-TRAINING_INPUTS := config.yml domain.yml $(shell find nlu_data -type f 2>/dev/null) \
+TRAINING_INPUTS := config.yml domain.yml $(FAQ_GENERATED) $(shell find nlu_data -type f 2>/dev/null) \
 	nlu/location_extractor.py bot/locations.py
 
 .PHONY: help install train validate run shell test bench clean
@@ -44,12 +47,15 @@ $(VENV)/.installed: requirements.txt
 
 train: $(MODEL)
 
+$(FAQ_GENERATED): $(FAQ_FILE) bot/faq.py | $(VENV)/.installed
+	$(PY) -m bot faq build $(FAQ_FILE) --out $@ --domain domain.yml
+
 $(MODEL): $(VENV)/.installed $(TRAINING_INPUTS)
 	$(RASA) train --data nlu_data --config config.yml --domain domain.yml \
 		--out models --fixed-model-name community-assistant
 	touch $@
 
-validate: $(VENV)/.installed
+validate: $(VENV)/.installed $(FAQ_GENERATED)
 	$(RASA) data validate --fail-on-warnings --data nlu_data --domain domain.yml --config config.yml
 
 run: $(MODEL)

@@ -6,7 +6,7 @@ from rasa_sdk.events import SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from sqlalchemy.orm import Session
 
-from bot import intake, org, tickets
+from bot import faq, intake, org, tickets
 from bot.clock import utc_now
 from bot.conversations import resident_from
 from bot.db import shared_engine
@@ -25,6 +25,16 @@ def _resident(tracker: Tracker):
     return resident_from(tracker.sender_id, tracker.latest_message.get("metadata"))
 
 
+def _faq_answer(tracker: Tracker) -> faq.Entry | None:
+    """The FAQ entry that answers the latest message for this resident's community, if any."""
+    resident, community = _resident(tracker), None
+    if resident.group_id:
+        with _session() as session:
+            compound = org.compound_for_group(session, resident.platform, resident.group_id)
+            community = compound.grid.community.name if compound else None
+    return faq.choose_answer(tracker.latest_message, faq.entries_by_id(), community)
+
+
 def _say(dispatcher: CollectingDispatcher, texts: list[str]) -> None:
     for text in texts:
         dispatcher.utter_message(text=text)
@@ -40,7 +50,8 @@ class ActionHandleReport(Action):
         message = tracker.latest_message
         decision = decide(message)
         if not decision.is_report:
-            dispatcher.utter_message(text=NOT_UNDERSTOOD)
+            entry = _faq_answer(tracker)  # an unsure message may still be a question the FAQ knows
+            dispatcher.utter_message(text=entry.reply() if entry else NOT_UNDERSTOOD)
             return [SlotSet("compound_missing", False)]
         resident = _resident(tracker)
         report = intake.pending_report(decision, message.get("text", ""), first_values(message.get("entities", [])))
@@ -136,3 +147,20 @@ class ActionRateTicket(Action):
             ticket = tickets.rate(session, resident.platform, resident.user_id, answer, utc_now())
             dispatcher.utter_message(text=tickets.rating_reply(ticket, answer))
         return []
+
+
+class ActionAnswerFaq(Action):
+    """Answers a question from the FAQ file, or says it is not sure and offers 转人工.
+
+    When the answer is the ResponseSelector's first choice, Rasa's own `utter_faq` says it;
+    otherwise (an entry for another community came first, or nothing is sure) this action does."""
+
+    def name(self) -> str:
+        return "action_answer_faq"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict) -> Events:
+        entry = _faq_answer(tracker)
+        if entry is not None and entry.id == faq.first_ranked(tracker.latest_message):
+            return [SlotSet("faq_sure", True)]  # utter_faq gives the ResponseSelector's answer
+        dispatcher.utter_message(text=entry.reply() if entry else faq.NOT_SURE)
+        return [SlotSet("faq_sure", False)]

@@ -1,4 +1,5 @@
-"""`make bench`: the NLU on the shared sample evaluation data, beside a TF-IDF + SVM peer.
+"""`make bench`: the NLU on the shared sample evaluation data, beside a TF-IDF + SVM peer, and
+the FAQ on our own held-out questions.
 
 Trains the project's model from scratch (timed), scores it with `python -m bot eval-nlu` and
 `eval-locations` in a child process (peak RSS of the loaded model), then trains the peer on
@@ -73,6 +74,7 @@ def main() -> None:
         ours = run_eval("eval-nlu", nlu_file, model)
         rss_mb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
         places = run_eval("eval-locations", locations_file, model)
+        answers = run_eval("eval-faq", ROOT / "tests" / "data" / "heldout_faq.tsv", model)
     peer = score_nlu(nlu_file, train_peer())
     print(f"NLU on {nlu_file} ({ours['rows']} rows)")
     print(f"{'':28}{'ours (DIET)':>14}{'TF-IDF+SVM':>14}")
@@ -86,6 +88,11 @@ def main() -> None:
     for field, accuracy in places["field_accuracy"].items():
         print(f"  {field:<10}{accuracy:.3f}")
     print(f"  {'mean':<10}{places['field_accuracy_mean']:.3f}\n  {'rows':<10}{places['row_accuracy']:.3f}")
+    print(f"\nFAQ on tests/data/heldout_faq.tsv ({answers['rows']} questions phrased apart from the FAQ file)")
+    print(f"  top-1 accuracy (covered)  {answers['top1_accuracy']:.3f}")
+    print(f"  wrong-answer rate         {answers['wrong_answer_rate']:.3f}")
+    print(f"  abstain rate on none      {answers['abstain_rate_on_none']:.3f}")
+    print(f"  latency p50/p99           {answers['latency_ms_p50']:.1f} / {answers['latency_ms_p99']:.1f} ms")
     print(f"\ntraining wall time          {train_seconds:.0f} s")
     print(f"peak RSS, loaded model      {rss_mb:.0f} MB")
     print("\nour misclassifications:")

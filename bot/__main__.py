@@ -1,13 +1,15 @@
 """Command line: `python -m bot eval-nlu FILE.tsv [--json]`, `python -m bot eval-locations FILE.tsv [--json]`,
 `python -m bot db upgrade`, `python -m bot org import FILE.yml`, `python -m bot org show`,
-`python -m bot endpoints FILE`, `python -m bot worker`."""
+`python -m bot faq build FILE`, `python -m bot eval-faq FILE.tsv`, `python -m bot endpoints FILE`,
+`python -m bot worker`."""
 import argparse
 import contextlib
 import json
 import os
 import sys
 
-from bot.evaluation import EvalFileError, locations_report, nlu_report, score_locations, score_nlu
+from bot.evaluation import (EvalFileError, faq_report, locations_report, nlu_report, score_faq,
+                            score_locations, score_nlu)
 
 
 def _load_parser(model: str):
@@ -30,6 +32,24 @@ def _evaluate(args, score, report) -> None:
         except (OSError, EvalFileError) as error:
             sys.exit(f"error: {error}")
     print(json.dumps(scores, ensure_ascii=False) if args.json else report(scores))
+
+
+def _score_faq(path, parser):
+    from bot.faq import FaqFileError, entries_by_id
+    try:
+        entries = entries_by_id()
+    except (FaqFileError, OSError) as error:
+        sys.exit(f"error: {error}")
+    return score_faq(path, parser, entries)
+
+
+def _faq_build(args) -> None:
+    from bot.faq import FaqFileError, build
+    try:
+        count = build(args.file, args.out, args.domain)
+    except FaqFileError as error:
+        sys.exit(f"error: {error}")
+    print(f"{args.out} and {args.domain}: {count} FAQ entries from {args.file}")
 
 
 def _db_upgrade(_args) -> None:
@@ -102,7 +122,8 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m bot", description="社区小助手 command line")
     commands = parser.add_subparsers(dest="command", required=True)
     for name, help_text in (("eval-nlu", "score category and urgency on category<TAB>urgent<TAB>text rows"),
-                            ("eval-locations", "score compound/building/unit/room on text<TAB>compound<TAB>building<TAB>unit<TAB>room rows")):
+                            ("eval-locations", "score compound/building/unit/room on text<TAB>compound<TAB>building<TAB>unit<TAB>room rows"),
+                            ("eval-faq", "score FAQ answers on question<TAB>faq_id rows (none: not covered); FAQ_FILE names the FAQ")):
         command = commands.add_parser(name, help=help_text)
         command.add_argument("file")
         command.add_argument("--json", action="store_true", help="print one JSON object")
@@ -115,6 +136,12 @@ def main(argv: list[str] | None = None) -> None:
     org_import.add_argument("--if-empty", action="store_true", help="only when the directory has no compound yet")
     org_import.set_defaults(run=_org_import)
     org.add_parser("show", help="print the org directory (phone numbers masked)").set_defaults(run=_org_show)
+    faq_commands = commands.add_parser("faq", help="the FAQ file (常见问题)").add_subparsers(dest="action", required=True)
+    faq_build = faq_commands.add_parser("build", help="check a FAQ file and write Rasa's retrieval training data")
+    faq_build.add_argument("file")
+    faq_build.add_argument("--out", default="nlu_data/faq_generated.yml", help="the generated training examples")
+    faq_build.add_argument("--domain", default="domain.yml", help="the domain whose marked block gets the responses")
+    faq_build.set_defaults(run=_faq_build)
     endpoints = commands.add_parser("endpoints", help="write Rasa's endpoints file for DATABASE_URL")
     endpoints.add_argument("file")
     endpoints.add_argument("--action-url", default="http://127.0.0.1:5055/webhook")
@@ -123,10 +150,12 @@ def main(argv: list[str] | None = None) -> None:
     worker.add_argument("--seconds", type=float, default=30, help="beat interval")
     worker.set_defaults(run=_worker)
     args = parser.parse_args(argv)
-    if args.command in ("db", "org", "endpoints", "worker"):
+    if args.command in ("db", "org", "faq", "endpoints", "worker"):
         args.run(args)
     elif args.command == "eval-nlu":
         _evaluate(args, score_nlu, nlu_report)
+    elif args.command == "eval-faq":
+        _evaluate(args, _score_faq, faq_report)
     else:
         _evaluate(args, score_locations, locations_report)
 

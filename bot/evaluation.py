@@ -11,6 +11,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+from bot import faq
 from bot.decision import decide
 from bot.locations import FIELDS
 from bot.replies import first_values
@@ -166,4 +167,57 @@ def locations_report(scores: dict) -> str:
         lines += ["", "mismatches:"]
         lines += [f"  {e['field']}: expected {e['expected']!r} got {e['got']!r}: {e['text']}"
                   for e in scores["errors"]]
+    return "\n".join(lines)
+
+
+def score_faq(path: str | Path, parse: Parse, entries: dict[str, "faq.Entry"]) -> dict:
+    """Top-1 accuracy on covered questions, abstaining on uncovered ones, wrong answers, latency.
+
+    A row is `question<TAB>faq_id`, with `none` for a question the FAQ does not cover. The
+    bot decides with `bot.faq.choose_answer`, as the live action does.
+    """
+    rows = read_rows(path, 2)
+    for number, (_, expected) in enumerate(rows, start=2):
+        if expected != "none" and expected not in entries:
+            raise EvalFileError(f"{path}:{number}: no FAQ entry {expected!r}")
+    parse(rows[0][0] if rows else "")  # warm-up, not timed
+    covered = right = wrong = none_rows = abstained_on_none = 0
+    latencies, errors = [], []
+    for question, expected in rows:
+        result, ms = _timed(parse, question)
+        latencies.append(ms)
+        answer = faq.choose_answer(result, entries)
+        got = answer.id if answer else "none"
+        if expected == "none":
+            none_rows += 1
+            abstained_on_none += got == "none"
+        else:
+            covered += 1
+            right += got == expected
+        if got not in ("none", expected):
+            wrong += 1
+        if got != expected:
+            errors.append({"question": question, "expected": expected, "got": got,
+                           "intent": (result.get("intent") or {}).get("name")})
+    return {
+        "rows": len(rows),
+        "top1_accuracy": _ratio(right, covered),
+        "wrong_answer_rate": _ratio(wrong, len(rows)),
+        "abstain_rate_on_none": _ratio(abstained_on_none, none_rows),
+        "latency_ms_p50": percentile(latencies, 50),
+        "latency_ms_p99": percentile(latencies, 99),
+        "errors": errors,
+    }
+
+
+def faq_report(scores: dict) -> str:
+    """The human-readable summary `eval-faq` prints."""
+    lines = [f"rows                    {scores['rows']}",
+             f"top-1 accuracy          {scores['top1_accuracy']:.3f}  (covered questions)",
+             f"wrong-answer rate       {scores['wrong_answer_rate']:.3f}  (of all questions)",
+             f"abstain rate on none    {scores['abstain_rate_on_none']:.3f}",
+             f"latency p50/p99         {scores['latency_ms_p50']:.1f} / {scores['latency_ms_p99']:.1f} ms"]
+    if scores["errors"]:
+        lines += ["", "misses:"] + [f"  {e['expected']} → {e['got']} ({e['intent']}): {e['question']}"
+                                    for e in scores["errors"]]
     return "\n".join(lines)

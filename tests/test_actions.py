@@ -5,9 +5,9 @@ from rasa_sdk.executor import CollectingDispatcher
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from actions.actions import (ActionFileReport, ActionHandleReport, ActionRateTicket, ActionTicketStatus,
-                             ValidateCompoundForm)
-from bot import tickets
+from actions.actions import (ActionAnswerFaq, ActionFileReport, ActionHandleReport, ActionRateTicket,
+                             ActionTicketStatus, ValidateCompoundForm)
+from bot import faq, tickets
 from bot.clock import utc_now
 from bot.db import shared_engine
 from bot.migrate import upgrade
@@ -112,3 +112,28 @@ async def test_status_and_satisfaction(sample_site):
     assert "升级到社区" in replies[0]
     with Session(sample_site, future=True) as s:
         assert (s.get(Ticket, 1).status, s.get(Ticket, 1).level) == ("reopened", "community")
+
+
+def question(sender: str, *ranking: tuple[str, float]) -> Tracker:
+    tracker = tracker_for(sender, "服务中心几点开门", "faq")
+    tracker.latest_message["response_selector"] = {"faq": {"ranking": [
+        {"intent_response_key": f"faq/{key}", "confidence": confidence} for key, confidence in ranking]}}
+    return tracker
+
+
+async def test_a_sure_answer_is_left_to_utter_faq():
+    replies, slots = await run(ActionAnswerFaq(), question("wecom:dm:q1", ("service_center_guangming", 0.9)))
+    assert replies == [] and slots == {"faq_sure": True}
+
+
+async def test_an_entry_for_another_community_gives_way_to_the_residents_own():
+    # 望江华庭's group is in 和谐社区: the 光明社区 entry ranked first is passed over
+    replies, slots = await run(ActionAnswerFaq(), question(
+        "rest:wangjiang-demo:q2", ("service_center_guangming", 0.8), ("service_center_hexie", 0.6)))
+    assert slots == {"faq_sure": False}
+    assert replies == [faq.entries_by_id()["service_center_hexie"].reply()]
+
+
+async def test_an_unsure_selector_says_so_and_offers_a_person():
+    replies, slots = await run(ActionAnswerFaq(), question("wecom:dm:q3", ("service_center_guangming", 0.2)))
+    assert replies == [faq.NOT_SURE] and "转人工" in replies[0] and slots == {"faq_sure": False}

@@ -44,3 +44,13 @@ def test_eval_without_a_model_says_how_to_get_one(tmp_path):
     result = run_bot("eval-nlu", str(DATA / "heldout_nlu.tsv"), "--model", str(tmp_path))
     assert result.returncode != 0
     assert "make train" in result.stderr
+
+
+def test_eval_faq_on_held_out_questions(trained_model):
+    result = run_bot("eval-faq", str(DATA / "heldout_faq.tsv"), "--json", "--model", str(trained_model))
+    assert result.returncode == 0, result.stderr[-3000:]
+    scores = json.loads(result.stdout)
+    assert scores["rows"] == 160
+    assert scores["top1_accuracy"] >= 0.80
+    assert scores["wrong_answer_rate"] <= 0.08
+    assert scores["abstain_rate_on_none"] >= 0.80

@@ -54,3 +54,15 @@ def test_gibberish_gets_a_fallback_not_a_category(stack):
     replies = stack.rest("rest:dm:sun2", "qwzx 嗯嗯啊啊 ……")
     assert replies
     assert not any("已登记" in reply for reply in replies)
+
+
+def test_a_question_the_faq_covers_is_answered_and_others_get_not_sure(stack):
+    answered = stack.rest(f"{GROUP}:faq1", "垃圾分类厨余垃圾几点可以扔")
+    assert answered and "垃圾" in answered[0] and "不太确定" not in answered[0]
+    unsure = stack.rest(f"{GROUP}:faq2", "附近哪家钢琴培训班比较好")
+    assert unsure and ("不太确定" in unsure[0] or "转人工" in unsure[0])
+
+
+def test_a_report_is_never_answered_from_the_faq(stack):
+    replies = stack.rest(f"{GROUP}:faq3", "4号楼门口的垃圾桶三天没人清了 臭死了")
+    assert "环境卫生" in replies[0] and "已登记" in replies[0]
