@@ -9,6 +9,7 @@ SHARED ?= ../shared
 MODEL := models/community-assistant.tar.gz
 RASA_PORT ?= 5005
 ACTIONS_PORT ?= 5055
+CONSOLE_PORT ?= 8080
 
 export PYTHONPATH := $(CURDIR)
 # One database for tickets and conversations: SQLite by default, PostgreSQL by setting this.
@@ -35,7 +36,15 @@ help:
 	@echo "make test   install if needed, run every test"
 	@echo "make bench  measure the NLU on ../shared/eval against a TF-IDF + SVM peer"
 
-install: $(VENV)/.installed
+# Debian's chromium, for the staff console's browser tests (Playwright drives it; it downloads nothing).
+CHROMIUM := /usr/bin/chromium
+
+install: $(VENV)/.installed $(CHROMIUM)
+
+$(CHROMIUM):
+	@if command -v apt-get >/dev/null && [ "$$(id -u)" = 0 ]; then \
+		apt-get install -y chromium || { apt-get update && apt-get install -y chromium; }; \
+	else echo "note: $(CHROMIUM) is missing and needs root and apt-get to install: the browser tests will be skipped" >&2; fi
 
 $(VENV)/.installed: requirements.txt
 	@test -n "$(PYTHON310)" || { echo "error: Python 3.10 not found. Rasa 3.6 needs Python < 3.11:" \
@@ -62,12 +71,14 @@ run: $(MODEL)
 	@mkdir -p var
 	$(PY) -m bot org import --if-empty org/sample_site.yml
 	$(PY) -m bot endpoints var/endpoints.yml --action-url http://127.0.0.1:$(ACTIONS_PORT)/webhook
-	@echo "Starting the action server (:$(ACTIONS_PORT)), the worker and the Rasa server (:$(RASA_PORT)) …"
+	@$(PY) -m bot users ensure-admin --credentials-file var/console_admin.txt
+	@echo "Starting the action server (:$(ACTIONS_PORT)), the worker, the Rasa server (:$(RASA_PORT)) and the console (:$(CONSOLE_PORT)) …"
 	@trap 'kill 0' INT TERM EXIT; \
 	$(RASA) run actions --actions actions --port $(ACTIONS_PORT) > var/actions.log 2>&1 & \
 	$(PY) -m bot worker > var/worker.log 2>&1 & \
 	$(RASA) run --enable-api --model $(MODEL) --port $(RASA_PORT) \
 		--endpoints var/endpoints.yml --credentials credentials.yml > var/rasa.log 2>&1 & \
+	RASA_URL=http://127.0.0.1:$(RASA_PORT) $(PY) -m console --port $(CONSOLE_PORT) > var/console.log 2>&1 & \
 	until curl -sf localhost:$(RASA_PORT)/status >/dev/null; do sleep 1; done; \
 	echo ""; \
 	echo "社区小助手 is running (logs in var/, database $$DATABASE_URL):"; \
@@ -75,6 +86,7 @@ run: $(MODEL)
 	echo "  chat in a shell: make shell"; \
 	echo "  org directory:   .venv/bin/python -m bot org show"; \
 	echo "  Rasa HTTP API:   http://localhost:$(RASA_PORT)/status"; \
+	echo "  staff console:   http://localhost:$(CONSOLE_PORT)/ (user admin, password in var/console_admin.txt)"; \
 	echo "Ctrl-C stops everything."; \
 	wait
 
@@ -85,7 +97,7 @@ shell: $(MODEL)
 	$(RASA) run actions --actions actions --port $(ACTIONS_PORT) > var/actions.log 2>&1 & \
 	$(RASA) shell --model $(MODEL) --endpoints var/endpoints.yml
 
-test: $(VENV)/.installed validate
+test: $(VENV)/.installed $(CHROMIUM) validate
 	$(PY) -m pytest
 
 bench: $(VENV)/.installed

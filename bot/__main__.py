@@ -1,7 +1,7 @@
 """Command line: `python -m bot eval-nlu FILE.tsv [--json]`, `python -m bot eval-locations FILE.tsv [--json]`,
 `python -m bot db upgrade`, `python -m bot org import FILE.yml`, `python -m bot org show`,
 `python -m bot faq build FILE`, `python -m bot eval-faq FILE.tsv`, `python -m bot endpoints FILE`,
-`python -m bot worker`."""
+`python -m bot worker`, `python -m bot users add NAME --role ROLE`, `python -m bot users ensure-admin`."""
 import argparse
 import contextlib
 import json
@@ -10,6 +10,7 @@ import sys
 
 from bot.evaluation import (EvalFileError, faq_report, locations_report, nlu_report, score_faq,
                             score_locations, score_nlu)
+from bot.users import ROLES
 
 
 def _load_parser(model: str):
@@ -105,6 +106,45 @@ def _worker(args) -> None:
     asyncio.run(run_forever(engine, seconds=args.seconds))
 
 
+def _users_add(args) -> None:
+    import getpass
+
+    from sqlalchemy.orm import Session
+
+    from bot.clock import utc_now
+    from bot.db import make_engine
+    from bot.migrate import upgrade
+    from bot.users import UserError, create_user, generate_password
+    password, generated = args.password, False
+    if not password and sys.stdin.isatty():
+        password = getpass.getpass(f"password for {args.name}: ")
+    if not password:
+        password, generated = generate_password(), True
+    engine = make_engine()
+    upgrade(engine)
+    try:
+        with Session(engine, future=True) as session, session.begin():
+            create_user(session, args.name, args.role, password, utc_now(), args.community, args.compound)
+    except UserError as error:
+        sys.exit(f"error: {error}")
+    print(f"created {ROLES[args.role]} {args.name}" + (f" with password {password}" if generated else ""))
+
+
+def _users_ensure_admin(args) -> None:
+    from pathlib import Path
+
+    from bot.clock import utc_now
+    from bot.db import make_engine
+    from bot.migrate import upgrade
+    from bot.users import ensure_admin
+    engine = make_engine()
+    upgrade(engine)
+    credentials = Path(args.credentials_file)
+    password = ensure_admin(engine, credentials, utc_now())
+    if password:
+        print(f"created the console account admin with password {password} (also in {credentials})")
+
+
 def _org_show(_args) -> None:
     from sqlalchemy import inspect
     from sqlalchemy.orm import Session
@@ -149,8 +189,19 @@ def main(argv: list[str] | None = None) -> None:
     worker = commands.add_parser("worker", help="run the escalation clock")
     worker.add_argument("--seconds", type=float, default=30, help="beat interval")
     worker.set_defaults(run=_worker)
+    users = commands.add_parser("users", help="staff console accounts").add_subparsers(dest="action", required=True)
+    users_add = users.add_parser("add", help="create a console account")
+    users_add.add_argument("name")
+    users_add.add_argument("--role", required=True, choices=list(ROLES))
+    users_add.add_argument("--community", action="append", default=[], help="a community the account covers (repeatable)")
+    users_add.add_argument("--compound", action="append", default=[], help="a compound the account covers (repeatable)")
+    users_add.add_argument("--password", help="asked for (or generated and printed) when left out")
+    users_add.set_defaults(run=_users_add)
+    ensure = users.add_parser("ensure-admin", help="create the admin account when there is none, and print its password")
+    ensure.add_argument("--credentials-file", default="var/console_admin.txt", help="where the password is kept")
+    ensure.set_defaults(run=_users_ensure_admin)
     args = parser.parse_args(argv)
-    if args.command in ("db", "org", "faq", "endpoints", "worker"):
+    if args.command in ("db", "org", "faq", "endpoints", "worker", "users"):
         args.run(args)
     elif args.command == "eval-nlu":
         _evaluate(args, score_nlu, nlu_report)

@@ -1,8 +1,8 @@
-"""The data: the org directory (组织架构), tickets (工单) and the outbox (待发消息).
+"""The data: the org directory (组织架构), tickets (工单), the outbox (待发消息) and staff accounts.
 
 Plain `Column` declarations (SQLAlchemy 1.4, used in 2.0 style). Times are naive UTC.
 """
-from sqlalchemy import (JSON, Boolean, Column, DateTime, ForeignKey, Integer, String, Text,
+from sqlalchemy import (JSON, Boolean, Column, DateTime, ForeignKey, Integer, String, Table, Text,
                         UniqueConstraint)
 from sqlalchemy.orm import declarative_base, relationship
 
@@ -199,3 +199,29 @@ class ReceivedEvent(Base):
     event_id = Column(String(200), nullable=False)
     received_at = Column(DateTime, nullable=False)
     status = Column(String(20), nullable=False, default="processing")  # processing, done
+
+user_communities = Table(
+    "user_communities", Base.metadata,
+    Column("user_id", ForeignKey("users.id", ondelete="CASCADE"), primary_key=True),
+    Column("community_id", ForeignKey("communities.id", ondelete="CASCADE"), primary_key=True))
+
+user_compounds = Table(
+    "user_compounds", Base.metadata,
+    Column("user_id", ForeignKey("users.id", ondelete="CASCADE"), primary_key=True),
+    Column("compound_id", ForeignKey("compounds.id", ondelete="CASCADE"), primary_key=True))
+
+
+class User(Base):
+    """A staff account for the console (工作人员账号): admin (管理员), community staff (社区工作者,
+    their communities) or branch secretary (小区党支部书记, their compounds)."""
+    __tablename__ = "users"
+    id = Column(Integer, primary_key=True)
+    username = Column(String(50), nullable=False, unique=True)
+    password_hash = Column(String(200), nullable=False)  # scrypt$n$r$p$salt$hash, see bot/users.py
+    role = Column(String(30), nullable=False)  # admin, community_staff, branch_secretary
+    failed_logins = Column(Integer, nullable=False, default=0)
+    locked_until = Column(DateTime)
+    created_at = Column(DateTime, nullable=False)
+    communities = relationship("Community", secondary=user_communities, order_by="Community.name")
+    compounds = relationship("Compound", secondary=user_compounds, order_by="Compound.name")
+
