@@ -223,8 +223,35 @@ def escalate_overdue(session: Session, now: datetime) -> list[int]:
 
 def set_status(session: Session, ticket: Ticket, status: str, now: datetime, reason: str, actor: str) -> None:
     ticket.status = status
+    if status in OPEN_STATUSES:
+        ticket.resolved_at = None  # back at work: no longer counts as resolved
     ticket.updated_at = now
     _log(session, ticket, now, "status", reason, actor)
+
+
+def add_note(session: Session, ticket: Ticket, now: datetime, note: str, actor: str) -> None:
+    """A staff member's note on the timeline (备注)."""
+    ticket.updated_at = now
+    _log(session, ticket, now, "note", note, actor)
+
+
+def assignable_people(session: Session, ticket: Ticket) -> list[Person]:
+    """Whom staff may hand the ticket to: the people who have it, then the community and
+    subdistrict secretaries (the ones with a name in the org directory)."""
+    chain = _chain(ticket.compound)
+    people = responsible_people(session, ticket) + [chain["community"], chain["subdistrict"]]
+    return [person for person in people if person.name]
+
+
+def assign(session: Session, ticket: Ticket, person: Person, now: datetime, actor: str) -> None:
+    """派单: make `person` the ticket's assignee and tell them."""
+    ticket.assignee_name, ticket.assignee_phone = person.name, person.phone
+    if ticket.status == "new":
+        ticket.status = "assigned"
+    ticket.updated_at = now
+    _log(session, ticket, now, "assigned", f"派给{person.role}{person.name}", actor)
+    _tell(session, [person], f"【工单派给您】{describe(ticket)}：{ticket.text}（{local_text(ticket.due_at)}前办结）",
+          now, ticket)
 
 
 def resolve(session: Session, ticket: Ticket, now: datetime, note: str, actor: str) -> None:
@@ -252,7 +279,6 @@ def rate(session: Session, platform: str, user_id: str, answer: str, now: dateti
     _log(session, ticket, now, "rated", f"居民评价：{SATISFACTION[answer]}", reporter.display_name or user_id)
     if answer == "unsatisfied":
         set_status(session, ticket, "reopened", now, "居民不满意，工单重启", reporter.display_name or user_id)
-        ticket.resolved_at = None
         escalate(session, ticket, now, "居民对处理结果不满意")
     elif all(r.satisfaction in ("satisfied", "basically_satisfied") for r in ticket.reporters):
         set_status(session, ticket, "closed", now, "反映人均已评价满意", "系统")

@@ -24,6 +24,7 @@ from sqlalchemy.engine import Engine
 from bot.users import ROLES
 from console.auth import SESSION_SECONDS, csrf_protect, csrf_token, login_required, optional_user
 from console.keys import ENGINE, RASA_URL
+from console.text import FILTERS
 
 log = logging.getLogger(__name__)
 
@@ -67,7 +68,7 @@ def create_app(engine: Engine, *, rasa_url: str, secret: bytes | None = None,
     app[ENGINE] = engine
     app[RASA_URL] = rasa_url.rstrip("/")
     aiohttp_jinja2.setup(app, loader=jinja2.FileSystemLoader(HERE / "templates"),
-                         context_processors=[_page_context], autoescape=True,
+                         context_processors=[_page_context], filters=FILTERS, autoescape=True,
                          undefined=jinja2.StrictUndefined)
     app[aiohttp_jinja2.static_root_key] = "/static"
     app.router.add_static("/static", HERE / "static", name="static")
