@@ -36,14 +36,16 @@ help:
 	@echo "make test   install if needed, run every test"
 	@echo "make bench  measure the NLU on ../shared/eval against a TF-IDF + SVM peer"
 
-# Debian's chromium, for the staff console's browser tests (Playwright drives it; it downloads nothing).
+# Debian's chromium and a Chinese font, for the staff console's browser tests and their
+# screenshots (Playwright drives it; it downloads nothing).
 CHROMIUM := /usr/bin/chromium
+CHROMIUM_PACKAGES := chromium fonts-wqy-microhei
 
 install: $(VENV)/.installed $(CHROMIUM)
 
 $(CHROMIUM):
 	@if command -v apt-get >/dev/null && [ "$$(id -u)" = 0 ]; then \
-		apt-get install -y chromium || { apt-get update && apt-get install -y chromium; }; \
+		apt-get install -y $(CHROMIUM_PACKAGES) || { apt-get update && apt-get install -y $(CHROMIUM_PACKAGES); }; \
 	else echo "note: $(CHROMIUM) is missing and needs root and apt-get to install: the browser tests will be skipped" >&2; fi
 
 $(VENV)/.installed: requirements.txt

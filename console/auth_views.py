@@ -1,12 +1,14 @@
 """Logging in and out (登录、退出)."""
+import asyncio
 import logging
 
 import aiohttp_jinja2
 from aiohttp import web
+from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
 from bot.clock import local_text, utc_now
-from bot.users import authenticate
+from bot.users import LoginResult, authenticate
 from console.auth import log_in, log_out, public
 from console.keys import ENGINE
 
@@ -19,6 +21,12 @@ def _next_page(request: web.Request, value: str | None) -> str:
     if value and value.startswith("/") and not value.startswith("//") and "\\" not in value:
         return value
     return str(request.app.router["tickets"].url_for())
+
+
+def _check_password(engine: Engine, username: str, password: str) -> tuple[int | None, LoginResult]:
+    with Session(engine, future=True) as session, session.begin():
+        result = authenticate(session, username, password, utc_now())
+        return (result.user.id if result.user else None), result
 
 
 @routes.get("/", name="home")
@@ -38,9 +46,9 @@ async def login_page(request: web.Request) -> web.Response:
 async def login(request: web.Request) -> web.Response:
     form = await request.post()
     username, password = str(form.get("username", "")), str(form.get("password", ""))
-    with Session(request.app[ENGINE], future=True) as session, session.begin():
-        result = authenticate(session, username, password, utc_now())
-        user_id = result.user.id if result.user else None
+    # scrypt is slow on purpose: off the event loop, so other pages keep answering meanwhile
+    user_id, result = await asyncio.get_running_loop().run_in_executor(
+        None, _check_password, request.app[ENGINE], username, password)
     if user_id is not None:
         log.info("login: %s from %s", username, request.remote)
         log_in(request, user_id)

@@ -39,26 +39,23 @@ class Site:
     compound_ids: dict[str, int]
     tickets: dict[str, int]  # name used in the tests → ticket id
 
-    def compound_of(self, ticket: str) -> str:
-        return TICKETS[ticket][0]
 
-
-# name → (compound, category, urgent, hours ago, building, reporters)
+# name → (compound, category, urgent, hours ago, building, reporters, text)
 TICKETS = {
-    "heating": ("金御城", "heating", False, 2, "7", ["alice", "bob"]),
-    "gas": ("金御城", "gas", True, 30, "1", ["carol"]),          # 4 h SLA, long past: overdue
-    "parking": ("翠柳苑", "parking", False, 5, None, ["dave"]),
-    "lift": ("春晖家园", "elevator", False, 3, "2", ["erin"]),    # 和谐社区
-    "noise": ("望江华庭", "noise", True, 60, None, ["frank"]),    # 和谐社区, urgent, overdue
+    "heating": ("金御城", "heating", False, 2, "7", ["alice", "bob"], "7号楼暖气一直不热"),
+    "gas": ("金御城", "gas", True, 30, "1", ["carol"], "1号楼楼道里有很重的煤气味"),  # 4 h SLA: overdue
+    "parking": ("翠柳苑", "parking", False, 5, None, ["dave"], "消防通道又被私家车堵了"),
+    "lift": ("春晖家园", "elevator", False, 3, "2", ["erin"], "2号楼电梯坏了三天了"),   # 和谐社区
+    "noise": ("望江华庭", "noise", True, 60, None, ["frank"], "半夜有人在装修电钻响"),  # 和谐社区, overdue
 }
 
 
 def file_ticket(session: Session, compound_id: int, category: str, urgent: bool, when: datetime,
-                building: str | None, reporters: list[str], text: str | None = None) -> int:
+                building: str | None, reporters: list[str], text: str) -> int:
     """A ticket as the bot files it, with every reporter in the compound's WeCom group."""
     ticket_id = None
     for user in reporters:
-        report = Report(category=category, urgent=urgent, text=text or f"{category}问题 {user}",
+        report = Report(category=category, urgent=urgent, text=text,
                         compound_id=compound_id, platform="wecom", user_id=user,
                         sender_id=f"wecom:group{compound_id}:{user}", display_name=user, building=building)
         ticket_id = tickets.file_report(session, report, when).ticket.id
@@ -73,8 +70,8 @@ def build_site(engine: Engine) -> Site:
             create_user(session, name, role, PASSWORD, now, communities, compounds)
         ids = {c.name: c.id for c in session.scalars(select(Compound))}
         filed = {name: file_ticket(session, ids[compound], category, urgent, now - timedelta(hours=hours),
-                                   building, reporters)
-                 for name, (compound, category, urgent, hours, building, reporters) in TICKETS.items()}
+                                   building, reporters, text)
+                 for name, (compound, category, urgent, hours, building, reporters, text) in TICKETS.items()}
     return Site(engine, now, ids, filed)
 
 
