@@ -6,6 +6,7 @@ from rasa_sdk.events import SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from sqlalchemy.orm import Session
 
+from actions.handoff import hand_over_if_urgent, say_or_hand_over
 from bot import faq, intake, org, tickets
 from bot.clock import utc_now
 from bot.conversations import resident_from
@@ -51,8 +52,8 @@ class ActionHandleReport(Action):
         decision = decide(message)
         if not decision.is_report:
             entry = _faq_answer(tracker)  # an unsure message may still be a question the FAQ knows
-            dispatcher.utter_message(text=entry.reply() if entry else NOT_UNDERSTOOD)
-            return [SlotSet("compound_missing", False)]
+            return [SlotSet("compound_missing", False),
+                    *say_or_hand_over(dispatcher, tracker, entry.reply() if entry else NOT_UNDERSTOOD)]
         resident = _resident(tracker)
         report = intake.pending_report(decision, message.get("text", ""), first_values(message.get("entities", [])))
         with _session() as session, session.begin():
@@ -62,7 +63,8 @@ class ActionHandleReport(Action):
                 return [SlotSet("pending_report", report.as_slot()), SlotSet("compound", None),
                         SlotSet("compound_missing", True)]
             _say(dispatcher, intake.file(session, report, compound, resident, utc_now()))
-        return [SlotSet("pending_report", None), SlotSet("compound_missing", False)]
+            paused = hand_over_if_urgent(dispatcher, session, tracker, report)
+        return [SlotSet("pending_report", None), SlotSet("compound_missing", False), *paused]
 
 
 class ValidateCompoundForm(FormValidationAction):
@@ -99,14 +101,15 @@ class ActionFileReport(Action):
         return "action_file_report"
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict) -> Events:
-        pending = tracker.get_slot("pending_report")
+        pending, paused = tracker.get_slot("pending_report"), []
         if pending:
             report = PendingReport(**pending)
             with _session() as session, session.begin():
                 compound = org.find_compound(session, tracker.get_slot("compound") or "")
                 if compound is not None:
                     _say(dispatcher, intake.file(session, report, compound, _resident(tracker), utc_now()))
-        return [SlotSet("pending_report", None), SlotSet("compound_missing", False)]
+                    paused = hand_over_if_urgent(dispatcher, session, tracker, report)
+        return [SlotSet("pending_report", None), SlotSet("compound_missing", False), *paused]
 
 
 class ActionCancelReport(Action):
@@ -162,5 +165,5 @@ class ActionAnswerFaq(Action):
         entry = _faq_answer(tracker)
         if entry is not None and entry.id == faq.first_ranked(tracker.latest_message):
             return [SlotSet("faq_sure", True)]  # utter_faq gives the ResponseSelector's answer
-        dispatcher.utter_message(text=entry.reply() if entry else faq.NOT_SURE)
-        return [SlotSet("faq_sure", False)]
+        return [SlotSet("faq_sure", False),
+                *say_or_hand_over(dispatcher, tracker, entry.reply() if entry else faq.NOT_SURE)]

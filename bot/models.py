@@ -200,6 +200,7 @@ class ReceivedEvent(Base):
     received_at = Column(DateTime, nullable=False)
     status = Column(String(20), nullable=False, default="processing")  # processing, done
 
+
 user_communities = Table(
     "user_communities", Base.metadata,
     Column("user_id", ForeignKey("users.id", ondelete="CASCADE"), primary_key=True),
@@ -225,3 +226,26 @@ class User(Base):
     communities = relationship("Community", secondary=user_communities, order_by="Community.name")
     compounds = relationship("Compound", secondary=user_compounds, order_by="Compound.name")
 
+
+class Handoff(Base):
+    """A resident's conversation handed to staff (转人工): the bot is silent for that resident
+    (Rasa's conversation pause) until a staff member hands it back."""
+    __tablename__ = "handoffs"
+    id = Column(Integer, primary_key=True)
+    sender_id = Column(String(300), nullable=False, index=True)  # the Rasa conversation
+    platform = Column(String(20), nullable=False)
+    group_id = Column(String(200))  # None in a one-to-one chat
+    user_id = Column(String(200), nullable=False)
+    display_name = Column(String(100))
+    compound_id = Column(ForeignKey("compounds.id", ondelete="SET NULL"), index=True)  # None: admins only
+    reason = Column(String(20), nullable=False)  # asked, not_understood, urgent
+    status = Column(String(20), nullable=False, default="waiting", index=True)  # waiting, taken, returned
+    taken_by_id = Column(ForeignKey("users.id", ondelete="SET NULL"))
+    created_at = Column(DateTime, nullable=False)
+    taken_at = Column(DateTime)
+    returned_at = Column(DateTime)
+    last_message = Column(Text)  # what the resident said when the bot handed over
+    ticket_id = Column(ForeignKey("tickets.id", ondelete="SET NULL"))
+    compound = relationship("Compound")
+    taken_by = relationship("User")
+    ticket = relationship("Ticket")

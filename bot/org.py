@@ -19,6 +19,7 @@ from sqlalchemy import and_, or_, select
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
+from bot import office_hours
 from bot.locations import normalized_number, width_normalized
 from bot.models import (Building, Community, Compound, CompoundAlias, GroupBinding, Grid, Hotline,
                         Subdistrict)
@@ -197,6 +198,17 @@ def _person(data: dict, key: str, where: _Entry, with_ids: bool = True) -> Perso
                   ids=_ids(value.get("ids"), where, f"{key}.ids"))
 
 
+def _office_hours(data: dict, where: _Entry) -> str | None:
+    """A community's office hours, checked so that the bot can tell residents when staff answer."""
+    text = _text(data, "office_hours", where)
+    if text:
+        try:
+            office_hours.parse(text)
+        except office_hours.OfficeHoursError as error:
+            raise where.error("office_hours", str(error)) from None
+    return text
+
+
 def _hotlines(data: dict, where: _Entry) -> list[HotlineEntry]:
     hotlines, seen = [], {}
     for i, item in enumerate(_list(data, "hotlines", where)):
@@ -308,7 +320,7 @@ class _Reader:
             if any(other.name == grid.name for other in grids):
                 raise where.child(f"grids[{i}]", grid.name).error("name", f"is listed twice in {name}")
             grids.append(grid)
-        return CommunityEntry(name, _person(raw, "secretary", where), _text(raw, "office_hours", where),
+        return CommunityEntry(name, _person(raw, "secretary", where), _office_hours(raw, where),
                               _hotlines(raw, where), grids)
 
     def grid(self, raw: Any, where: _Entry) -> GridEntry:
@@ -564,6 +576,12 @@ def hotlines_for(session: Session, compound: Compound) -> dict[str, str]:
             if (scope, scope_name, kind) in by_scope:
                 numbers[kind] = by_scope[scope, scope_name, kind]
     return numbers
+
+
+def office_hours_for(compound: Compound | None) -> office_hours.OfficeHours:
+    """When staff answer residents of `compound`: its community's office hours, else the default."""
+    text = compound.grid.community.office_hours if compound else None
+    return office_hours.parse(text) if text else office_hours.default_hours()
 
 
 def compound_names(session: Session) -> list[str]:
