@@ -5,9 +5,7 @@ them; the bot stays silent for that resident meanwhile; handed back, the bot ans
 
 The real stack (Rasa server with the DingTalk connector, action server) and the console started
 as `make run` starts it (`python -m console`), on one database. Screenshots go to tests/artifacts/."""
-import subprocess
 import uuid
-from pathlib import Path
 
 import pytest
 from sqlalchemy import select
@@ -17,16 +15,10 @@ from bot import handoff as handoffs
 from bot.clock import utc_now
 from bot.models import ReceivedEvent, User
 from bot.users import create_user
-from conftest import BIN, ROOT, project_env
-from running_stack import free_port, wait_for
+from console_browser import chromium_page, log_in, running_console, screenshot
 from test_dingtalk import SESSION_PATH, callback, deliver, live, session_of  # noqa: F401 - live is a fixture
 
-playwright = pytest.importorskip("playwright.sync_api")
-
-CHROMIUM = Path("/usr/bin/chromium")
-ARTIFACTS = ROOT / "tests" / "artifacts"
 PASSWORD = "browser test password"
-SECONDS = 60_000  # Playwright waits in milliseconds
 
 
 @pytest.fixture(scope="module")
@@ -35,31 +27,14 @@ def console_url(stack, tmp_path_factory):
     with Session(stack.engine, future=True) as session, session.begin():
         if not session.scalars(select(User).where(User.username == "zhang_handoff")).first():
             create_user(session, "zhang_handoff", "branch_secretary", PASSWORD, utc_now(), compounds=["金御城"])
-    port, work = free_port(), tmp_path_factory.mktemp("console")
-    env = {**project_env(), "DATABASE_URL": str(stack.engine.url)}
-    with open(work / "console.log", "w") as log:
-        process = subprocess.Popen([str(BIN / "python"), "-m", "console", "--port", str(port),
-                                    "--rasa-url", stack.rasa_url, "--secret-file", str(work / "secret.key")],
-                                   cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
-    try:
-        wait_for(f"http://127.0.0.1:{port}/login", process)
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        process.terminate()
-        process.wait(timeout=30)
+    with running_console(str(stack.engine.url), stack.rasa_url, tmp_path_factory.mktemp("console")) as url:
+        yield url
 
 
 @pytest.fixture
-def page(console_url):
-    if not CHROMIUM.exists():
-        pytest.skip(f"no Chromium at {CHROMIUM} (apt-get install chromium)")
-    ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    with playwright.sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=["--no-sandbox"])
-        page = browser.new_page(viewport={"width": 1280, "height": 900}, locale="zh-CN")
-        page.set_default_timeout(SECONDS)
+def page():
+    with chromium_page() as page:
         yield page
-        browser.close()
 
 
 def says(fake_platform, session: str) -> list[dict]:
@@ -81,10 +56,7 @@ def processed(stack, message: dict) -> bool:
 
 def test_take_reply_and_hand_back_in_the_browser(live, fake_platform, console_url, page):
     user = f"b{uuid.uuid4().hex[:8]}"
-    page.goto(f"{console_url}/login")
-    page.fill("input[name=username]", "zhang_handoff")
-    page.fill("input[name=password]", PASSWORD)
-    page.click("button[type=submit]")
+    log_in(page, console_url, "zhang_handoff", PASSWORD)
     page.goto(f"{console_url}/handoff")
 
     asked = callback(fake_platform, "我要转人工", user=user)
@@ -93,7 +65,7 @@ def test_take_reply_and_hand_back_in_the_browser(live, fake_platform, console_ur
     assert "已为您转接社区工作人员" in notice["text"]["content"]
     row = page.locator("tr[data-handoff]", has_text=f"业主{user}")
     row.wait_for()  # appears without a reload
-    page.screenshot(path=str(ARTIFACTS / "handoff_queue.png"), full_page=True)
+    screenshot(page, "handoff_queue")
 
     meanwhile = callback(fake_platform, "7号楼电梯还是不动", user=user)
     assert deliver(live, meanwhile)[0] == 200
@@ -107,14 +79,14 @@ def test_take_reply_and_hand_back_in_the_browser(live, fake_platform, console_ur
     page.get_by_role("button", name="发送回复").click()
     page.get_by_text("回复已发出").wait_for()
     page.locator(".transcript .staff", has_text="马上联系电梯维保").wait_for()
-    page.screenshot(path=str(ARTIFACTS / "handoff_conversation.png"), full_page=True)
+    screenshot(page, "handoff_conversation")
     notice_and_reply = wait_for_said(fake_platform, session_of(asked), 2)
     assert notice_and_reply[1]["text"]["content"] == f"@{user} 【社区工作人员】您好，我是张书记，马上联系电梯维保。"
     assert notice_and_reply[1]["at"] == {"atUserIds": [user]}
 
     page.get_by_role("button", name="交回小助手").click()
     page.get_by_text("对话已交回小助手").wait_for()
-    page.screenshot(path=str(ARTIFACTS / "handoff_returned.png"), full_page=True)
+    screenshot(page, "handoff_returned")
     assert wait_for_said(fake_platform, session_of(asked), 3)[2]["text"]["content"].endswith(handoffs.HANDED_BACK)
     again = callback(fake_platform, "你好", user=user)
     assert deliver(live, again)[0] == 200
