@@ -33,7 +33,7 @@ def _faq_answer(tracker: Tracker) -> faq.Entry | None:
         with _session() as session:
             compound = org.compound_for_group(session, resident.platform, resident.group_id)
             community = compound.grid.community.name if compound else None
-    return faq.choose_answer(tracker.latest_message, faq.entries_by_id(), community)
+    return faq.choose_answer(tracker.latest_message, faq.entries_by_id(), community, faq.wording())
 
 
 def _say(dispatcher: CollectingDispatcher, texts: list[str]) -> None:

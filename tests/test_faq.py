@@ -78,8 +78,8 @@ def test_the_committed_generated_files_are_up_to_date(tmp_path, monkeypatch):
     assert domain.read_text(encoding="utf-8") == (ROOT / "domain.yml").read_text(encoding="utf-8")
 
 
-def parse(intent, *ranking):
-    return {"intent": {"name": intent, "confidence": 0.9},
+def parse(intent, *ranking, text=""):
+    return {"text": text, "intent": {"name": intent, "confidence": 0.9},
             "response_selector": {"faq": {"ranking": [
                 {"intent_response_key": f"faq/{key}", "confidence": confidence} for key, confidence in ranking]}}}
 
@@ -96,6 +96,13 @@ def test_a_confident_question_is_answered(entries):
 
 def test_an_unsure_selector_means_not_sure(entries):
     assert faq.choose_answer(parse("faq", ("service_center_hours", faq.ANSWER_CONFIDENCE - 0.01)), entries) is None
+
+
+def test_a_fairly_sure_selector_answers_only_when_the_wording_agrees(entries):
+    fairly = (faq.ANSWER_CONFIDENCE + faq.SURE_CONFIDENCE) / 2
+    ranking = ("service_center_hours", fairly), ("garbage_sorting", fairly / 2)
+    assert faq.choose_answer(parse("faq", *ranking, text="请问服务中心周六上班吗"), entries).id == "service_center_hours"
+    assert faq.choose_answer(parse("faq", *ranking, text="厨余垃圾怎么分"), entries) is None
 
 
 def test_a_report_is_never_answered_from_the_faq(entries):

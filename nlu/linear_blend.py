@@ -1,0 +1,114 @@
+"""A linear second opinion on DIET's intents, blended into one ranking.
+
+TF-IDF over character 1-3-grams and jieba words with a linear SVM is the classic text
+classifier: on short, keyword-rich reports it is often sharper than DIET, which in turn sees
+word order and context. The component turns the SVM's scores into probabilities (a softmax
+with a temperature) and averages them with DIET's ranking, so that either can outvote the
+other only when it is clearly surer. It runs after DIET and before the FallbackClassifier.
+"""
+from __future__ import annotations
+
+import pickle
+from typing import Any, Dict, List, Text
+
+import numpy as np
+import scipy.sparse
+from rasa.engine.graph import ExecutionContext, GraphComponent
+from rasa.engine.recipes.default_recipe import DefaultV1Recipe
+from rasa.engine.storage.resource import Resource
+from rasa.engine.storage.storage import ModelStorage
+from rasa.nlu.classifiers.classifier import IntentClassifier
+from rasa.nlu.constants import TOKENS_NAMES
+from rasa.shared.nlu.constants import INTENT, TEXT
+from rasa.shared.nlu.training_data.message import Message
+from rasa.shared.nlu.training_data.training_data import TrainingData
+from sklearn.feature_extraction.text import TfidfVectorizer
+from sklearn.svm import LinearSVC
+
+MODEL_FILE = "linear_blend.pkl"
+
+
+def _given_tokens(tokens: List[Text]) -> List[Text]:
+    """The analyzer of the word vectorizer: the jieba tokens the pipeline already made."""
+    return tokens
+
+
+@DefaultV1Recipe.register(DefaultV1Recipe.ComponentType.INTENT_CLASSIFIER, is_trainable=True)
+class LinearIntentBlend(GraphComponent, IntentClassifier):
+    """Averages DIET's intent ranking with a TF-IDF + linear SVM's."""
+
+    @staticmethod
+    def get_default_config() -> Dict[Text, Any]:
+        # weight: the SVM's share of the blend; temperature: the softmax's over SVM margins.
+        return {"C": 1.0, "weight": 0.5, "temperature": 0.1, "ranking_length": 10}
+
+    def __init__(self, config: Dict[Text, Any], model_storage: ModelStorage, resource: Resource,
+                 model: Dict[Text, Any] | None = None) -> None:
+        self._config = {**self.get_default_config(), **config}
+        self._storage = model_storage
+        self._resource = resource
+        self._model = model
+
+    @classmethod
+    def create(cls, config: Dict[Text, Any], model_storage: ModelStorage, resource: Resource,
+               execution_context: ExecutionContext) -> LinearIntentBlend:
+        return cls(config, model_storage, resource)
+
+    @classmethod
+    def load(cls, config: Dict[Text, Any], model_storage: ModelStorage, resource: Resource,
+             execution_context: ExecutionContext, **kwargs: Any) -> LinearIntentBlend:
+        try:
+            with model_storage.read_from(resource) as directory:
+                model = pickle.loads((directory / MODEL_FILE).read_bytes())
+        except ValueError:  # trained without intent examples
+            model = None
+        return cls(config, model_storage, resource, model)
+
+    def train(self, training_data: TrainingData) -> Resource:
+        examples = [m for m in training_data.intent_examples if m.get(INTENT) and m.get(TEXT)]
+        if not examples:
+            return self._resource
+        chars = TfidfVectorizer(analyzer="char", ngram_range=(1, 3), sublinear_tf=True)
+        words = TfidfVectorizer(analyzer=_given_tokens, sublinear_tf=True)
+        chars.fit([m.get(TEXT) for m in examples])
+        words.fit([_tokens(m) for m in examples])
+        self._model = {"chars": chars, "words": words, "svm": LinearSVC(C=self._config["C"])}
+        self._model["svm"].fit(self._features(examples), [m.get(INTENT) for m in examples])
+        with self._storage.write_to(self._resource) as directory:
+            (directory / MODEL_FILE).write_bytes(pickle.dumps(self._model))
+        return self._resource
+
+    def _features(self, messages: List[Message]) -> scipy.sparse.csr_matrix:
+        return scipy.sparse.hstack([self._model["chars"].transform([m.get(TEXT) or "" for m in messages]),
+                                    self._model["words"].transform([_tokens(m) for m in messages])]).tocsr()
+
+    def process(self, messages: List[Message]) -> List[Message]:
+        if self._model is None:
+            return messages
+        messages_with_text = [m for m in messages if m.get(TEXT)]
+        if not messages_with_text:
+            return messages
+        margins_of = self._model["svm"].decision_function(self._features(messages_with_text))
+        for message, margins in zip(messages_with_text, margins_of):
+            ranking = self._blend(message.get("intent_ranking") or [], margins)
+            message.set(INTENT, ranking[0], add_to_output=True)
+            message.set("intent_ranking", ranking, add_to_output=True)
+        return messages
+
+    def _blend(self, diet_ranking: List[Dict[Text, Any]], margins: np.ndarray) -> List[Dict[Text, Any]]:
+        scaled = np.exp((margins - margins.max()) / self._config["temperature"])
+        linear = dict(zip(self._model["svm"].classes_, scaled / scaled.sum()))
+        diet = {item["name"]: item["confidence"] for item in diet_ranking}
+        weight = self._config["weight"]
+        blended = {name: weight * float(linear.get(name, 0.0)) + (1 - weight) * float(diet.get(name, 0.0))
+                   for name in linear.keys() | diet.keys()}
+        ranking = sorted(({"name": name, "confidence": confidence} for name, confidence in blended.items()),
+                         key=lambda item: -item["confidence"])
+        return ranking[:self._config["ranking_length"]]
+
+    def process_training_data(self, training_data: TrainingData) -> TrainingData:
+        return training_data
+
+
+def _tokens(message: Message) -> List[Text]:
+    return [token.text for token in message.get(TOKENS_NAMES[TEXT]) or []]
