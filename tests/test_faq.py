@@ -84,32 +84,40 @@ def parse(intent, *ranking, text=""):
                 {"intent_response_key": f"faq/{key}", "confidence": confidence} for key, confidence in ranking]}}}
 
 
-@pytest.fixture
-def entries(tmp_path):
-    return {entry.id: entry for entry in faq.load(write(tmp_path, GOOD))}
+@pytest.fixture(scope="module")
+def sample():
+    """The sample site's FAQ and its wording index."""
+    entries = {entry.id: entry for entry in faq.load(ROOT / "faq" / "sample_faq.yml")}
+    return entries, faq.Wording(entries)
 
 
-def test_a_confident_question_is_answered(entries):
-    chosen = faq.choose_answer(parse("faq", ("service_center_hours", 0.93)), entries)
-    assert chosen.id == "service_center_hours"
+def choose(sample, intent, *ranking, text, community=None):
+    entries, wording = sample
+    return faq.choose_answer(parse(intent, *ranking, text=text), entries, community, wording)
 
 
-def test_an_unsure_selector_means_not_sure(entries):
-    assert faq.choose_answer(parse("faq", ("service_center_hours", faq.ANSWER_CONFIDENCE - 0.01)), entries) is None
+def test_a_question_both_the_selector_and_the_wording_know_is_answered(sample):
+    chosen = choose(sample, "faq", ("heating_season_dates", 0.93), text="今年暖气哪天开始烧")
+    assert chosen.id == "heating_season_dates"
 
 
-def test_a_fairly_sure_selector_answers_only_when_the_wording_agrees(entries):
+def test_a_fairly_sure_selector_needs_the_wording_to_agree(sample):
     fairly = (faq.ANSWER_CONFIDENCE + faq.SURE_CONFIDENCE) / 2
-    ranking = ("service_center_hours", fairly), ("garbage_sorting", fairly / 2)
-    assert faq.choose_answer(parse("faq", *ranking, text="请问服务中心周六上班吗"), entries).id == "service_center_hours"
-    assert faq.choose_answer(parse("faq", *ranking, text="厨余垃圾怎么分"), entries) is None
+    ranking = ("heating_season_dates", fairly), ("heating_fee", fairly / 2)
+    assert choose(sample, "faq", *ranking, text="今年暖气哪天开始烧").id == "heating_season_dates"
+    assert choose(sample, "faq", *ranking, text="小区里能不能养鸽子") is None
 
 
-def test_a_report_is_never_answered_from_the_faq(entries):
-    assert faq.choose_answer(parse("report_sanitation", ("garbage_sorting", 0.99)), entries) is None
+def test_an_unsure_selector_on_an_unknown_question_means_not_sure(sample):
+    ranking = ("heating_season_dates", 0.12), ("heating_fee", 0.1), ("parking_rules", 0.08)
+    assert choose(sample, "faq", *ranking, text="小区里能不能养鸽子") is None
 
 
-def test_an_entry_for_another_community_is_not_given(entries):
-    ranking = (("garbage_sorting", 0.9), ("service_center_hours", 0.6))
-    assert faq.choose_answer(parse("faq", *ranking), entries, community="和平社区").id == "service_center_hours"
-    assert faq.choose_answer(parse("faq", *ranking), entries, community="光明社区").id == "garbage_sorting"
+def test_a_report_is_never_answered_from_the_faq(sample):
+    assert choose(sample, "report_sanitation", ("garbage_drop_times", 0.99), text="垃圾几点扔") is None
+
+
+def test_an_entry_for_another_community_is_not_given(sample):
+    ranking = ("service_center_guangming", 0.9), ("service_center_hexie", 0.6)
+    assert choose(sample, "faq", *ranking, text="社区服务中心几点开门", community="和谐社区").id == "service_center_hexie"
+    assert choose(sample, "faq", *ranking, text="社区服务中心几点开门", community="光明社区").id == "service_center_guangming"
