@@ -34,7 +34,7 @@ TRAINING_INPUTS := config.yml domain.yml $(FAQ_GENERATED) $(shell find nlu_data 
 help:
 	@echo "make run    install if needed, train if the data changed, start the bot"
 	@echo "make test   install if needed, run every test"
-	@echo "make bench  measure the NLU on ../shared/eval against a TF-IDF + SVM peer"
+	@echo "make bench  measure the NLU on ../shared/eval against a TF-IDF + SVM peer, then the bot under load"
 
 # Debian's chromium and a Chinese font, for the staff console's browser tests and their
 # screenshots (Playwright drives it; it downloads nothing).
@@ -102,8 +102,10 @@ shell: $(MODEL)
 test: $(VENV)/.installed $(CHROMIUM) validate
 	$(PY) -m pytest
 
-bench: $(VENV)/.installed
+# LOAD= passes options to the load benchmark, e.g. LOAD="--rate 40 --duration 120 --profile"
+bench: $(VENV)/.installed $(MODEL)
 	$(PY) bench/nlu_bench.py --shared $(SHARED)
+	$(PY) bench/load.py --model $(MODEL) $(LOAD)
 
 clean:
 	rm -rf models results var .pytest_cache

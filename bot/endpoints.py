@@ -1,5 +1,8 @@
 """The Rasa server's endpoints file, made from the one database URL: the tracker store keeps
-conversations in the same database as the tickets (SQLite file or PostgreSQL)."""
+conversations in the same database as the tickets (SQLite file or PostgreSQL). With
+`REDIS_URL` set (several Rasa servers behind a load balancer), Rasa's own `RedisLockStore`
+makes them take one conversation's messages one at a time, in order."""
+import os
 from pathlib import Path
 
 import yaml
@@ -11,14 +14,33 @@ def tracker_store(database_url: str) -> dict:
     url = make_url(database_url)
     store = {"type": "SQL", "dialect": url.get_backend_name(), "db": url.database}
     for key, value in (("host", url.host), ("port", url.port), ("username", url.username),
-                       ("password", url.password)):
+                       ("password", url.password), ("query", dict(url.query))):
         if value:
             store[key] = value
     return store
 
 
-def write_endpoints(path: str | Path, database_url: str, action_url: str) -> None:
+def lock_store(redis_url: str) -> dict:
+    """Rasa's Redis lock store settings for `redis://host:port/db`, with an optional
+    `?key_prefix=` (letters and digits) when several bots share one Redis."""
+    url = make_url(redis_url)
+    store = {"type": "redis", "url": url.host or "localhost", "port": url.port or 6379,
+             "db": int(url.database or 1)}
+    if url.password:
+        store["password"] = url.password
+    if url.query.get("key_prefix"):
+        store["key_prefix"] = url.query["key_prefix"]
+    return store
+
+
+def write_endpoints(path: str | Path, database_url: str, action_url: str, redis_url: str | None = None) -> None:
+    """Write the endpoints file; `redis_url` (default: the `REDIS_URL` variable) adds the lock store."""
     Path(path).parent.mkdir(parents=True, exist_ok=True)
-    content = {"action_endpoint": {"url": action_url}, "tracker_store": tracker_store(database_url)}
+    # in the endpoints file Rasa hands the store the `url` entry as its host (and refuses a `host`)
+    store = {"url" if key == "host" else key: value for key, value in tracker_store(database_url).items()}
+    content = {"action_endpoint": {"url": action_url}, "tracker_store": store}
+    redis_url = redis_url or os.environ.get("REDIS_URL")
+    if redis_url:
+        content["lock_store"] = lock_store(redis_url)
     Path(path).write_text("# Made by `python -m bot endpoints` from DATABASE_URL; do not edit.\n"
                           + yaml.safe_dump(content, allow_unicode=True, sort_keys=False), encoding="utf-8")

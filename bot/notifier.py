@@ -4,6 +4,7 @@
 together. `deliver_due` sends what is due through the platform senders (the connectors) and
 retries failures with backoff; a row is never dropped. Rows for one recipient go out in order.
 """
+import asyncio
 import logging
 from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
@@ -55,7 +56,9 @@ def _claim(engine: Engine, platforms: set[str], now: datetime, limit: int,
     if recipient:
         query = query.where(OutboxMessage.recipient == recipient)
     with Session(engine, future=True, expire_on_commit=False) as session, session.begin():
-        pending = session.scalars(query.order_by(OutboxMessage.id).with_for_update(skip_locked=True)).all()
+        # Wait for rows another process is claiming (no SKIP LOCKED): skipping a recipient's first
+        # row would make its second look first in line and go out ahead of it.
+        pending = session.scalars(query.order_by(OutboxMessage.id).with_for_update()).all()
         claimed, waiting = [], set()
         for message in pending:
             first_in_line = message.recipient not in waiting
@@ -85,15 +88,15 @@ async def deliver_due(engine: Engine, senders: dict[str, Sender], now: datetime,
                       limit: int = 100, recipient: str | None = None) -> int:
     """Send every due row that a sender exists for (only `recipient`'s when given), first in
     line per recipient; returns how many went out."""
-    sent = 0
-    for message in _claim(engine, set(senders), now, limit, recipient):
+    sent = 0  # the database work in threads: a server's event loop goes on meanwhile
+    for message in await asyncio.to_thread(_claim, engine, set(senders), now, limit, recipient):
         try:
             await senders[platform_of(message.recipient)](message)
         except Exception as error:  # noqa: BLE001 - any failure is retried later, never lost
             log.warning("outbox %s to %s failed (try %s): %s", message.id,
                         platform_of(message.recipient), message.attempts, error.__class__.__name__)
-            _finish(engine, message, error, now)
+            await asyncio.to_thread(_finish, engine, message, error, now)
         else:
-            _finish(engine, message, None, now)
+            await asyncio.to_thread(_finish, engine, message, None, now)
             sent += 1
     return sent

@@ -87,7 +87,7 @@ def incoming_from(event: dict, event_id: str, bot_open_id: str | None, bot_name:
         open_id = _dict(mention.get("id")).get("open_id")
         return bool((bot_open_id and open_id == bot_open_id) or (bot_name and mention.get("name") == bot_name))
 
-    message_type = message.get("message_type")
+    message_type = str(message.get("message_type"))  # as text: a forged list or object must not break KINDS.get
     text = ""
     if message_type == "text":  # the bot's own mention goes; other people's read as @name
         spoken = {m.get("key"): "" if is_bot(m) else f"@{m.get('name') or ''}" for m in mentions}

@@ -11,21 +11,34 @@ with its `send` function. Everything else lives here:
 - dedup by the platform's event id, persisted, so a retried callback is answered once;
 - fast acknowledgement: the webhook answers first, the message is processed in the background;
 - replies @-mention the resident in their group, with phone and ID numbers masked; they go
-  through the outbox, so a platform outage loses nothing; a delivery loop retries.
+  through the outbox, so a platform outage loses nothing; a delivery loop retries;
+- database work runs in threads, so the Rasa server's event loop goes on with other residents'
+  messages while a commit waits for the disk;
+- outages (故障): while the database cannot be reached a callback is refused with 503, so the
+  platform sends it again; a message taken in whose turn meets an outage (database, action
+  server, lock store) is held: the resident hears a short apology, and the message is answered,
+  in order per conversation, once the services are back.
 """
 import asyncio
+import contextlib
+import itertools
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
+import aiohttp
 from rasa.core.channels.channel import OutputChannel, UserMessage
+from rasa.shared.core.constants import ACTION_LISTEN_NAME
+from rasa.shared.core.events import ActionExecuted, UserUtteranceReverted
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 from sanic import Blueprint, response
 from sanic.request import Request
 from sanic.response import HTTPResponse
-from sqlalchemy import delete, update
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import delete, text, update
+from sqlalchemy.exc import IntegrityError, InterfaceError, OperationalError
 from sqlalchemy.orm import Session
 
 from bot import org
@@ -35,6 +48,7 @@ from bot.db import shared_engine
 from bot.models import ReceivedEvent
 from bot.notifier import Sender, deliver_due, notify
 from bot.privacy import mask_sensitive
+from connectors.action_results import check_action_results_with_one_validator
 
 log = logging.getLogger(__name__)
 
@@ -42,8 +56,22 @@ MAX_BODY = 64 * 1024  # larger callbacks are refused with 413
 NOT_TEXT_REPLY = "我目前只能看懂文字消息，图片、语音、文件和表情还看不了。请用文字描述一下，比如“7号楼电梯坏了”。"
 STALE_PROCESSING = timedelta(minutes=10)  # a claim older than this was lost in a crash: take it again
 RETRY_EVERY = 5.0  # seconds between delivery-loop beats
+APOLOGY = "抱歉，系统正在恢复中，您的消息已经收到，恢复后会马上处理并回复您。"
+HELD_FIRST_WAIT, HELD_LONGEST_WAIT = 1.0, 30.0  # seconds between tries of a held message
+SILENT_TRIES = 3  # a turn without a reply while every service answers is tried this often
+PROBE_TIMEOUT = aiohttp.ClientTimeout(total=2)
+# What an outage looks like from here: the database or the lock store cannot be reached.
+OUTAGES = (OperationalError, InterfaceError, RedisConnectionError, RedisTimeoutError)
 
 OnNewMessage = Callable[[UserMessage], Awaitable[Any]]
+
+
+class Unavailable(Exception):
+    """A service the bot needs cannot be reached now; what met it is tried again later."""
+
+
+class MalformedMessage(ValueError):
+    """A callback whose fields have the wrong types (forged or broken): answered 400."""
 
 
 @dataclass(frozen=True)
@@ -58,6 +86,13 @@ class Incoming:
     kind: str = "text"  # text, image, voice, file, sticker, …
     mentioned: bool = False  # the bot was @-mentioned
     context: dict | None = None  # what the platform needs to answer in this conversation
+
+    def __post_init__(self) -> None:
+        """Refuse what a platform parser let through with the wrong types, whichever platform."""
+        for name in ("platform", "event_id", "user_id", "text", "kind", "group_id", "display_name"):
+            value = getattr(self, name)
+            if not (isinstance(value, str) or (value is None and name in ("group_id", "display_name"))):
+                raise MalformedMessage(f"{name} is not text")
 
     @property
     def resident(self) -> Resident:
@@ -86,6 +121,9 @@ class GroupChat:
     send: Sender
     keywords: tuple[str, ...] = ("小助手",)
     _tasks: set = field(default_factory=set, repr=False)
+    _in_line: dict = field(default_factory=dict, repr=False)  # conversation → (lock, messages waiting)
+    _outage: bool = field(default=False, repr=False)  # the last turn met one: probe before the next
+    _server: Any = field(default=None, repr=False)  # the Rasa server's Sanic app, once serving
 
     # trigger ---------------------------------------------------------------------------
     def triggered_text(self, incoming: Incoming) -> str | None:
@@ -116,18 +154,31 @@ class GroupChat:
                     ReceivedEvent.received_at < now - STALE_PROCESSING).values(received_at=now))
                 return taken.rowcount == 1
 
-    def _finish(self, event_id: str, done: bool) -> None:
+    def _finish(self, incoming: Incoming, reply: str | None) -> None:
+        """Queue the reply (if any) and mark the event done, in one transaction: whatever
+        happens, a message is answered once."""
         with Session(shared_engine(), future=True) as session, session.begin():
-            where = (ReceivedEvent.platform == self.platform, ReceivedEvent.event_id == event_id)
-            if done:
-                session.execute(update(ReceivedEvent).where(*where).values(status="done"))
-            else:  # let the platform's retry process it
-                session.execute(delete(ReceivedEvent).where(*where))
+            if reply:
+                self._queue(session, incoming.resident, reply, incoming.context)
+            session.execute(update(ReceivedEvent).where(
+                ReceivedEvent.platform == self.platform, ReceivedEvent.event_id == incoming.event_id)
+                .values(status="done"))
+
+    def _release(self, event_id: str) -> None:
+        """Forget a claim, so that the platform's retry is processed."""
+        with Session(shared_engine(), future=True) as session, session.begin():
+            session.execute(delete(ReceivedEvent).where(
+                ReceivedEvent.platform == self.platform, ReceivedEvent.event_id == event_id))
 
     # receiving -------------------------------------------------------------------------
     async def accept(self, incoming: Incoming, on_new_message: OnNewMessage) -> bool:
-        """Take a callback in; returns False for a duplicate. Processing goes on in the background."""
-        if not self.claim(incoming.event_id):
+        """Take a callback in; returns False for a duplicate. Processing goes on in the background.
+        Raises `Unavailable` (answered 503, so the platform retries) when the database is down."""
+        try:
+            claimed = await asyncio.to_thread(self.claim, incoming.event_id)
+        except OUTAGES as error:
+            raise Unavailable(f"database: {error.__class__.__name__}") from None
+        if not claimed:
             log.info("%s: duplicate event %s ignored", self.platform, incoming.event_id)
             return False
         task = asyncio.create_task(self.process(incoming, on_new_message))
@@ -136,23 +187,110 @@ class GroupChat:
         return True
 
     async def process(self, incoming: Incoming, on_new_message: OnNewMessage) -> None:
+        """Answer one message taken in, after the ones before it in the same conversation."""
+        async with self._in_order(incoming.resident.sender_id):
+            try:
+                texts = await self.answer(incoming, on_new_message)
+            except Exception:
+                log.exception("%s: event %s failed; it will be taken again when retried",
+                              self.platform, incoming.event_id)
+                await _until_done(self._release, incoming.event_id)
+                raise
+            await _until_done(self._finish, incoming, "\n\n".join(texts))
+            if texts:
+                await self.send_now(incoming.resident)
+
+    async def answer(self, incoming: Incoming, on_new_message: OnNewMessage) -> list[str]:
+        """The bot's replies to a message. A turn that meets an outage is held: the resident hears
+        one apology, and the turn is tried again, with growing pauses, until it goes through."""
+        apologised, tries = False, 0
+        while True:
+            try:
+                return await self.turn(incoming, on_new_message, tries)
+            except Unavailable as outage:
+                self._outage, tries = True, tries + 1
+                log.warning("%s: event %s held, try %s: %s", self.platform, incoming.event_id, tries, outage)
+                apologised = apologised or await self._apologise(incoming)
+                await asyncio.sleep(held_wait(tries))
+
+    async def turn(self, incoming: Incoming, on_new_message: OnNewMessage, tries: int = 0) -> list[str]:
+        """One try at the bot's replies: none for a group message not addressed to the bot."""
+        text = self.triggered_text(incoming)
+        if text is None:
+            return []
+        if incoming.kind != "text":
+            return [NOT_TEXT_REPLY]
+        if self._outage and (reason := await self.services_down()):  # wait here, not half-run in Rasa
+            raise Unavailable(reason)
+        turn = TurnOutput()
         try:
-            text = self.triggered_text(incoming)
-            if text is not None and incoming.kind != "text":
-                await self.reply(incoming.resident, NOT_TEXT_REPLY, incoming.context)
-            elif text is not None:
-                turn = TurnOutput()
-                await on_new_message(UserMessage(
-                    text, turn, incoming.resident.sender_id, input_channel=self.platform,
-                    message_id=incoming.event_id, metadata=self.metadata(incoming)))
-                if turn.texts:
-                    await self.reply(incoming.resident, "\n\n".join(turn.texts), incoming.context)
-        except Exception:
-            log.exception("%s: event %s failed; it will be taken again when retried",
-                          self.platform, incoming.event_id)
-            self._finish(incoming.event_id, done=False)
-            raise
-        self._finish(incoming.event_id, done=True)
+            await on_new_message(UserMessage(
+                text, turn, incoming.resident.sender_id, input_channel=self.platform,
+                message_id=incoming.event_id, metadata=await asyncio.to_thread(self.metadata, incoming)))
+        except OUTAGES as error:
+            raise Unavailable(f"{error.__class__.__name__} during the turn") from None
+        if not turn.texts:  # Rasa logs and swallows a failed custom action: the turn is silent
+            reason = await self.services_down()
+            if reason or tries + 1 < SILENT_TRIES:
+                await self.forget_turn(incoming.resident.sender_id)
+                raise Unavailable(reason or "a silent turn: a custom action may have failed")
+        self._outage = False
+        return turn.texts
+
+    async def services_down(self) -> str | None:
+        """Why the database or the action server cannot be used now; None when both answer."""
+        try:
+            with shared_engine().connect() as connection:
+                connection.execute(text("SELECT 1"))
+        except OUTAGES as error:
+            return f"database: {error.__class__.__name__}"
+        url = action_server_health(self._server)
+        if url:
+            try:
+                async with aiohttp.ClientSession(timeout=PROBE_TIMEOUT) as http, http.get(url) as answer:
+                    return None if answer.status == 200 else f"the action server answers {answer.status}"
+            except (aiohttp.ClientError, asyncio.TimeoutError):
+                return "the action server does not answer"
+        return None
+
+    async def forget_turn(self, sender_id: str) -> None:
+        """Undo a turn whose custom actions failed, so that trying it again starts afresh: Rasa
+        keeps predicting a failed action until its circuit breaker trips, and would count those
+        predictions against the next turn too."""
+        agent = getattr(getattr(self._server, "ctx", None), "agent", None)
+        if agent is None:
+            return
+        try:
+            async with agent.lock_store.lock(sender_id):
+                tracker = await agent.tracker_store.get_or_create_tracker(sender_id)
+                tracker.update(UserUtteranceReverted())
+                tracker.update(ActionExecuted(ACTION_LISTEN_NAME))
+                await agent.tracker_store.save(tracker)
+        except OUTAGES as error:  # the next try meets the breaker, is silent again and comes back here
+            log.warning("%s: could not undo a failed turn (%s)", self.platform, error.__class__.__name__)
+
+    async def _apologise(self, incoming: Incoming) -> bool:
+        """Tell the resident their message waits; False when even that cannot be queued yet."""
+        try:
+            await self.reply(incoming.resident, APOLOGY, incoming.context)
+        except OUTAGES:
+            return False
+        return True
+
+    @contextlib.asynccontextmanager
+    async def _in_order(self, conversation: str):
+        """One message of a conversation at a time, in the order they came in (held ones too)."""
+        lock, waiting = self._in_line.get(conversation, (asyncio.Lock(), 0))
+        self._in_line[conversation] = (lock, waiting + 1)
+        try:
+            async with lock:
+                yield
+        finally:
+            lock, waiting = self._in_line[conversation]
+            if waiting == 1:
+                del self._in_line[conversation]
+            else:
+                self._in_line[conversation] = (lock, waiting - 1)
 
     def metadata(self, incoming: Incoming) -> dict:
         """What the actions may read: the group, the resident's name and the bound compound."""
@@ -172,11 +310,27 @@ class GroupChat:
     # replying --------------------------------------------------------------------------
     async def reply(self, resident: Resident, text: str, context: dict | None) -> None:
         """Queue a reply to the resident (masked in a group) and try to send it at once."""
-        if resident.group_id:
-            text = mask_sensitive(text)
+        await asyncio.to_thread(self.queue_reply, resident, text, context)
+        await self.send_now(resident)
+
+    def queue_reply(self, resident: Resident, text: str, context: dict | None) -> None:
+        """Write the reply to the outbox."""
         with Session(shared_engine(), future=True) as session, session.begin():
-            notify(session, resident.sender_id, text, utc_now(), context=context)
-        await deliver_due(shared_engine(), {self.platform: self.send}, utc_now(), recipient=resident.sender_id)
+            self._queue(session, resident, text, context)
+
+    @staticmethod
+    def _queue(session: Session, resident: Resident, text: str, context: dict | None) -> None:
+        """An outbox row for the resident, phone and ID numbers masked in a group."""
+        notify(session, resident.sender_id, mask_sensitive(text) if resident.group_id else text, utc_now(),
+               context=context)
+
+    async def send_now(self, resident: Resident) -> None:
+        """Send what the resident is owed now; what cannot go now, the delivery loop sends later."""
+        try:
+            await deliver_due(shared_engine(), {self.platform: self.send}, utc_now(), recipient=resident.sender_id)
+        except OUTAGES as error:
+            log.warning("%s: sending now failed (%s); the delivery loop will", self.platform,
+                        error.__class__.__name__)
 
     async def deliver_forever(self) -> None:
         """Retry what could not be sent, and send notifications (new tickets, escalations)."""
@@ -188,10 +342,47 @@ class GroupChat:
             await asyncio.sleep(RETRY_EVERY)
 
     def run_delivery_with(self, blueprint: Blueprint) -> None:
-        """Start the delivery loop when the Rasa server starts serving this blueprint."""
+        """Start the delivery loop when the Rasa server starts serving this blueprint; answer a
+        callback that meets a database outage with 503, which platforms retry, and a malformed
+        one with 400."""
         @blueprint.listener("after_server_start")
         async def _start(app, _loop) -> None:
+            self._server = app
+            check_action_results_with_one_validator()
             app.add_task(self.deliver_forever())
+
+        @blueprint.exception(Unavailable)
+        async def _unavailable(_request: Request, error: Unavailable) -> HTTPResponse:
+            return rejected(self.platform, 503, f"try again later ({error})")
+
+        @blueprint.exception(MalformedMessage)
+        async def _malformed(_request: Request, error: MalformedMessage) -> HTTPResponse:
+            return rejected(self.platform, 400, f"malformed message: {error}")
+
+
+def action_server_health(app: Any) -> str | None:
+    """The action server's health URL, from the Rasa server's action endpoint (None without one)."""
+    endpoint = getattr(getattr(getattr(app, "ctx", None), "agent", None), "action_endpoint", None)
+    if endpoint is None or not endpoint.url:
+        return None
+    return endpoint.url.rsplit("/", 1)[0] + "/health"
+
+
+def held_wait(tries: int) -> float:
+    """1 s, 2 s, 4 s … up to 30 s between tries through an outage."""
+    return min(HELD_FIRST_WAIT * 2 ** (tries - 1), HELD_LONGEST_WAIT)
+
+
+async def _until_done(step: Callable[..., Any], *args: Any) -> None:
+    """Run a database step (in a thread: the event loop goes on meanwhile), again and again
+    through an outage: what it records must not be lost."""
+    for tries in itertools.count(1):
+        try:
+            await asyncio.to_thread(step, *args)
+            return
+        except OUTAGES as error:
+            log.warning("%s failed (%s), try %s; trying again", step.__name__, error.__class__.__name__, tries)
+            await asyncio.sleep(held_wait(tries))
 
 
 def rejected(platform: str, status: int, reason: str) -> HTTPResponse:

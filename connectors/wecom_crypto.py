@@ -55,7 +55,8 @@ class WXBizMsgCrypt:
 
     def check_signature(self, msg_signature: str, timestamp: str, nonce: str, encrypted: str) -> None:
         expected = signature(self._token, timestamp, nonce, encrypted)
-        if not hmac.compare_digest(expected, msg_signature.lower()):
+        # as bytes: compare_digest refuses str with non-ASCII characters (a forged query may have them)
+        if not hmac.compare_digest(expected.encode(), msg_signature.lower().encode("utf-8", "replace")):
             raise BadSignature("msg_signature does not match")
 
     def verify_url(self, msg_signature: str, timestamp: str, nonce: str, echostr: str) -> str:

@@ -57,36 +57,66 @@ class Stack:
     work: Path
     processes: list = field(default_factory=list)
     logs: list = field(default_factory=list)
+    model: Path | None = None
+    env: dict = field(default_factory=dict)
+    actions_port: int = 0
+    actions: subprocess.Popen | None = None
 
     @classmethod
-    def start(cls, model: Path, work: Path, fake_base_url: str) -> "Stack":
-        database = f"sqlite:///{work / 'bot.db'}"
+    def start(cls, model: Path, work: Path, fake_base_url: str, database: str | None = None,
+              redis_url: str | None = None) -> "Stack":
+        """The action server and a Rasa server on `database` (default: an SQLite file in `work`),
+        with Rasa's Redis lock store when `redis_url` is given."""
+        database = database or f"sqlite:///{work / 'bot.db'}"
         engine = make_engine(database)
         upgrade(engine)
         import_org_file(engine, ROOT / "org" / "sample_site.yml")
         actions_port, rasa_port = free_port(), free_port()
-        write_endpoints(work / "endpoints.yml", database, f"http://127.0.0.1:{actions_port}/webhook")
+        write_endpoints(work / "endpoints.yml", database, f"http://127.0.0.1:{actions_port}/webhook", redis_url)
         (work / "credentials.yml").write_text(yaml.safe_dump(all_credentials(fake_base_url), allow_unicode=True),
                                               encoding="utf-8")
         env = {**project_env(), "DATABASE_URL": database}
-        stack = cls(f"http://127.0.0.1:{rasa_port}", engine, work)
-        stack._spawn("actions.log", [str(BIN / "rasa"), "run", "actions", "--actions", "actions",
-                                     "--port", str(actions_port)], env)
-        stack._spawn("rasa.log", [str(BIN / "rasa"), "run", "--enable-api", "--model", str(model),
-                                  "--port", str(rasa_port), "--endpoints", str(work / "endpoints.yml"),
-                                  "--credentials", str(work / "credentials.yml")], env)
-        try:
-            wait_for(f"http://127.0.0.1:{actions_port}/health", stack.processes[0])
-            wait_for(f"{stack.rasa_url}/status", stack.processes[1])
+        stack = cls(f"http://127.0.0.1:{rasa_port}", engine, work, model=model, env=env, actions_port=actions_port)
+        try:  # both start at once: loading the model is the long part
+            stack._spawn_actions()
+            rasa = stack._spawn_rasa(rasa_port, "rasa.log")
+            wait_for(f"http://127.0.0.1:{actions_port}/health", stack.actions)
+            wait_for(f"{stack.rasa_url}/status", rasa)
         except Exception:
             stack.stop()
             raise
         return stack
 
-    def _spawn(self, log_name: str, command: list[str], env: dict) -> None:
-        log = open(self.work / log_name, "w")
+    def start_actions(self) -> None:
+        """Start the action server again and wait until it answers."""
+        self._spawn_actions()
+        wait_for(f"http://127.0.0.1:{self.actions_port}/health", self.actions)
+
+    def stop_actions(self) -> None:
+        """Stop the action server, as a crash or a deployment would."""
+        self.actions.terminate()
+        self.actions.wait(timeout=30)
+
+    def add_rasa_server(self) -> str:
+        """One more Rasa server on the same stores and action server; returns its URL."""
+        port = free_port()
+        wait_for(f"http://127.0.0.1:{port}/status", self._spawn_rasa(port, f"rasa-{port}.log"))
+        return f"http://127.0.0.1:{port}"
+
+    def _spawn_actions(self) -> None:
+        self.actions = self._spawn("actions.log", [str(BIN / "rasa"), "run", "actions", "--actions", "actions",
+                                                   "--port", str(self.actions_port)], self.env)
+
+    def _spawn_rasa(self, port: int, log_name: str) -> subprocess.Popen:
+        return self._spawn(log_name, [str(BIN / "rasa"), "run", "--enable-api", "--model", str(self.model),
+                                      "--port", str(port), "--endpoints", str(self.work / "endpoints.yml"),
+                                      "--credentials", str(self.work / "credentials.yml")], self.env)
+
+    def _spawn(self, log_name: str, command: list[str], env: dict) -> subprocess.Popen:
+        log = open(self.work / log_name, "a")
         self.logs.append(log)
         self.processes.append(subprocess.Popen(command, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT))
+        return self.processes[-1]
 
     def post(self, path: str, body: bytes, headers: dict | None = None, query: str = "") -> tuple[int, bytes]:
         request = urllib.request.Request(f"{self.rasa_url}{path}{query}", data=body, method="POST",

@@ -1,0 +1,265 @@
+"""`make bench`, under load: many residents in many groups against the real stack.
+
+The Rasa server with the DingTalk connector (signed callbacks), the action server, the database
+(SQLite, or PostgreSQL with Rasa's Redis lock store) and a fake DingTalk receiving the replies.
+Messages are sent at a fixed rate (an open loop: a slow bot does not slow the residents down);
+a callback answered 503 is sent again a second later, as DingTalk would. Printed: sustained
+throughput, latency from the webhook POST to the reply at the fake platform (p50/p95/p99),
+errors, lost messages (no reply, or not in the tracker store), tickets and reporters filed
+against expected, peak memory of each process, the machine's load. `--profile` samples the Rasa
+server with py-spy meanwhile and prints where its time goes.
+"""
+import argparse
+import asyncio
+import json
+import os
+import resource
+import statistics
+import subprocess
+import sys
+import time
+from collections import Counter
+from pathlib import Path
+
+import aiohttp
+from sqlalchemy import select, text
+from sqlalchemy.orm import Session
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from load_plan import CHITCHAT, Message, expected_tickets, group_ids, plan  # noqa: E402
+from load_stack import ROOT, SESSION_PATH, running  # noqa: E402
+
+from bot.models import Ticket  # noqa: E402
+from connectors.dingtalk import signature  # noqa: E402
+
+sys.path.insert(0, str(ROOT / "tests"))
+from stack.dingtalk import APP_SECRET  # noqa: E402
+
+WEBHOOK = "/webhooks/dingtalk/webhook"
+RETRY_AFTER = 1.0  # seconds before a 503 is sent again
+SETTLE = 120.0  # seconds to wait for the last replies
+
+
+def callback(message: Message, platform_url: str, session: str) -> dict:
+    """A DingTalk robot callback for `message`, its session webhook on the fake platform."""
+    now = int(time.time() * 1000)
+    return {"msgId": session, "msgtype": "text", "text": {"content": " " + message.text}, "createAt": now,
+            "conversationType": "2", "conversationId": message.group, "senderStaffId": message.user,
+            "senderId": f"$:LWCP_v1:${message.user}", "senderNick": f"业主{message.user[-3:]}",
+            "robotCode": "bench", "sessionWebhook": f"{platform_url}{SESSION_PATH}?session={session}",
+            "sessionWebhookExpiredTime": now + 90 * 60 * 1000}
+
+
+class Traffic:
+    """Sends the plan at a fixed rate and keeps what happened to each message."""
+
+    def __init__(self, rasa_urls: list[str], platform_url: str, tag: str) -> None:
+        self.rasa_urls, self.platform_url, self.tag = rasa_urls, platform_url, tag
+        self.sent_at: dict[str, float] = {}
+        self.statuses: Counter = Counter()
+        self.retries = 0
+
+    def session(self, message: Message) -> str:
+        return f"{self.tag}{message.index:05d}"
+
+    async def play(self, messages: list[Message], rate: float) -> None:
+        async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=30),
+                                         connector=aiohttp.TCPConnector(limit=200)) as http:
+            start, tasks = time.perf_counter(), []
+            for n, message in enumerate(messages):
+                await asyncio.sleep(max(0.0, start + n / rate - time.perf_counter()))
+                tasks.append(asyncio.create_task(self.send(http, message)))
+            await asyncio.gather(*tasks)
+
+    async def send(self, http: aiohttp.ClientSession, message: Message) -> None:
+        """Post the callback to the servers in turn, as a round-robin load balancer would."""
+        session, url = self.session(message), self.rasa_urls[message.index % len(self.rasa_urls)]
+        body = json.dumps(callback(message, self.platform_url, session), ensure_ascii=False).encode()
+        self.sent_at[session] = time.perf_counter()
+        while True:
+            timestamp = str(int(time.time() * 1000))
+            try:
+                async with http.post(url + WEBHOOK, data=body, headers={
+                        "Content-Type": "application/json", "timestamp": timestamp,
+                        "sign": signature(timestamp, APP_SECRET)}) as answer:
+                    status = answer.status
+            except (aiohttp.ClientError, asyncio.TimeoutError) as error:
+                status = error.__class__.__name__
+            if status != 503:
+                self.statuses[status] += 1
+                return
+            self.retries += 1
+            await asyncio.sleep(RETRY_AFTER)
+
+
+def wait_for_replies(traffic: Traffic, arrived: dict, sessions: list[str], seconds: float) -> None:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline and any(s not in arrived for s in sessions):
+        time.sleep(0.5)
+    time.sleep(2)  # a duplicate would come now
+
+
+def in_tracker_store(engine, sessions: list[str]) -> set[str]:
+    """The message ids of the sessions' messages that Rasa's tracker store holds."""
+    with engine.connect() as connection:
+        rows = connection.execute(text("SELECT data FROM events WHERE type_name = 'user'")).scalars()
+        ids = {json.loads(row).get("message_id") for row in rows}
+    return ids & set(sessions)
+
+
+def filed_tickets(engine) -> dict[tuple, list[str]]:
+    """(compound, category, building) → the reporters' user ids, for the bench's residents."""
+    with Session(engine, future=True) as session:
+        return {(t.compound.name, t.category, t.building): [r.user_id for r in t.reporters]
+                for t in session.scalars(select(Ticket)) if any(r.user_id.startswith("u") for r in t.reporters)}
+
+
+def cpu_seconds(pid: int) -> float:
+    """User and system CPU time the process has used so far."""
+    with open(f"/proc/{pid}/stat", encoding="ascii") as stat:
+        fields = stat.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def peak_rss_mb(pid: int) -> float:
+    with open(f"/proc/{pid}/status", encoding="ascii") as status:
+        for line in status:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def percentile(values: list[float], share: float) -> float:
+    return statistics.quantiles(values, n=100)[int(share * 100) - 1] if len(values) > 1 else values[0]
+
+
+def run(store: str, args: argparse.Namespace) -> dict:
+    messages = plan(int(args.rate * args.duration), args.groups, args.residents)
+    groups = group_ids(args.groups)
+    with running(store, args.model, groups) as (stack, replies, platform):
+        urls = [stack.rasa_url] + [stack.add_rasa_server() for _ in range(servers_for(store, args) - 1)]
+        warm = [Message(i, next(iter(groups)), f"w{i:03d}", CHITCHAT[i % len(CHITCHAT)], "chitchat")
+                for i in range(10 * len(urls))]
+        warm_up = Traffic(urls, platform.base_url, "warm")
+        asyncio.run(warm_up.play(warm, 5))
+        wait_for_replies(warm_up, replies.arrived, [warm_up.session(m) for m in warm], SETTLE)
+        traffic = Traffic(urls, platform.base_url, "load")
+        rasa = [process.pid for process in stack.processes if process is not stack.actions]
+        profiler = start_profiler(rasa[0], args.duration) if args.profile else None
+        load_avg = os.getloadavg()
+        processes = {**{f"rasa server {n + 1}": pid for n, pid in enumerate(rasa)},
+                     "action server": stack.actions.pid, "load generator + fake platform": os.getpid()}
+        cpu_before = {name: cpu_seconds(pid) for name, pid in processes.items()}
+        begin = time.perf_counter()
+        asyncio.run(traffic.play(messages, args.rate))
+        sessions = [traffic.session(m) for m in messages]
+        wait_for_replies(traffic, replies.arrived, sessions, SETTLE)
+        result = measure(traffic, replies.arrived, sessions, begin)
+        result["cpu_ms_per_message"] = {name: 1000 * (cpu_seconds(pid) - cpu_before[name]) / len(messages)
+                                        for name, pid in processes.items()}
+        result.update(load_before=load_avg, load_after=os.getloadavg(), messages=messages,
+                      in_tracker=len(in_tracker_store(stack.engine, sessions)),
+                      tickets=filed_tickets(stack.engine),
+                      servers=len(urls),
+                      rss={**{name: peak_rss_mb(pid) for name, pid in processes.items() if pid != os.getpid()},
+                           "load generator + fake platform": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024})
+        if profiler:
+            profiler.wait()
+            result["profile"] = Path(profiler.args[profiler.args.index("-o") + 1])
+    return result
+
+
+def servers_for(store: str, args: argparse.Namespace) -> int:
+    """SQLite: the one embedded server; PostgreSQL + Redis: as many as asked (default 2)."""
+    return 1 if store == "sqlite" else args.servers
+
+
+def start_profiler(pid: int, seconds: float) -> subprocess.Popen:
+    out = ROOT / "bench" / "out" / f"rasa-server-{pid}.txt"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    return subprocess.Popen([str(Path(sys.executable).parent / "py-spy"), "record", "-p", str(pid), "-d",
+                             str(int(seconds)), "-r", "50", "-f", "raw", "-o", str(out)],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+
+def measure(traffic: Traffic, arrived: dict, sessions: list[str], begin: float) -> dict:
+    answered = [s for s in sessions if s in arrived]
+    latencies = [(arrived[s][-1][0] - traffic.sent_at[s]) * 1000 for s in answered]
+    last = max(arrived[s][-1][0] for s in answered) if answered else begin
+    return {"sent": len(sessions), "answered": len(answered), "statuses": dict(traffic.statuses),
+            "retried_503": traffic.retries, "throughput": len(answered) / (last - begin),
+            "p50": percentile(latencies, 0.50), "p95": percentile(latencies, 0.95),
+            "p99": percentile(latencies, 0.99), "max": max(latencies),
+            "duplicates": sum(1 for s in answered if len(arrived[s]) > 1),
+            "apologies": sum(1 for s in answered if len(arrived[s]) > 1 and "抱歉" in arrived[s][0][1])}
+
+
+def report(store: str, rate: float, result: dict) -> None:
+    expected = expected_tickets(result["messages"])
+    filed = result["tickets"]
+    reporters_expected = sum(len(users) for users in expected.values())
+    reporters_filed = sum(len(users) for users in filed.values())
+    wrong = [key for key, users in expected.items() if sorted(users) != sorted(filed.get(key, []))]
+    stores = "SQLite" if store == "sqlite" else "PostgreSQL + Redis lock store"
+    print(f"\n== load: {store} ({stores}, {result['servers']} Rasa server(s), one action server) ==")
+    print(f"offered {rate:.0f} msg/s; {result['sent']} messages ({dict(Counter(m.kind for m in result['messages']))})")
+    print(f"sustained throughput      {result['throughput']:.1f} msg/s")
+    print(f"latency p50/p95/p99/max   {result['p50']:.0f} / {result['p95']:.0f} / {result['p99']:.0f}"
+          f" / {result['max']:.0f} ms (webhook in → reply at the platform)")
+    print(f"webhook answers           {result['statuses']}, 503 sent again: {result['retried_503']}")
+    print(f"lost (no reply)           {result['sent'] - result['answered']}")
+    print(f"not in the tracker store  {result['sent'] - result['in_tracker']}")
+    print(f"answered twice            {result['duplicates']}")
+    print(f"tickets filed / expected  {len(filed)} / {len(expected)}; reporters {reporters_filed} / "
+          f"{reporters_expected}; wrong tickets: {len(wrong)}")
+    for key in wrong[:5]:
+        print(f"  {key}: expected {sorted(expected[key])}, filed {sorted(filed.get(key, []))}")
+    print("peak memory               " + ", ".join(f"{name} {mb:.0f} MB" for name, mb in result["rss"].items()))
+    print("CPU per message           " + ", ".join(f"{name} {ms:.0f} ms" for name, ms in result["cpu_ms_per_message"].items()))
+    print(f"machine load (1/5/15 min) before {format_load(result['load_before'])}, "
+          f"after {format_load(result['load_after'])}, {os.cpu_count()} cores")
+    if "profile" in result:
+        print_profile(result["profile"])
+
+
+def format_load(load: tuple) -> str:
+    return "/".join(f"{value:.2f}" for value in load)
+
+
+def print_profile(path: Path, top: int = 15) -> None:
+    """The functions the Rasa server spent most samples in (their own time and with callees)."""
+    own, inside, total = Counter(), Counter(), 0
+    for line in path.read_text(encoding="utf-8").splitlines():
+        stack, _, count = line.rpartition(" ")
+        frames, samples = stack.split(";"), int(count)
+        total += samples
+        own[frames[-1]] += samples
+        for frame in set(frames):
+            inside[frame] += samples
+    print(f"\nRasa server profile ({total} samples, {path}):\n  own time")
+    for frame, samples in own.most_common(top):
+        print(f"  {100 * samples / total:5.1f}%  {frame}")
+    print("  with callees (our code and the stores)")
+    ours = [(f, n) for f, n in inside.most_common() if any(k in f for k in ("connectors/", "bot/", "tracker_store",
+                                                                                  "lock_store", "sqlalchemy/orm/session"))]
+    for frame, samples in ours[:top]:
+        print(f"  {100 * samples / total:5.1f}%  {frame}")
+
+
+def main() -> None:
+    options = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    options.add_argument("--model", type=Path, default=ROOT / "models" / "community-assistant.tar.gz")
+    options.add_argument("--store", choices=["sqlite", "postgres", "both"], default="both")
+    options.add_argument("--rate", type=float, default=30.0, help="messages per second offered")
+    options.add_argument("--duration", type=float, default=60.0, help="seconds of load")
+    options.add_argument("--groups", type=int, default=20)
+    options.add_argument("--residents", type=int, default=30, help="residents per group")
+    options.add_argument("--servers", type=int, default=2, help="Rasa servers on PostgreSQL + Redis")
+    options.add_argument("--profile", action="store_true", help="sample the (first) Rasa server with py-spy")
+    args = options.parse_args()
+    for store in (["sqlite", "postgres"] if args.store == "both" else [args.store]):
+        report(store, args.rate, run(store, args))
+
+
+if __name__ == "__main__":
+    main()
