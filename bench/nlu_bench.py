@@ -77,7 +77,7 @@ def main() -> None:
         answers = run_eval("eval-faq", ROOT / "tests" / "data" / "heldout_faq.tsv", model)
     peer = score_nlu(nlu_file, train_peer())
     print(f"NLU on {nlu_file} ({ours['rows']} rows)")
-    print(f"{'':28}{'ours (DIET)':>14}{'TF-IDF+SVM':>14}")
+    print(f"{'':28}{'ours (blend)':>14}{'TF-IDF+SVM':>14}")
     for key, label in (("macro_f1", "macro-F1"), ("accuracy", "accuracy"),
                        ("none_false_ticket_rate", "none false-ticket rate"),
                        ("urgent_recall", "urgent recall"), ("urgent_precision", "urgent precision"),

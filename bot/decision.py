@@ -10,7 +10,7 @@ from bot.urgency import Danger, find_danger
 
 # The least confidence with which the model's best intent counts as a report. config.yml's
 # FallbackClassifier uses the same threshold (a test keeps the two equal).
-REPORT_CONFIDENCE = 0.4
+REPORT_CONFIDENCE = 0.5
 # Only a non-report intent this sure (a greeting, a question about 119) keeps a message that
 # names a danger from being an urgent report: "井盖不见了 … 快来处理" is not a status question.
 OVERRULE_DANGER_CONFIDENCE = 0.9
