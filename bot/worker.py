@@ -10,19 +10,30 @@ import logging
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
-from bot import tickets
+from bot import tickets, volunteers
 from bot.clock import utc_now
 
 log = logging.getLogger(__name__)
 
 
 def tick(engine: Engine) -> list[int]:
-    """One beat: escalate every ticket that is past its due time."""
+    """One beat: escalate every ticket that is past its due time; then the volunteers' clock."""
     with Session(engine, future=True) as session, session.begin():
         escalated = tickets.escalate_overdue(session, utc_now())
     if escalated:
         log.info("escalated tickets %s", escalated)
+    volunteer_tick(engine)
     return escalated
+
+
+def volunteer_tick(engine: Engine) -> dict[str, list[int]]:
+    """Offer new care requests to volunteers, return overdue claims to the pool, settle the
+    tasks residents have answered (党员接单, see `bot.volunteers`)."""
+    with Session(engine, future=True) as session, session.begin():
+        changed = volunteers.sweep(session, utc_now())
+    if any(changed.values()):
+        log.info("volunteer tasks %s", changed)
+    return changed
 
 
 async def run_forever(engine: Engine, seconds: float = 30) -> None:
