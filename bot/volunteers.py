@@ -304,7 +304,7 @@ def confirm(session: Session, task: VolunteerTask, now: datetime, actor: str, ra
     session.refresh(task)
     points = points_for(task.hours or DEFAULT_HOURS, task.weight)
     session.add(PointsEntry(volunteer_id=task.volunteer_id, at=now, points=points, task_id=task.id,
-                            reason=f"#{task.ticket_id} {tickets.describe(task.ticket)}，{task.hours:g}小时", actor=actor))
+                            reason=f"{tickets.describe(task.ticket)}，{task.hours:g}小时", actor=actor))
     session.flush()
     notify(session, task.volunteer.sender_id, f"#{task.ticket_id}已确认完成（{actor}），积分+{points}，"
                                               f"当前积分{balance(session, task.volunteer_id)}。谢谢您！", now, task.ticket_id)

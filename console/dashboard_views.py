@@ -6,6 +6,7 @@ from aiohttp import web
 from multidict import MultiMapping
 from sqlalchemy.orm import Session
 
+from bot import volunteers
 from bot.clock import utc_now
 from console.auth import current_user
 from console.charts import bar_chart, column_chart
@@ -56,8 +57,9 @@ async def dashboard(request: web.Request) -> web.Response:
     period = parse_period(request.query, local_day(now))
     with Session(request.app[ENGINE], future=True) as session:
         numbers = figures(session, scope, period, now)
+        volunteer_figures = volunteers.figures(session, scope, *period.utc_bounds())
     return aiohttp_jinja2.render_template("dashboard.html", request, {
-        "period": period, "numbers": numbers, "charts": _charts(numbers)})
+        "period": period, "numbers": numbers, "charts": _charts(numbers), "volunteer_figures": volunteer_figures})
 
 
 def setup(app: web.Application) -> None:
