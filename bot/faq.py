@@ -225,22 +225,30 @@ def choose_answer(parse: dict, entries: dict[str, Entry], community: str | None 
     """The entry to answer a question with, or None ("not sure").
 
     Never a report: a message `bot.decision.decide` files as a report is not a question. The
-    ResponseSelector's confidences and the wording's probabilities are averaged (entries for
-    another community left out); the best entry is the answer when the average is sure of it,
+    ResponseSelector's confidences and the wording's probabilities, over the entries meant for
+    the resident's community, are averaged; the best entry is the answer when the average is sure of it,
     or fairly sure and the selector and the wording both rank it first.
     """
     if (parse.get("intent") or {}).get("name") not in QUESTION_INTENTS or decide(parse).is_report:
         return None
-    selector = {str(c.get("intent_response_key", "")).split("/", 1)[-1]: float(c.get("confidence") or 0)
-                for c in ((parse.get("response_selector") or {}).get(RETRIEVAL_INTENT) or {}).get("ranking") or []}
-    worded = (wording or Wording(entries)).probabilities(parse.get("text") or "")
-    allowed = [e for e in entries.values() if e.community is None or community is None or e.community == community]
-    if not allowed or not selector:
+    allowed = [e.id for e in entries.values() if e.community is None or community is None or e.community == community]
+    ranking = ((parse.get("response_selector") or {}).get(RETRIEVAL_INTENT) or {}).get("ranking") or []
+    selector = _among(allowed, {str(c.get("intent_response_key", "")).split("/", 1)[-1]: float(c.get("confidence") or 0)
+                                for c in ranking})
+    worded = _among(allowed, (wording or Wording(entries)).probabilities(parse.get("text") or ""))
+    if not selector:
         return None
-    score = {e.id: (selector.get(e.id, 0.0) + worded.get(e.id, 0.0)) / 2 for e in allowed}
-    best = max(allowed, key=lambda e: score[e.id])
-    first_choices = {max(allowed, key=lambda e: selector.get(e.id, 0.0)).id,
-                     max(allowed, key=lambda e: worded.get(e.id, 0.0)).id}
-    if score[best.id] >= SURE_CONFIDENCE or (score[best.id] >= ANSWER_CONFIDENCE and first_choices == {best.id}):
-        return best
+    score = {entry_id: (selector.get(entry_id, 0.0) + worded.get(entry_id, 0.0)) / 2 for entry_id in allowed}
+    best = max(allowed, key=score.__getitem__)
+    first_choices = {max(selector, key=selector.__getitem__), max(worded, key=worded.__getitem__)}
+    if score[best] >= SURE_CONFIDENCE or (score[best] >= ANSWER_CONFIDENCE and first_choices == {best}):
+        return entries[best]
     return None
+
+
+def _among(allowed: list[str], probabilities: dict[str, float]) -> dict[str, float]:
+    """The probabilities of the entries the resident may be given: an entry meant for another
+    community gives its share to the others, in proportion (so most to its sibling entry)."""
+    kept = {entry_id: probabilities[entry_id] for entry_id in allowed if probabilities.get(entry_id, 0.0) > 0}
+    removed = sum(probabilities.values()) - sum(kept.values())
+    return {entry_id: p / (1 - removed) for entry_id, p in kept.items()} if removed < 1 else {}

@@ -81,7 +81,7 @@ class Homeserver:
         subprocess.run([str(python), "-m", "synapse.app.homeserver", "--server-name", SERVER_NAME,
                         "--config-path", str(config), "--generate-config", "--report-stats=no",
                         "--data-directory", str(work / "data"), "--config-directory", str(work)],
-                       check=True, capture_output=True)
+                       cwd=work, check=True, capture_output=True)
         overrides = {**OVERRIDES, "registration_shared_secret": secret, "pid_file": str(work / "synapse.pid"),
                      "database": {"name": "sqlite3", "args": {"database": str(work / "data" / "homeserver.db")}},
                      "listeners": [{"port": port, "bind_addresses": ["127.0.0.1"], "type": "http", "tls": False,
