@@ -29,7 +29,7 @@ PYTHON310 := $(shell for p in "$$(pyenv root 2>/dev/null)"/versions/3.10*/bin/py
 TRAINING_INPUTS := config.yml domain.yml $(FAQ_GENERATED) $(shell find nlu_data -type f 2>/dev/null) \
 	nlu/location_extractor.py bot/locations.py
 
-.PHONY: help install train validate run shell test bench clean
+.PHONY: help install train validate run shell test bench bench-load clean
 
 help:
 	@echo "make run    install if needed, train if the data changed, start the bot"
@@ -102,9 +102,12 @@ shell: $(MODEL)
 test: $(VENV)/.installed $(CHROMIUM) validate
 	$(PY) -m pytest
 
-# LOAD= passes options to the load benchmark, e.g. LOAD="--rate 40 --duration 120 --profile"
-bench: $(VENV)/.installed $(MODEL)
+bench: $(VENV)/.installed
 	$(PY) bench/nlu_bench.py --shared $(SHARED)
+	$(MAKE) --no-print-directory bench-load
+
+# LOAD= passes options to the load benchmark, e.g. LOAD="--rate 40 --duration 120 --profile"
+bench-load: $(MODEL)
 	$(PY) bench/load.py --model $(MODEL) $(LOAD)
 
 clean:

@@ -4,6 +4,7 @@
 embedded SQLite file `var/community.db` is used.
 """
 import os
+import sqlite3
 from functools import lru_cache
 from pathlib import Path
 
@@ -32,6 +33,8 @@ def make_engine(url: str | None = None) -> Engine:
         engine = create_engine(url, future=True, connect_args={"timeout": 30, "check_same_thread": False},
                                **({"poolclass": QueuePool} if in_file else {}))
         _use_immediate_transactions(engine)
+        if not event.contains(Engine, "connect", _sync_at_checkpoints):
+            event.listen(Engine, "connect", _sync_at_checkpoints)
         return engine
     return create_engine(url, future=True, pool_pre_ping=True)
 
@@ -43,14 +46,19 @@ def _use_immediate_transactions(engine: Engine) -> None:
     def _no_pysqlite_begin(dbapi_connection, _record):
         dbapi_connection.isolation_level = None
         dbapi_connection.execute("PRAGMA foreign_keys=ON")
-        # WAL is kept in the file, so Rasa's own connections to it use it too; NORMAL syncs the
-        # log at checkpoints only: a power cut may lose the last commits, never corrupt the file.
-        dbapi_connection.execute("PRAGMA journal_mode=WAL")
-        dbapi_connection.execute("PRAGMA synchronous=NORMAL")
+        dbapi_connection.execute("PRAGMA journal_mode=WAL")  # kept in the file: Rasa's connections use it too
 
     @event.listens_for(engine, "begin")
     def _begin_immediate(connection):
         connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+def _sync_at_checkpoints(dbapi_connection, _record) -> None:
+    """Every SQLite connection of the process, the Rasa tracker store's too, syncs the
+    write-ahead log at checkpoints only: a commit does not wait for the disk. A power cut may
+    lose the last commits, never corrupt the file."""
+    if isinstance(dbapi_connection, sqlite3.Connection):
+        dbapi_connection.execute("PRAGMA synchronous=NORMAL")
 
 
 @lru_cache(maxsize=None)

@@ -59,6 +59,9 @@ RETRY_EVERY = 5.0  # seconds between delivery-loop beats
 APOLOGY = "抱歉，系统正在恢复中，您的消息已经收到，恢复后会马上处理并回复您。"
 HELD_FIRST_WAIT, HELD_LONGEST_WAIT = 1.0, 30.0  # seconds between tries of a held message
 SILENT_TRIES = 3  # a turn without a reply while every service answers is tried this often
+# Turns in Rasa at once, per channel: more wait their turn without taking the event loop, which
+# so stays free to answer webhooks within the platforms' deadlines (WeCom 5 s, Feishu 3 s).
+TURNS_AT_ONCE = 8
 PROBE_TIMEOUT = aiohttp.ClientTimeout(total=2)
 # What an outage looks like from here: the database or the lock store cannot be reached.
 OUTAGES = (OperationalError, InterfaceError, RedisConnectionError, RedisTimeoutError)
@@ -120,10 +123,12 @@ class GroupChat:
     platform: str
     send: Sender
     keywords: tuple[str, ...] = ("小助手",)
+    single_use_replies: bool = False  # a message can be answered once (no apology: the answer needs it)
     _tasks: set = field(default_factory=set, repr=False)
     _in_line: dict = field(default_factory=dict, repr=False)  # conversation → (lock, messages waiting)
     _outage: bool = field(default=False, repr=False)  # the last turn met one: probe before the next
     _server: Any = field(default=None, repr=False)  # the Rasa server's Sanic app, once serving
+    _turns: asyncio.Semaphore | None = field(default=None, repr=False)  # made in the serving loop
 
     # trigger ---------------------------------------------------------------------------
     def triggered_text(self, incoming: Incoming) -> str | None:
@@ -210,7 +215,7 @@ class GroupChat:
             except Unavailable as outage:
                 self._outage, tries = True, tries + 1
                 log.warning("%s: event %s held, try %s: %s", self.platform, incoming.event_id, tries, outage)
-                apologised = apologised or await self._apologise(incoming)
+                apologised = apologised or self.single_use_replies or await self._apologise(incoming)
                 await asyncio.sleep(held_wait(tries))
 
     async def turn(self, incoming: Incoming, on_new_message: OnNewMessage, tries: int = 0) -> list[str]:
@@ -223,13 +228,16 @@ class GroupChat:
         if self._outage and (reason := await self.services_down()):  # wait here, not half-run in Rasa
             raise Unavailable(reason)
         turn = TurnOutput()
+        self._turns = self._turns or asyncio.Semaphore(TURNS_AT_ONCE)
         try:
-            await on_new_message(UserMessage(
-                text, turn, incoming.resident.sender_id, input_channel=self.platform,
-                message_id=incoming.event_id, metadata=await asyncio.to_thread(self.metadata, incoming)))
+            async with self._turns:
+                await on_new_message(UserMessage(
+                    text, turn, incoming.resident.sender_id, input_channel=self.platform,
+                    message_id=incoming.event_id, metadata=await asyncio.to_thread(self.metadata, incoming)))
         except OUTAGES as error:
             raise Unavailable(f"{error.__class__.__name__} during the turn") from None
-        if not turn.texts:  # Rasa logs and swallows a failed custom action: the turn is silent
+        if not turn.texts and not await self.paused(incoming.resident.sender_id):
+            # Rasa logs and swallows a failed custom action: the turn is silent
             reason = await self.services_down()
             if reason or tries + 1 < SILENT_TRIES:
                 await self.forget_turn(incoming.resident.sender_id)
@@ -252,6 +260,14 @@ class GroupChat:
             except (aiohttp.ClientError, asyncio.TimeoutError):
                 return "the action server does not answer"
         return None
+
+    async def paused(self, sender_id: str) -> bool:
+        """Whether the conversation is handed to staff (转人工): then the bot is silent on purpose."""
+        agent = getattr(getattr(self._server, "ctx", None), "agent", None)
+        if agent is None:
+            return False
+        tracker = await agent.tracker_store.retrieve(sender_id)
+        return tracker is not None and tracker.is_paused()
 
     async def forget_turn(self, sender_id: str) -> None:
         """Undo a turn whose custom actions failed, so that trying it again starts afresh: Rasa

@@ -312,7 +312,8 @@ class WeComBotInput(WeComCallback):
         self.crypt = WXBizMsgCrypt(token, encoding_aes_key, "")
         self.api_base, self.bot_name = api_base, bot_name
         self.sender = sender or SENDER
-        self.chat = GroupChat(platform=PLATFORM, send=self.sender.send, keywords=tuple(keywords or ("小助手",)))
+        self.chat = GroupChat(platform=PLATFORM, send=self.sender.send, keywords=tuple(keywords or ("小助手",)),
+                              single_use_replies=True)  # a response_url answers once
 
     def read(self, request: Request) -> Incoming | None:
         encrypted = parsed_json(request.body).get("encrypt")

@@ -1,0 +1,51 @@
+"""The group-chat core through an outage, with a stand-in for Rasa that fails as Rasa does when
+its database is unreachable (the end-to-end faults are in tests/test_faults.py)."""
+import pytest
+from sqlalchemy.exc import OperationalError
+
+from connectors.group_chat import APOLOGY, GroupChat, Incoming, MalformedMessage
+from test_group_chat import Bot, Platform, database, incoming, take  # noqa: F401 - database: autouse fixture
+
+
+class FailingFirst(Bot):
+    """Raises the database's error for the first `failures` messages, then answers."""
+
+    def __init__(self, failures: int):
+        super().__init__()
+        self.failures = failures
+
+    async def __call__(self, user_message):
+        if self.failures:
+            self.failures -= 1
+            raise OperationalError("SELECT 1", {}, ConnectionRefusedError("database restarting"))
+        await super().__call__(user_message)
+
+
+async def test_a_message_that_meets_an_outage_is_apologised_for_once_then_answered():
+    platform, bot = Platform(), FailingFirst(failures=2)
+    assert await take(GroupChat("wecom", platform.send), bot, incoming("held", "7号楼暖气不热"))
+    assert [text for _, text, _ in platform.sent] == [APOLOGY, "听到：7号楼暖气不热"]
+    assert len(bot.heard) == 1
+
+
+async def test_where_a_reply_handle_answers_once_the_answer_gets_it_and_there_is_no_apology():
+    platform = Platform()
+    chat = GroupChat("wecom", platform.send, single_use_replies=True)
+    await take(chat, FailingFirst(failures=1), incoming("once", "电梯坏了"))
+    assert [text for _, text, _ in platform.sent] == ["听到：电梯坏了"]
+
+
+async def test_a_held_message_keeps_its_place_in_the_conversation():
+    platform, bot = Platform(), FailingFirst(failures=2)
+    chat = GroupChat("wecom", platform.send)
+    await chat.accept(incoming("first", "第一条"), bot)
+    await chat.accept(incoming("second", "第二条"), bot)
+    await chat.idle()
+    assert [text for _, text, _ in platform.sent] == [APOLOGY, "听到：第一条", "听到：第二条"]
+
+
+@pytest.mark.parametrize("field", [{"user_id": ["alice"]}, {"group_id": {"id": 1}}, {"text": 7},
+                                   {"display_name": 3.5}])
+def test_a_message_whose_fields_are_not_text_is_malformed(field):
+    with pytest.raises(MalformedMessage):
+        Incoming(**{"platform": "wecom", "event_id": "e", "user_id": "alice", "text": "你好", **field})
