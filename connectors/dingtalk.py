@@ -143,11 +143,7 @@ class DingTalkInput(InputChannel):
 
     # receiving -------------------------------------------------------------------------
     def blueprint(self, on_new_message: OnNewMessage) -> Blueprint:
-        hook = Blueprint("dingtalk_webhook", __name__)
-
-        @hook.route("/", methods=["GET"])
-        async def health(_: Request) -> HTTPResponse:
-            return response.json({"status": "ok"})
+        hook = self.chat.webhook_blueprint("dingtalk_webhook", self.close)
 
         @hook.route("/webhook", methods=["POST"])
         async def webhook(request: Request) -> HTTPResponse:
@@ -164,11 +160,6 @@ class DingTalkInput(InputChannel):
             await self.chat.accept(incoming, on_new_message)
             return response.json({})  # the answer goes out through the outbox, not in this response
 
-        @hook.listener("before_server_stop")
-        async def _close(_app, _loop) -> None:
-            await self.close()
-
-        self.chat.run_delivery_with(hook)
         return hook
 
     # sending ---------------------------------------------------------------------------

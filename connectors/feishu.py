@@ -30,7 +30,7 @@ from sanic.response import HTTPResponse
 
 from bot.conversations import resident_from
 from bot.models import OutboxMessage
-from connectors.group_chat import GroupChat, Incoming, body_too_large, rejected
+from connectors.group_chat import GroupChat, Incoming, body_too_large, rejected, required
 from connectors.tokens import CachedToken
 
 PLATFORM = "feishu"
@@ -126,10 +126,7 @@ class FeishuInput(InputChannel):
 
     @classmethod
     def from_credentials(cls, credentials: dict | None) -> "FeishuInput":
-        credentials = credentials or {}
-        for required in ("app_id", "app_secret", "verification_token"):
-            if not credentials.get(required):
-                raise ValueError(f"feishu: credentials.yml needs {required}")
+        credentials = required(credentials, PLATFORM, "app_id", "app_secret", "verification_token")
         return cls(credentials["app_id"], credentials["app_secret"], credentials["verification_token"],
                    encrypt_key=credentials.get("encrypt_key") or None,
                    bot_open_id=credentials.get("bot_open_id") or None,
@@ -150,12 +147,7 @@ class FeishuInput(InputChannel):
 
     # receiving -------------------------------------------------------------------------
     def blueprint(self, on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> Blueprint:
-        feishu_webhook = Blueprint("feishu_webhook", __name__)
-        self.chat.run_delivery_with(feishu_webhook)
-
-        @feishu_webhook.route("/", methods=["GET"])
-        async def health(_: Request) -> HTTPResponse:
-            return response.json({"status": "ok"})
+        feishu_webhook = self.chat.webhook_blueprint("feishu_webhook", self.close)
 
         @feishu_webhook.route("/webhook", methods=["POST"])
         async def receive(request: Request) -> HTTPResponse:
@@ -178,10 +170,6 @@ class FeishuInput(InputChannel):
                 if incoming:
                     await self.chat.accept(incoming, on_new_message)
             return response.json({})
-
-        @feishu_webhook.listener("after_server_stop")
-        async def close_session(_app, _loop) -> None:
-            await self.close()
 
         return feishu_webhook
 

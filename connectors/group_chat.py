@@ -61,7 +61,7 @@ HELD_FIRST_WAIT, HELD_LONGEST_WAIT = 1.0, 30.0  # seconds between tries of a hel
 SILENT_TRIES = 3  # a turn without a reply while every service answers is tried this often
 # Turns in Rasa at once, per channel: more wait their turn without taking the event loop, which
 # so stays free to answer webhooks within the platforms' deadlines (WeCom 5 s, Feishu 3 s).
-TURNS_AT_ONCE = 8
+TURNS_AT_ONCE = 3
 PROBE_TIMEOUT = aiohttp.ClientTimeout(total=2)
 # What an outage looks like from here: the database or the lock store cannot be reached.
 OUTAGES = (OperationalError, InterfaceError, RedisConnectionError, RedisTimeoutError)
@@ -357,6 +357,23 @@ class GroupChat:
                 log.exception("%s: delivery beat failed", self.platform)
             await asyncio.sleep(RETRY_EVERY)
 
+    def webhook_blueprint(self, name: str, close: Callable[[], Awaitable[None]]) -> Blueprint:
+        """A channel's blueprint with what every webhook channel has: a health check at `/`, the
+        delivery loop and the error answers (`run_delivery_with`), and `close` (its HTTP session)
+        once the server stops. The channel adds its `/webhook` route."""
+        blueprint = Blueprint(name, __name__)
+
+        @blueprint.route("/", methods=["GET"])
+        async def health(_: Request) -> HTTPResponse:
+            return response.json({"status": "ok"})
+
+        @blueprint.listener("after_server_stop")
+        async def _close(_app, _loop) -> None:
+            await close()
+
+        self.run_delivery_with(blueprint)
+        return blueprint
+
     def run_delivery_with(self, blueprint: Blueprint) -> None:
         """Start the delivery loop when the Rasa server starts serving this blueprint; answer a
         callback that meets a database outage with 503, which platforms retry, and a malformed
@@ -405,6 +422,15 @@ def rejected(platform: str, status: int, reason: str) -> HTTPResponse:
     """A refused callback: a 4xx and a log line (the reason, never a secret or the body)."""
     log.warning("%s webhook refused with %s: %s", platform, status, reason)
     return response.json({"error": reason}, status=status)
+
+
+def required(credentials: dict | None, platform: str, *names: str) -> dict:
+    """A channel's credentials from credentials.yml, refused clearly when one of `names` is missing."""
+    credentials = credentials or {}
+    for name in names:
+        if not credentials.get(name):
+            raise ValueError(f"{platform}: credentials.yml needs {name}")
+    return credentials
 
 
 def body_too_large(request: Request) -> bool:

@@ -29,7 +29,7 @@ from sanic.response import HTTPResponse
 
 from bot.conversations import resident_from
 from bot.models import OutboxMessage
-from connectors.group_chat import GroupChat, Incoming, OnNewMessage
+from connectors.group_chat import GroupChat, Incoming, OnNewMessage, required
 
 log = logging.getLogger(__name__)
 
@@ -116,10 +116,7 @@ class MatrixInput(InputChannel):
 
     @classmethod
     def from_credentials(cls, credentials: dict | None) -> "MatrixInput":
-        credentials = credentials or {}
-        for required in ("homeserver", "user_id"):
-            if not credentials.get(required):
-                raise ValueError(f"matrix: credentials.yml needs {required}")
+        credentials = required(credentials, PLATFORM, "homeserver", "user_id")
         if not (credentials.get("password") or credentials.get("access_token")):
             raise ValueError("matrix: credentials.yml needs password or access_token")
         return cls(credentials["homeserver"], credentials["user_id"], password=credentials.get("password"),

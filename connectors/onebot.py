@@ -146,12 +146,7 @@ class OneBotInput(InputChannel):
 
     # receiving -------------------------------------------------------------------------
     def blueprint(self, on_new_message: OnNewMessage) -> Blueprint:
-        onebot_webhook = Blueprint("onebot_webhook", __name__)
-        self.chat.run_delivery_with(onebot_webhook)
-
-        @onebot_webhook.route("/", methods=["GET"])
-        async def health(_: Request) -> HTTPResponse:
-            return response.json({"status": "ok"})
+        onebot_webhook = self.chat.webhook_blueprint("onebot_webhook", self.close)
 
         @onebot_webhook.route("/webhook", methods=["POST"])
         async def receive(request: Request) -> HTTPResponse:
@@ -166,10 +161,6 @@ class OneBotInput(InputChannel):
             if incoming:
                 await self.chat.accept(incoming, on_new_message)
             return response.empty()  # 204: no quick operation, the reply goes through the API
-
-        @onebot_webhook.listener("after_server_stop")
-        async def close_session(_app, _loop) -> None:
-            await self.close()
 
         return onebot_webhook
 

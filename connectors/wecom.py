@@ -218,11 +218,7 @@ class WeComCallback(InputChannel):
         raise NotImplementedError
 
     def blueprint(self, on_new_message: OnNewMessage) -> Blueprint:
-        webhook = Blueprint(f"{self.name()}_webhook", __name__)
-
-        @webhook.route("/", methods=["GET"])
-        async def health(_: Request) -> HTTPResponse:
-            return response.json({"status": "ok"})
+        webhook = self.chat.webhook_blueprint(f"{self.name()}_webhook", self.sender.close)
 
         @webhook.route("/webhook", methods=["GET", "POST"])
         async def receive(request: Request) -> HTTPResponse:
@@ -238,11 +234,6 @@ class WeComCallback(InputChannel):
                 await self.chat.accept(incoming, on_new_message)
             return response.text("")  # WeCom wants an empty answer when the reply comes later
 
-        @webhook.listener("after_server_stop")
-        async def close(_app, _loop) -> None:
-            await self.sender.close()
-
-        self.chat.run_delivery_with(webhook)
         return webhook
 
 

@@ -3,7 +3,6 @@ API): what counts as a mention, which events reach the bot, the first sync, invi
 and direct chats, and a sync loop that starts, survives an outage and stops. The real homeserver
 is in test_matrix_e2e.py."""
 import asyncio
-import json
 import uuid
 
 import pytest
