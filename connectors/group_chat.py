@@ -61,7 +61,7 @@ HELD_FIRST_WAIT, HELD_LONGEST_WAIT = 1.0, 30.0  # seconds between tries of a hel
 SILENT_TRIES = 3  # a turn without a reply while every service answers is tried this often
 # Turns in Rasa at once, per channel: more wait their turn without taking the event loop, which
 # so stays free to answer webhooks within the platforms' deadlines (WeCom 5 s, Feishu 3 s).
-TURNS_AT_ONCE = 3
+TURNS_AT_ONCE = 8
 PROBE_TIMEOUT = aiohttp.ClientTimeout(total=2)
 # What an outage looks like from here: the database or the lock store cannot be reached.
 OUTAGES = (OperationalError, InterfaceError, RedisConnectionError, RedisTimeoutError)
