@@ -113,19 +113,36 @@ def filed_tickets(engine) -> dict[tuple, list[str]]:
                 for t in session.scalars(select(Ticket)) if any(r.user_id.startswith("u") for r in t.reporters)}
 
 
-def cpu_seconds(pid: int) -> float:
-    """User and system CPU time the process has used so far."""
+def _stat(pid: int) -> list[str]:
     with open(f"/proc/{pid}/stat", encoding="ascii") as stat:
-        fields = stat.read().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+        return stat.read().rsplit(")", 1)[1].split()
 
 
-def peak_rss_mb(pid: int) -> float:
-    with open(f"/proc/{pid}/status", encoding="ascii") as status:
-        for line in status:
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1]) / 1024
-    return float("nan")
+def family(pid: int) -> list[int]:
+    """The process and its children (an action server with several Sanic workers)."""
+    children = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                if int(_stat(int(entry))[1]) == pid:
+                    children.append(int(entry))
+            except OSError:
+                continue
+    return [pid, *children]
+
+
+def cpu_seconds(pids: list[int]) -> float:
+    """User and system CPU time the processes have used so far."""
+    return sum(int(fields[11]) + int(fields[12]) for fields in map(_stat, pids)) / os.sysconf("SC_CLK_TCK")
+
+
+def peak_rss_mb(pids: list[int]) -> float:
+    """The peak resident memory of the processes, added up."""
+    total = 0
+    for member in pids:
+        with open(f"/proc/{member}/status", encoding="ascii") as status:
+            total += next((int(line.split()[1]) for line in status if line.startswith("VmHWM:")), 0)
+    return total / 1024
 
 
 def percentile(values: list[float], share: float) -> float:
@@ -144,10 +161,10 @@ def run(store: str, args: argparse.Namespace) -> dict:
         wait_for_replies(warm_up, replies.arrived, [warm_up.session(m) for m in warm], SETTLE)
         traffic = Traffic(urls, platform.base_url, "load")
         rasa = [process.pid for process in stack.processes if process is not stack.actions]
-        profiler = start_profiler(rasa[0], args.duration) if args.profile else None
+        profilers = [start_profiler(pid, args.duration) for pid in (rasa[0], stack.actions.pid)] if args.profile else []
         load_avg = os.getloadavg()
-        processes = {**{f"rasa server {n + 1}": pid for n, pid in enumerate(rasa)},
-                     "action server": stack.actions.pid, "load generator + fake platform": os.getpid()}
+        processes = {**{f"rasa server {n + 1}": [pid] for n, pid in enumerate(rasa)},
+                     "action server": family(stack.actions.pid), "load generator + fake platform": [os.getpid()]}
         cpu_before = {name: cpu_seconds(pid) for name, pid in processes.items()}
         begin = time.perf_counter()
         asyncio.run(traffic.play(messages, args.rate))
@@ -160,11 +177,11 @@ def run(store: str, args: argparse.Namespace) -> dict:
                       in_tracker=len(in_tracker_store(stack.engine, sessions)),
                       tickets=filed_tickets(stack.engine),
                       servers=len(urls),
-                      rss={**{name: peak_rss_mb(pid) for name, pid in processes.items() if pid != os.getpid()},
+                      rss={**{name: peak_rss_mb(pids) for name, pids in processes.items() if os.getpid() not in pids},
                            "load generator + fake platform": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024})
-        if profiler:
+        for profiler, name in zip(profilers, ("Rasa server", "action server")):
             profiler.wait()
-            result["profile"] = Path(profiler.args[profiler.args.index("-o") + 1])
+            result.setdefault("profiles", {})[name] = Path(profiler.args[profiler.args.index("-o") + 1])
     return result
 
 
@@ -174,7 +191,7 @@ def servers_for(store: str, args: argparse.Namespace) -> int:
 
 
 def start_profiler(pid: int, seconds: float) -> subprocess.Popen:
-    out = ROOT / "bench" / "out" / f"rasa-server-{pid}.txt"
+    out = ROOT / "bench" / "out" / f"profile-{pid}.txt"
     out.parent.mkdir(parents=True, exist_ok=True)
     return subprocess.Popen([str(Path(sys.executable).parent / "py-spy"), "record", "-p", str(pid), "-d",
                              str(int(seconds)), "-r", "50", "-f", "raw", "-o", str(out)],
@@ -200,7 +217,8 @@ def report(store: str, rate: float, result: dict) -> None:
     reporters_filed = sum(len(users) for users in filed.values())
     wrong = [key for key, users in expected.items() if sorted(users) != sorted(filed.get(key, []))]
     stores = "SQLite" if store == "sqlite" else "PostgreSQL + Redis lock store"
-    print(f"\n== load: {store} ({stores}, {result['servers']} Rasa server(s), one action server) ==")
+    print(f"\n== load: {store} ({stores}, {result['servers']} Rasa server(s), one action server with "
+          f"{os.environ['ACTION_SERVER_SANIC_WORKERS']} workers) ==")
     print(f"offered {rate:.0f} msg/s; {result['sent']} messages ({dict(Counter(m.kind for m in result['messages']))})")
     print(f"sustained throughput      {result['throughput']:.1f} msg/s")
     print(f"latency p50/p95/p99/max   {result['p50']:.0f} / {result['p95']:.0f} / {result['p99']:.0f}"
@@ -217,16 +235,16 @@ def report(store: str, rate: float, result: dict) -> None:
     print("CPU per message           " + ", ".join(f"{name} {ms:.0f} ms" for name, ms in result["cpu_ms_per_message"].items()))
     print(f"machine load (1/5/15 min) before {format_load(result['load_before'])}, "
           f"after {format_load(result['load_after'])}, {os.cpu_count()} cores")
-    if "profile" in result:
-        print_profile(result["profile"])
+    for name, path in result.get("profiles", {}).items():
+        print_profile(name, path)
 
 
 def format_load(load: tuple) -> str:
     return "/".join(f"{value:.2f}" for value in load)
 
 
-def print_profile(path: Path, top: int = 15) -> None:
-    """The functions the Rasa server spent most samples in (their own time and with callees)."""
+def print_profile(name: str, path: Path, top: int = 15) -> None:
+    """The functions a process spent most samples in (their own time, and with callees)."""
     own, inside, total = Counter(), Counter(), 0
     for line in path.read_text(encoding="utf-8").splitlines():
         stack, _, count = line.rpartition(" ")
@@ -235,12 +253,12 @@ def print_profile(path: Path, top: int = 15) -> None:
         own[frames[-1]] += samples
         for frame in set(frames):
             inside[frame] += samples
-    print(f"\nRasa server profile ({total} samples, {path}):\n  own time")
+    print(f"\n{name} profile ({total} samples, {path}):\n  own time")
     for frame, samples in own.most_common(top):
         print(f"  {100 * samples / total:5.1f}%  {frame}")
     print("  with callees (our code and the stores)")
-    ours = [(f, n) for f, n in inside.most_common() if any(k in f for k in ("connectors/", "bot/", "tracker_store",
-                                                                                  "lock_store", "sqlalchemy/orm/session"))]
+    ours = [(f, n) for f, n in inside.most_common() if any(k in f for k in (
+        "connectors/", "bot/", "actions/", "tracker_store", "lock_store", "parse_message", "sqlalchemy/orm/session"))]
     for frame, samples in ours[:top]:
         print(f"  {100 * samples / total:5.1f}%  {frame}")
 
@@ -254,8 +272,10 @@ def main() -> None:
     options.add_argument("--groups", type=int, default=20)
     options.add_argument("--residents", type=int, default=30, help="residents per group")
     options.add_argument("--servers", type=int, default=2, help="Rasa servers on PostgreSQL + Redis")
-    options.add_argument("--profile", action="store_true", help="sample the (first) Rasa server with py-spy")
+    options.add_argument("--action-workers", type=int, default=2, help="the action server's Sanic workers")
+    options.add_argument("--profile", action="store_true", help="sample the (first) Rasa server and the action server")
     args = options.parse_args()
+    os.environ["ACTION_SERVER_SANIC_WORKERS"] = str(args.action_workers)  # read by `rasa run actions`
     for store in (["sqlite", "postgres"] if args.store == "both" else [args.store]):
         report(store, args.rate, run(store, args))
 
