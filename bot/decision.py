@@ -40,6 +40,13 @@ def best_intent(parse: dict) -> tuple[str | None, float]:
     return None, 0.0
 
 
+def report_likelihood(parse: dict) -> float:
+    """How likely the message reports a problem at all: the confidences of every report intent
+    together (a report the model cannot place in one category is still a report)."""
+    return sum(float(item.get("confidence") or 0.0) for item in parse.get("intent_ranking") or []
+               if category_for_intent(item.get("name") or ""))
+
+
 def decide(parse: dict) -> Decision:
     """Turn a Rasa parse result (text, intent, intent_ranking) into category and urgency.
 

@@ -117,6 +117,16 @@ def test_a_report_is_never_answered_from_the_faq(sample):
     assert choose(sample, "report_sanitation", ("garbage_drop_times", 0.99), text="垃圾几点扔") is None
 
 
+def test_a_message_as_likely_a_report_as_not_is_never_answered_from_the_faq(sample):
+    entries, wording = sample
+    parse_ = parse("nlu_fallback", ("how_to_report", 0.9), text="楼道的声控灯坏了一个礼拜了")
+    parse_["intent_ranking"] = [{"name": "nlu_fallback", "confidence": 0.5}, {"name": "faq", "confidence": 0.45},
+                                {"name": "report_power", "confidence": 0.3}, {"name": "report_facilities", "confidence": 0.25}]
+    assert faq.choose_answer(parse_, entries, None, wording) is None
+    parse_["intent_ranking"][2:] = [{"name": "report_power", "confidence": 0.1}]
+    assert faq.choose_answer(parse_, entries, None, wording).id == "how_to_report"
+
+
 def test_an_entry_for_another_community_is_not_given(sample):
     ranking = ("service_center_guangming", 0.9), ("service_center_hexie", 0.6)
     assert choose(sample, "faq", *ranking, text="社区服务中心几点开门", community="和谐社区").id == "service_center_hexie"
