@@ -90,7 +90,8 @@ def incoming_from(event: dict, event_id: str, bot_open_id: str | None, bot_name:
     message_type = str(message.get("message_type"))  # as text: a forged list or object must not break KINDS.get
     text = ""
     if message_type == "text":  # the bot's own mention goes; other people's read as @name
-        spoken = {m.get("key"): "" if is_bot(m) else f"@{m.get('name') or ''}" for m in mentions}
+        spoken = {m["key"]: "" if is_bot(m) else f"@{m.get('name') or ''}" for m in mentions
+                  if isinstance(m.get("key"), str)}  # a forged list as key must not break the dict
         text = MENTION_KEY.sub(lambda key: spoken.get(key.group(0), key.group(0)), _text_of(message.get("content")))
     speaker = next((m.get("name") for m in mentions if _dict(m.get("id")).get("open_id") == user_id), None)
     return Incoming(

@@ -9,6 +9,7 @@ nothing that is not a refusal escapes a parser; the server logs no traceback and
 import base64
 import copy
 import json
+import os
 import time
 import uuid
 from typing import Any
@@ -42,8 +43,11 @@ from test_onebot import message_event as onebot_event
 from test_onebot import signed as onebot_signed
 from test_wecom import APP_CRYPT, APP_PATH, BOT_CRYPT, BOT_PATH, app_xml, signed_query
 
-FAST = settings(max_examples=300, deadline=None, database=None, suppress_health_check=[HealthCheck.too_slow])
-THROUGH_THE_SERVER = settings(max_examples=60, deadline=None, database=None,
+# In CI the same cases every run (a failure there is this change's, not a new draw's); random
+# cases elsewhere, which is how the three crashes the README names were found.
+FAST = settings(max_examples=300, deadline=None, database=None, derandomize=bool(os.environ.get("CI")),
+                suppress_health_check=[HealthCheck.too_slow])
+THROUGH_THE_SERVER = settings(max_examples=60, deadline=None, database=None, derandomize=bool(os.environ.get("CI")),
                               suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
 
 # JSON of any shape; texts mix Chinese, ASCII and the characters the parsers care about
