@@ -266,7 +266,10 @@ class GroupChat:
         agent = getattr(getattr(self._server, "ctx", None), "agent", None)
         if agent is None:
             return False
-        tracker = await agent.tracker_store.retrieve(sender_id)
+        try:
+            tracker = await agent.tracker_store.retrieve(sender_id)
+        except OUTAGES:  # not known now: the outage itself is found next, and the turn held
+            return False
         return tracker is not None and tracker.is_paused()
 
     async def forget_turn(self, sender_id: str) -> None:
