@@ -9,7 +9,7 @@ from bot.taxonomy import NONE, category_for_intent
 from bot.urgency import Danger, find_danger
 
 # The least confidence with which the model's best intent counts as a report. config.yml's
-# FallbackClassifier uses the same threshold (a test keeps the two equal).
+# FallbackClassifier threshold is not above it (a test checks).
 REPORT_CONFIDENCE = 0.5
 # Only a non-report intent this sure (a greeting, a question about 119) keeps a message that
 # names a danger from being an urgent report: "井盖不见了 … 快来处理" is not a status question.

@@ -87,7 +87,7 @@ def test_every_category_has_its_intent_in_the_domain():
     assert category_for_intent("greet") is None
 
 
-def test_the_fallback_threshold_is_the_report_threshold():
+def test_the_fallback_never_hides_an_intent_sure_enough_to_file():
     config = yaml.safe_load((ROOT / "config.yml").read_text(encoding="utf-8"))
     fallback = next(c for c in config["pipeline"] if c["name"] == "FallbackClassifier")
-    assert fallback["threshold"] == REPORT_CONFIDENCE
+    assert fallback["threshold"] <= REPORT_CONFIDENCE
