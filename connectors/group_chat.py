@@ -30,6 +30,7 @@ from typing import Any
 
 import aiohttp
 from rasa.core.channels.channel import OutputChannel, UserMessage
+from rasa.core.tracker_store import FailSafeTrackerStore
 from rasa.shared.core.constants import ACTION_LISTEN_NAME
 from rasa.shared.core.events import ActionExecuted, UserUtteranceReverted
 from redis.exceptions import ConnectionError as RedisConnectionError
@@ -201,7 +202,11 @@ class GroupChat:
                               self.platform, incoming.event_id)
                 await _until_done(self._release, incoming.event_id)
                 raise
-            await _until_done(self._finish, incoming, "\n\n".join(texts))
+            reply = "\n\n".join(texts)
+            try:  # at once, not in a thread: the conversation's next message, which another server
+                self._finish(incoming, reply)  # may be answering already, must be queued after this
+            except OUTAGES:
+                await _until_done(self._finish, incoming, reply)
             if texts:
                 await self.send_now(incoming.resident)
 
@@ -231,9 +236,11 @@ class GroupChat:
         self._turns = self._turns or asyncio.Semaphore(TURNS_AT_ONCE)
         try:
             async with self._turns:
+                # metadata at once, not in a thread: Rasa's lock store lines the conversation's
+                # messages up when each asks for the lock, so nothing may hold this one back
                 await on_new_message(UserMessage(
                     text, turn, incoming.resident.sender_id, input_channel=self.platform,
-                    message_id=incoming.event_id, metadata=await asyncio.to_thread(self.metadata, incoming)))
+                    message_id=incoming.event_id, metadata=self.metadata(incoming)))
         except OUTAGES as error:
             raise Unavailable(f"{error.__class__.__name__} during the turn") from None
         if not turn.texts and not await self.paused(incoming.resident.sender_id):
@@ -385,6 +392,7 @@ class GroupChat:
         async def _start(app, _loop) -> None:
             self._server = app
             check_action_results_with_one_validator()
+            outages_of_the_tracker_store_are_errors(app)
             app.add_task(self.deliver_forever())
 
         @blueprint.exception(Unavailable)
@@ -394,6 +402,20 @@ class GroupChat:
         @blueprint.exception(MalformedMessage)
         async def _malformed(_request: Request, error: MalformedMessage) -> HTTPResponse:
             return rejected(self.platform, 400, f"malformed message: {error}")
+
+
+def outages_of_the_tracker_store_are_errors(app: Any) -> None:
+    """Rasa answers a tracker store that cannot be reached from memory (a conversation without its
+    past, a message never stored); an outage is raised instead, and the turn held."""
+    store = getattr(getattr(app.ctx, "agent", None), "tracker_store", None)
+    if isinstance(store, FailSafeTrackerStore):
+        store._on_tracker_store_error = _raise_outages
+
+
+def _raise_outages(error: Exception) -> None:
+    if isinstance(error, OUTAGES):
+        raise error
+    log.error("the tracker store failed (%s); Rasa goes on with one in memory", error.__class__.__name__)
 
 
 def action_server_health(app: Any) -> str | None:
