@@ -1,4 +1,5 @@
 """Rasa SDK actions: thin adapters from a tracker to the `bot` services."""
+import threading
 from typing import Any
 
 from rasa_sdk import Action, FormValidationAction, Tracker
@@ -17,6 +18,9 @@ from bot.replies import ASK_COMPOUND, NOT_UNDERSTOOD, REPORT_CANCELLED, UNKNOWN_
 
 Events = list[dict[str, Any]]
 
+# The FAQ matcher is built while the server starts, so the first question does not wait for it.
+threading.Thread(target=faq.matcher, name="faq-matcher", daemon=True).start()
+
 
 def _session() -> Session:
     return Session(shared_engine(), future=True)
@@ -33,7 +37,7 @@ def _faq_answer(tracker: Tracker) -> faq.Entry | None:
         with _session() as session:
             compound = org.compound_for_group(session, resident.platform, resident.group_id)
             community = compound.grid.community.name if compound else None
-    return faq.choose_answer(tracker.latest_message, faq.entries_by_id(), community, faq.wording())
+    return faq.choose_answer(tracker.latest_message, faq.entries_by_id(), community, faq.matcher())
 
 
 def _say(dispatcher: CollectingDispatcher, texts: list[str]) -> None:

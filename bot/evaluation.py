@@ -181,13 +181,14 @@ def score_faq(path: str | Path, parse: Parse, entries: dict[str, "faq.Entry"]) -
         if expected != "none" and expected not in entries:
             raise EvalFileError(f"{path}:{number}: no FAQ entry {expected!r}")
     parse(rows[0][0] if rows else "")  # warm-up, not timed
-    wording = faq.Wording(entries)
+    matcher = faq.Matcher(entries)
     covered = right = wrong = none_rows = abstained_on_none = 0
     latencies, errors = [], []
     for question, expected in rows:
-        result, ms = _timed(parse, question)
-        latencies.append(ms)
-        answer = faq.choose_answer(result, entries, wording=wording)
+        started = time.perf_counter()
+        result = parse(question)
+        answer = faq.choose_answer(result, entries, matcher=matcher)
+        latencies.append((time.perf_counter() - started) * 1000)
         got = answer.id if answer else "none"
         if expected == "none":
             none_rows += 1

@@ -2,8 +2,10 @@
 
 Each entry has an id, several ways residents ask it, the answer, and optionally a contact, a
 link and the community it is meant for. `build` writes `faq/<id>` examples (a generated training file)
-and `utter_faq/<id>` responses (a generated block of domain.yml) for Rasa's ResponseSelector; `choose_answer` decides from a parse result whether
-the bot answers, and with which entry, or says it is not sure and offers 转人工.
+and `utter_faq/<id>` responses (a generated block of domain.yml) for Rasa's ResponseSelector;
+`choose_answer` decides from a parse result whether the bot answers, and with which entry, or
+says it is not sure and offers 转人工. It asks two opinions trained on the file's own questions
+whenever it is read: their wording (character n-grams) and their meaning (sentence embeddings).
 """
 import os
 import re
@@ -15,16 +17,20 @@ import yaml
 from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.svm import LinearSVC
 
+from bot import embeddings
 from bot.decision import decide, report_likelihood
 
 RETRIEVAL_INTENT = "faq"
 # What a question may come as: the FAQ's own intent, other information questions, and a
 # message the intent classifier is unsure of (the ResponseSelector may still know it).
 QUESTION_INTENTS = ("faq", "ask_info", "nlu_fallback")
-# How sure (the selector's and the wording's average) the bot must be to answer, and how sure
+# How sure (the wording's and the meaning's average) the bot must be to answer, and how sure
 # when both rank the same entry first; below, "not sure".
-SURE_CONFIDENCE = 0.45
-ANSWER_CONFIDENCE = 0.3
+SURE_CONFIDENCE = 0.5
+ANSWER_CONFIDENCE = 0.4
+# The least margin of the meaning's SVM for some entry: a question no entry is about ranks some
+# entry first all the same, but far from its questions.
+LEAST_MEANING_MARGIN = -0.65
 # A message whose report intents together are this likely is not answered from the FAQ, even
 # when no single category is sure enough to file: the report path wins.
 MAYBE_A_REPORT = 0.5
@@ -166,16 +172,16 @@ def faq_file() -> Path:
     return Path(os.environ.get("FAQ_FILE") or DEFAULT_FILE)
 
 
-_loaded: dict[tuple[Path, float], tuple[dict[str, Entry], "Wording"]] = {}
+_loaded: dict[tuple[Path, float], tuple[dict[str, Entry], "Matcher"]] = {}
 
 
-def _current() -> tuple[dict[str, Entry], "Wording"]:
+def _current() -> tuple[dict[str, Entry], "Matcher"]:
     path = faq_file()
     key = (path, path.stat().st_mtime)
     if key not in _loaded:
         _loaded.clear()
         entries = {entry.id: entry for entry in load(path)}
-        _loaded[key] = (entries, Wording(entries))
+        _loaded[key] = (entries, Matcher(entries))
     return _loaded[key]
 
 
@@ -184,37 +190,63 @@ def entries_by_id() -> dict[str, Entry]:
     return _current()[0]
 
 
-def wording() -> "Wording":
-    """The wording index of the FAQ file's questions, rebuilt whenever the file changes."""
+def matcher() -> "Matcher":
+    """The matcher of the FAQ file's questions, rebuilt whenever the file changes."""
     return _current()[1]
 
 
-class Wording:
-    """措辞比对: a linear SVM over character 1-3-gram TF-IDF of the FAQ file's own questions.
-
-    A second opinion on the ResponseSelector's choice, trained in a moment whenever the FAQ file
-    is read: which entry's questions are worded most like the resident's.
-    """
+class _View:
+    """A linear SVM over one representation of FAQ questions: which entry's questions a
+    resident's message is most like."""
 
     TEMPERATURE = 0.1  # of the softmax that turns the SVM's margins into probabilities
 
-    def __init__(self, entries: dict[str, Entry]):
-        questions = [(question, entry_id) for entry_id, entry in entries.items() for question in entry.questions]
-        self._ids = list(entries)
-        self._vectorizer = TfidfVectorizer(analyzer="char", ngram_range=(1, 3), sublinear_tf=True)
-        features = self._vectorizer.fit_transform([question for question, _ in questions])
-        self._svm = LinearSVC(C=1.0).fit(features, [entry_id for _, entry_id in questions]) if len(entries) > 1 else None
+    def __init__(self, vectors, labels: list[str], represent):
+        self._represent = represent
+        self._ids = list(dict.fromkeys(labels))
+        self._svm = LinearSVC(C=1.0).fit(vectors, labels) if len(self._ids) > 1 else None
 
-    def probabilities(self, text: str) -> dict[str, float]:
-        """Each entry's probability of being the one `text` asks for."""
+    def margins(self, text: str) -> dict[str, float]:
+        """Each entry's SVM margin: above zero, `text` is like its questions."""
         if self._svm is None:
             return dict.fromkeys(self._ids, 1.0)
-        margins = self._svm.decision_function(self._vectorizer.transform([_MENTION.sub("", text)]))[0]
-        scaled = np.exp((margins - margins.max()) / self.TEMPERATURE)
-        return dict(zip(self._svm.classes_, (scaled / scaled.sum()).tolist()))
+        margins = self._svm.decision_function(self._represent([_MENTION.sub("", text)]))[0]
+        return dict(zip(self._svm.classes_, margins.tolist()))
+
+    @classmethod
+    def probabilities(cls, margins: dict[str, float]) -> dict[str, float]:
+        """The margins as each entry's probability of being the one asked for."""
+        values = np.array(list(margins.values()))
+        scaled = np.exp((values - values.max()) / cls.TEMPERATURE)
+        return dict(zip(margins, (scaled / scaled.sum()).tolist()))
 
 
-_MENTION = re.compile(r"@\S+\s*")
+class Matcher:
+    """Two opinions on which entry a question asks for, trained in a moment whenever the FAQ
+    file is read: its wording (措辞, TF-IDF of character 1-3-grams) and its meaning (语义,
+    multilingual-e5-small sentence embeddings: "暖气啥时候来" and "供暖季几号开始" share no word).
+    Each community gets its own pair, trained on the entries meant for it, so an entry for another
+    community neither answers nor crowds out the resident's own."""
+
+    def __init__(self, entries: dict[str, Entry]):
+        self._entries = entries
+        questions = [(question, entry_id) for entry_id, entry in entries.items() for question in entry.questions]
+        self._labels = [entry_id for _, entry_id in questions]
+        self._characters = TfidfVectorizer(analyzer="char", ngram_range=(1, 3), sublinear_tf=True)
+        texts = [question for question, _ in questions]
+        self._vectors = (self._characters.fit_transform(texts), embeddings.embed(texts))
+        self._views: dict[str | None, tuple[_View, _View]] = {}
+
+    def views(self, community: str | None = None) -> tuple[_View, _View]:
+        """The wording and the meaning for the residents of `community` (None: every entry)."""
+        if community not in self._views:
+            rows = [row for row, entry_id in enumerate(self._labels)
+                    if self._entries[entry_id].community in (None, community) or community is None]
+            labels = [self._labels[row] for row in rows]
+            wording, meaning = self._vectors
+            self._views[community] = (_View(wording[rows], labels, self._characters.transform),
+                                      _View(meaning[rows], labels, embeddings.embed))
+        return self._views[community]
 
 
 def first_ranked(parse: dict) -> str | None:
@@ -223,37 +255,35 @@ def first_ranked(parse: dict) -> str | None:
     return str(ranking[0].get("intent_response_key", "")).split("/", 1)[-1] if ranking else None
 
 
+def is_question(parse: dict) -> bool:
+    """A message the FAQ may answer: a question intent, and not a report nor as likely one as not."""
+    return ((parse.get("intent") or {}).get("name") in QUESTION_INTENTS and not decide(parse).is_report
+            and report_likelihood(parse) < MAYBE_A_REPORT)
+
+
 def choose_answer(parse: dict, entries: dict[str, Entry], community: str | None = None,
-                  wording: Wording | None = None) -> Entry | None:
+                  matcher: Matcher | None = None) -> Entry | None:
     """The entry to answer a question with, or None ("not sure").
 
-    Never a report: a message `bot.decision.decide` files as a report, or that is as likely a
-    report as not, is not answered. The
-    ResponseSelector's confidences and the wording's probabilities, over the entries meant for
-    the resident's community, are averaged; the best entry is the answer when the average is sure of it,
-    or fairly sure and the selector and the wording both rank it first.
+    Never a report (`is_question`), nor a question whose meaning is far from every entry's
+    questions. The wording's and the meaning's probabilities, over the entries meant for the
+    resident's community, are averaged; the best entry is the answer when the average is sure of
+    it, or fairly sure and both opinions rank it first.
     """
-    if ((parse.get("intent") or {}).get("name") not in QUESTION_INTENTS or decide(parse).is_report
-            or report_likelihood(parse) >= MAYBE_A_REPORT):
+    if not is_question(parse):
         return None
-    allowed = [e.id for e in entries.values() if e.community is None or community is None or e.community == community]
-    ranking = ((parse.get("response_selector") or {}).get(RETRIEVAL_INTENT) or {}).get("ranking") or []
-    selector = _among(allowed, {str(c.get("intent_response_key", "")).split("/", 1)[-1]: float(c.get("confidence") or 0)
-                                for c in ranking})
-    worded = _among(allowed, (wording or Wording(entries)).probabilities(parse.get("text") or ""))
-    if not selector:
+    wording, meaning = (matcher or Matcher(entries)).views(community)
+    text = parse.get("text") or ""
+    meant = meaning.margins(text)
+    if max(meant.values()) < LEAST_MEANING_MARGIN:
         return None
-    score = {entry_id: (selector.get(entry_id, 0.0) + worded.get(entry_id, 0.0)) / 2 for entry_id in allowed}
-    best = max(allowed, key=score.__getitem__)
-    first_choices = {max(selector, key=selector.__getitem__), max(worded, key=worded.__getitem__)}
+    opinions = [_View.probabilities(margins) for margins in (wording.margins(text), meant)]
+    score = {entry_id: sum(opinion[entry_id] for opinion in opinions) / 2 for entry_id in meant}
+    best = max(score, key=score.__getitem__)
+    first_choices = {max(opinion, key=opinion.__getitem__) for opinion in opinions}
     if score[best] >= SURE_CONFIDENCE or (score[best] >= ANSWER_CONFIDENCE and first_choices == {best}):
         return entries[best]
     return None
 
 
-def _among(allowed: list[str], probabilities: dict[str, float]) -> dict[str, float]:
-    """The probabilities of the entries the resident may be given: an entry meant for another
-    community gives its share to the others, in proportion (so most to its sibling entry)."""
-    kept = {entry_id: probabilities[entry_id] for entry_id in allowed if probabilities.get(entry_id, 0.0) > 0}
-    removed = sum(probabilities.values()) - sum(kept.values())
-    return {entry_id: p / (1 - removed) for entry_id, p in kept.items()} if removed < 1 else {}
+_MENTION = re.compile(r"@\S+\s*")
