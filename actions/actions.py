@@ -18,8 +18,8 @@ from bot.replies import ASK_COMPOUND, NOT_UNDERSTOOD, REPORT_CANCELLED, UNKNOWN_
 
 Events = list[dict[str, Any]]
 
-# The FAQ matcher is built while the server starts, so the first question does not wait for it.
-threading.Thread(target=faq.matcher, name="faq-matcher", daemon=True).start()
+# The FAQ matcher is trained while the server starts, so the first question does not wait for it.
+threading.Thread(target=faq.warm, name="faq-matcher", daemon=True).start()
 
 
 def _session() -> Session:

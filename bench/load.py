@@ -193,7 +193,7 @@ def servers_for(store: str, args: argparse.Namespace) -> int:
 def start_profiler(pid: int, seconds: float) -> subprocess.Popen:
     out = ROOT / "bench" / "out" / f"profile-{pid}.txt"
     out.parent.mkdir(parents=True, exist_ok=True)
-    return subprocess.Popen([str(Path(sys.executable).parent / "py-spy"), "record", "-p", str(pid), "-d",
+    return subprocess.Popen([str(Path(sys.executable).parent / "py-spy"), "record", "--subprocesses", "-p", str(pid), "-d",
                              str(int(seconds)), "-r", "50", "-f", "raw", "-o", str(out)],
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 

@@ -195,6 +195,14 @@ def matcher() -> "Matcher":
     return _current()[1]
 
 
+def warm() -> None:
+    """Read the FAQ file and train the opinions of every community it names, before the first
+    question (the action server starts it in the background)."""
+    entries, built = _current()
+    for community in {None, *(entry.community for entry in entries.values())}:
+        built.views(community)
+
+
 class _View:
     """A linear SVM over one representation of FAQ questions: which entry's questions a
     resident's message is most like."""

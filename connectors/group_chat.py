@@ -30,6 +30,7 @@ from typing import Any
 
 import aiohttp
 from rasa.core.channels.channel import OutputChannel, UserMessage
+from rasa.core.lock_store import LockError
 from rasa.core.tracker_store import FailSafeTrackerStore
 from rasa.shared.core.constants import ACTION_LISTEN_NAME
 from rasa.shared.core.events import ActionExecuted, UserUtteranceReverted
@@ -243,6 +244,8 @@ class GroupChat:
                     message_id=incoming.event_id, metadata=self.metadata(incoming)))
         except OUTAGES as error:
             raise Unavailable(f"{error.__class__.__name__} during the turn") from None
+        except LockError:  # overload: the message waited out the conversation lock's lifetime
+            raise Unavailable("waited too long for the conversation's earlier messages") from None
         if not turn.texts and not await self.paused(incoming.resident.sender_id):
             # Rasa logs and swallows a failed custom action: the turn is silent
             reason = await self.services_down()

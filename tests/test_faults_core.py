@@ -1,23 +1,27 @@
 """The group-chat core through an outage, with a stand-in for Rasa that fails as Rasa does when
 its database is unreachable (the end-to-end faults are in tests/test_faults.py)."""
 import pytest
+from rasa.core.lock_store import LockError
 from sqlalchemy.exc import OperationalError
 
 from connectors.group_chat import APOLOGY, GroupChat, Incoming, MalformedMessage
 from test_group_chat import Bot, Platform, database, incoming, take  # noqa: F401 - database: autouse fixture
 
 
-class FailingFirst(Bot):
-    """Raises the database's error for the first `failures` messages, then answers."""
+DATABASE_DOWN = OperationalError("SELECT 1", {}, ConnectionRefusedError("database restarting"))
 
-    def __init__(self, failures: int):
+
+class FailingFirst(Bot):
+    """Raises `error` (the database's, by default) for the first `failures` messages, then answers."""
+
+    def __init__(self, failures: int, error: Exception = DATABASE_DOWN):
         super().__init__()
-        self.failures = failures
+        self.failures, self.error = failures, error
 
     async def __call__(self, user_message):
         if self.failures:
             self.failures -= 1
-            raise OperationalError("SELECT 1", {}, ConnectionRefusedError("database restarting"))
+            raise self.error
         await super().__call__(user_message)
 
 
@@ -26,6 +30,13 @@ async def test_a_message_that_meets_an_outage_is_apologised_for_once_then_answer
     assert await take(GroupChat("wecom", platform.send), bot, incoming("held", "7号楼暖气不热"))
     assert [text for _, text, _ in platform.sent] == [APOLOGY, "听到：7号楼暖气不热"]
     assert len(bot.heard) == 1
+
+
+async def test_a_message_that_waited_too_long_for_its_conversation_is_held_not_dropped():
+    # under overload Rasa's lock store gives up on a message that waited out the lock's lifetime
+    platform, bot = Platform(), FailingFirst(failures=1, error=LockError("Could not acquire lock"))
+    assert await take(GroupChat("wecom", platform.send), bot, incoming("waited", "5号楼电梯坏了"))
+    assert [text for _, text, _ in platform.sent] == [APOLOGY, "听到：5号楼电梯坏了"]
 
 
 async def test_where_a_reply_handle_answers_once_the_answer_gets_it_and_there_is_no_apology():
