@@ -7,6 +7,7 @@ takes seconds, so a list embedded once is kept on disk (`var/cache/`, keyed by i
 next process, or the next test, reads it back.
 """
 import hashlib
+import logging
 import os
 from functools import lru_cache
 from pathlib import Path
@@ -14,6 +15,7 @@ from pathlib import Path
 import numpy as np
 from threadpoolctl import threadpool_limits
 
+log = logging.getLogger(__name__)
 CACHE = Path(os.environ.get("EMBEDDING_CACHE") or Path(__file__).resolve().parents[1] / "var" / "cache")
 VARIANT = "original"  # multilingual-e5-small, 384 dimensions
 
@@ -46,8 +48,11 @@ def embed(texts: list[str]) -> np.ndarray:
     if path.exists():
         return np.load(path)
     vectors = _one_thread().query(texts)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    temporary = path.with_suffix(f".{os.getpid()}.tmp.npy")
-    np.save(temporary, vectors)
-    temporary.replace(path)  # another process may write the same file at the same time
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        temporary = path.with_suffix(f".{os.getpid()}.tmp.npy")
+        np.save(temporary, vectors)
+        temporary.replace(path)  # another process may write the same file at the same time
+    except OSError as error:  # a read-only checkout: embed again next time, answer now
+        log.warning("embeddings not cached in %s: %s", CACHE, error)
     return vectors

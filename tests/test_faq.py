@@ -134,3 +134,16 @@ def test_an_entry_for_another_community_is_not_given(sample):
     question = "社区服务中心几点开门"
     assert choose(sample, "faq", question, community="和谐社区").id == "service_center_hexie"
     assert choose(sample, "faq", question, community="光明社区").id == "service_center_guangming"
+
+
+def test_embeddings_are_kept_for_the_next_process_and_a_cache_that_cannot_be_written_costs_only_time(
+        tmp_path, monkeypatch):
+    from bot import embeddings
+    questions = ["暖气什么时候来", "老年卡在哪办"]
+    monkeypatch.setattr(embeddings, "CACHE", tmp_path / "cache")
+    first = embeddings.embed(questions)
+    assert len(list((tmp_path / "cache").glob("*.npy"))) == 1
+    assert (embeddings.embed(questions) == first).all()
+    (tmp_path / "a_file").write_text("")
+    monkeypatch.setattr(embeddings, "CACHE", tmp_path / "a_file" / "cache")
+    assert abs(embeddings.embed(questions) - first).max() < 1e-5
