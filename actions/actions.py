@@ -5,13 +5,11 @@ from typing import Any
 from rasa_sdk import Action, FormValidationAction, Tracker
 from rasa_sdk.events import SlotSet
 from rasa_sdk.executor import CollectingDispatcher
-from sqlalchemy.orm import Session
 
+from actions.context import database, resident_of
 from actions.handoff import hand_over_if_urgent, say_or_hand_over
 from bot import faq, intake, org, tickets
 from bot.clock import utc_now
-from bot.conversations import resident_from
-from bot.db import shared_engine
 from bot.decision import decide
 from bot.intake import PendingReport
 from bot.replies import ASK_COMPOUND, NOT_UNDERSTOOD, REPORT_CANCELLED, UNKNOWN_COMPOUND, first_values
@@ -22,22 +20,14 @@ Events = list[dict[str, Any]]
 threading.Thread(target=faq.warm, name="faq-matcher", daemon=True).start()
 
 
-def _session() -> Session:
-    return Session(shared_engine(), future=True)
-
-
-def _resident(tracker: Tracker):
-    return resident_from(tracker.sender_id, tracker.latest_message.get("metadata"))
-
-
 def _faq_answer(tracker: Tracker) -> faq.Entry | None:
     """The FAQ entry that answers the latest message for this resident's community, if any."""
-    resident, community = _resident(tracker), None
+    resident, community = resident_of(tracker), None
     if resident.group_id:
-        with _session() as session:
+        with database() as session:
             compound = org.compound_for_group(session, resident.platform, resident.group_id)
             community = compound.grid.community.name if compound else None
-    return faq.choose_answer(tracker.latest_message, faq.entries_by_id(), community, faq.matcher())
+    return faq.choose_answer(tracker.latest_message, faq.matcher(), community)
 
 
 def _say(dispatcher: CollectingDispatcher, texts: list[str]) -> None:
@@ -58,9 +48,9 @@ class ActionHandleReport(Action):
             entry = _faq_answer(tracker)  # an unsure message may still be a question the FAQ knows
             return [SlotSet("compound_missing", False),
                     *say_or_hand_over(dispatcher, tracker, entry.reply() if entry else NOT_UNDERSTOOD)]
-        resident = _resident(tracker)
+        resident = resident_of(tracker)
         report = intake.pending_report(decision, message.get("text", ""), first_values(message.get("entities", [])))
-        with _session() as session, session.begin():
+        with database() as session, session.begin():
             compound = intake.compound_of(session, report, resident)
             _say(dispatcher, intake.emergency_first(session, report, compound))
             if compound is None:
@@ -79,7 +69,7 @@ class ValidateCompoundForm(FormValidationAction):
 
     def validate_compound(self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker,
                           domain: dict) -> dict[str, Any]:
-        with _session() as session:
+        with database() as session:
             compound = org.find_compound(session, str(value or ""))
             if compound is None:
                 dispatcher.utter_message(text=UNKNOWN_COMPOUND)
@@ -108,10 +98,10 @@ class ActionFileReport(Action):
         pending, paused = tracker.get_slot("pending_report"), []
         if pending:
             report = PendingReport(**pending)
-            with _session() as session, session.begin():
+            with database() as session, session.begin():
                 compound = org.find_compound(session, tracker.get_slot("compound") or "")
                 if compound is not None:
-                    _say(dispatcher, intake.file(session, report, compound, _resident(tracker), utc_now()))
+                    _say(dispatcher, intake.file(session, report, compound, resident_of(tracker), utc_now()))
                     paused = hand_over_if_urgent(dispatcher, session, tracker, report)
         return [SlotSet("pending_report", None), SlotSet("compound_missing", False), *paused]
 
@@ -134,8 +124,8 @@ class ActionTicketStatus(Action):
         return "action_ticket_status"
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict) -> Events:
-        resident = _resident(tracker)
-        with _session() as session:
+        resident = resident_of(tracker)
+        with database() as session:
             dispatcher.utter_message(text=tickets.status_lines(
                 tickets.open_tickets_of(session, resident.platform, resident.user_id)))
         return []
@@ -148,9 +138,9 @@ class ActionRateTicket(Action):
         return "action_rate_ticket"
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict) -> Events:
-        resident = _resident(tracker)
+        resident = resident_of(tracker)
         answer = tracker.latest_message["intent"]["name"]  # the intents are named as the answers
-        with _session() as session, session.begin():
+        with database() as session, session.begin():
             ticket = tickets.rate(session, resident.platform, resident.user_id, answer, utc_now())
             dispatcher.utter_message(text=tickets.rating_reply(ticket, answer))
         return []

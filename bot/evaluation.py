@@ -187,7 +187,7 @@ def score_faq(path: str | Path, parse: Parse, entries: dict[str, "faq.Entry"]) -
     for question, expected in rows:
         started = time.perf_counter()
         result = parse(question)
-        answer = faq.choose_answer(result, entries, matcher=matcher)
+        answer = faq.choose_answer(result, matcher)
         latencies.append((time.perf_counter() - started) * 1000)
         got = answer.id if answer else "none"
         if expected == "none":

@@ -237,7 +237,7 @@ class Matcher:
     community neither answers nor crowds out the resident's own."""
 
     def __init__(self, entries: dict[str, Entry]):
-        self._entries = entries
+        self.entries = entries
         questions = [(question, entry_id) for entry_id, entry in entries.items() for question in entry.questions]
         self._labels = [entry_id for _, entry_id in questions]
         self._characters = TfidfVectorizer(analyzer="char", ngram_range=(1, 3), sublinear_tf=True)
@@ -249,7 +249,7 @@ class Matcher:
         """The wording and the meaning for the residents of `community` (None: every entry)."""
         if community not in self._views:
             rows = [row for row, entry_id in enumerate(self._labels)
-                    if self._entries[entry_id].community in (None, community) or community is None]
+                    if self.entries[entry_id].community in (None, community) or community is None]
             labels = [self._labels[row] for row in rows]
             wording, meaning = self._vectors
             self._views[community] = (_View(wording[rows], labels, self._characters.transform),
@@ -269,8 +269,7 @@ def is_question(parse: dict) -> bool:
             and report_likelihood(parse) < MAYBE_A_REPORT)
 
 
-def choose_answer(parse: dict, entries: dict[str, Entry], community: str | None = None,
-                  matcher: Matcher | None = None) -> Entry | None:
+def choose_answer(parse: dict, matcher: Matcher, community: str | None = None) -> Entry | None:
     """The entry to answer a question with, or None ("not sure").
 
     Never a report (`is_question`), nor a question whose meaning is far from every entry's
@@ -280,7 +279,7 @@ def choose_answer(parse: dict, entries: dict[str, Entry], community: str | None 
     """
     if not is_question(parse):
         return None
-    wording, meaning = (matcher or Matcher(entries)).views(community)
+    wording, meaning = matcher.views(community)
     text = parse.get("text") or ""
     meant = meaning.margins(text)
     if max(meant.values()) < LEAST_MEANING_MARGIN:
@@ -290,7 +289,7 @@ def choose_answer(parse: dict, entries: dict[str, Entry], community: str | None 
     best = max(score, key=score.__getitem__)
     first_choices = {max(opinion, key=opinion.__getitem__) for opinion in opinions}
     if score[best] >= SURE_CONFIDENCE or (score[best] >= ANSWER_CONFIDENCE and first_choices == {best}):
-        return entries[best]
+        return matcher.entries[best]
     return None
 
 

@@ -65,8 +65,10 @@ SILENT_TRIES = 3  # a turn without a reply while every service answers is tried 
 # so stays free to answer webhooks within the platforms' deadlines (WeCom 5 s, Feishu 3 s).
 TURNS_AT_ONCE = 8
 PROBE_TIMEOUT = aiohttp.ClientTimeout(total=2)
-# What an outage looks like from here: the database or the lock store cannot be reached.
-OUTAGES = (OperationalError, InterfaceError, RedisConnectionError, RedisTimeoutError)
+# What an outage looks like from here: the database or the lock store cannot be reached, or
+# the lock store cannot give a conversation's lock in time (under overload a message may wait
+# out the lock's lifetime: Rasa's LockError).
+OUTAGES = (OperationalError, InterfaceError, RedisConnectionError, RedisTimeoutError, LockError)
 
 OnNewMessage = Callable[[UserMessage], Awaitable[Any]]
 
@@ -244,8 +246,6 @@ class GroupChat:
                     message_id=incoming.event_id, metadata=self.metadata(incoming)))
         except OUTAGES as error:
             raise Unavailable(f"{error.__class__.__name__} during the turn") from None
-        except LockError:  # overload: the message waited out the conversation lock's lifetime
-            raise Unavailable("waited too long for the conversation's earlier messages") from None
         if not turn.texts and not await self.paused(incoming.resident.sender_id):
             # Rasa logs and swallows a failed custom action: the turn is silent
             reason = await self.services_down()

@@ -86,14 +86,12 @@ def parse(intent, text, *reports):
 
 @pytest.fixture(scope="module")
 def sample():
-    """The sample site's FAQ and its matcher."""
-    entries = {entry.id: entry for entry in faq.load(ROOT / "faq" / "sample_faq.yml")}
-    return entries, faq.Matcher(entries)
+    """The matcher of the sample site's FAQ."""
+    return faq.Matcher({entry.id: entry for entry in faq.load(ROOT / "faq" / "sample_faq.yml")})
 
 
 def choose(sample, intent, text, *reports, community=None):
-    entries, matcher = sample
-    return faq.choose_answer(parse(intent, text, *reports), entries, community, matcher)
+    return faq.choose_answer(parse(intent, text, *reports), sample, community)
 
 
 def test_a_question_worded_like_an_entry_is_answered(sample):
@@ -108,10 +106,9 @@ def test_a_question_in_other_words_is_answered(sample, question, entry):
 
 
 def test_the_meaning_knows_a_question_that_shares_no_words_with_the_entry(sample):
-    _, matcher = sample
     question = "冬天家里什么时候能热起来"
     by_wording, by_meaning = (max(view.margins(question).items(), key=lambda item: item[1])[0]
-                              for view in matcher.views())
+                              for view in sample.views())
     assert (by_wording, by_meaning) == ("heating_preparation", "heating_season_dates")
 
 
