@@ -8,10 +8,10 @@ from rasa_sdk.events import ActionExecuted, ConversationPaused, SessionStarted, 
 from rasa_sdk.executor import CollectingDispatcher
 from sqlalchemy.orm import Session
 
+from actions.context import database, resident_of
 from bot import handoff, org
 from bot.clock import utc_now
 from bot.conversations import resident_from
-from bot.db import shared_engine
 from bot.intake import PendingReport
 from bot.models import Compound, Ticket
 
@@ -32,7 +32,7 @@ def hand_over(dispatcher: CollectingDispatcher, session: Session, tracker: Track
               compound: Compound | None, ticket: Ticket | None = None) -> Events:
     """Hand the conversation to staff, tell the resident when to expect them, pause the bot."""
     now = utc_now()
-    resident = resident_from(tracker.sender_id, tracker.latest_message.get("metadata"))
+    resident = resident_of(tracker)
     handoff.start(session, resident, reason, compound, tracker.latest_message.get("text") or "", now, ticket)
     dispatcher.utter_message(text=handoff.notice(reason, org.office_hours_for(compound), now))
     return [ConversationPaused()]
@@ -56,7 +56,7 @@ def say_or_hand_over(dispatcher: CollectingDispatcher, tracker: Tracker, reply: 
     if not handoff.second_misunderstanding(reply, _previous_turn_replies(tracker)):
         dispatcher.utter_message(text=reply)
         return []
-    with Session(shared_engine(), future=True) as session, session.begin():
+    with database() as session, session.begin():
         return hand_over(dispatcher, session, tracker, "not_understood", _compound(session, tracker))
 
 
@@ -76,7 +76,7 @@ class ActionHandoff(Action):
         return "action_handoff"
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict) -> Events:
-        with Session(shared_engine(), future=True) as session, session.begin():
+        with database() as session, session.begin():
             return hand_over(dispatcher, session, tracker, "asked", _compound(session, tracker))
 
 
@@ -92,7 +92,7 @@ class ActionSessionStart(Action):
         events = [SessionStarted()]
         if domain.get("session_config", {}).get("carry_over_slots", True):
             events += [SlotSet(name, value) for name, value in tracker.slots.items() if value is not None]
-        with Session(shared_engine(), future=True) as session:
+        with database() as session:
             if handoff.open_handoff(session, tracker.sender_id):
                 events.append(ConversationPaused())
         return events + [ActionExecuted("action_listen")]

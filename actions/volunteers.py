@@ -10,10 +10,9 @@ from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 from sqlalchemy.orm import Session
 
+from actions.context import database, resident_of
 from bot import org, volunteers
 from bot.clock import utc_now
-from bot.conversations import resident_from
-from bot.db import shared_engine
 
 Events = list[dict[str, Any]]
 FORM_SLOTS = ("volunteer_name", "volunteer_compound", "volunteer_work_unit", "volunteer_skills")
@@ -29,12 +28,14 @@ UNKNOWN_SKILLS = ("没认出您的特长。可以说：" + "、".join(skill.name
                   + "，或者用几个字描述您能帮什么忙。")
 
 
-def _session() -> Session:
-    return Session(shared_engine(), future=True)
-
-
-def _resident(tracker: Tracker):
-    return resident_from(tracker.sender_id, tracker.latest_message.get("metadata"))
+def _short_text(dispatcher: CollectingDispatcher, slot: str, value: Any, longest: int,
+                ask_again: str) -> dict[str, Any]:
+    """A free-text answer of 2 to `longest` characters for `slot`, or the question again."""
+    text = str(value or "").strip()
+    if not 1 < len(text) <= longest:
+        dispatcher.utter_message(text=ask_again)
+        return {slot: None}
+    return {slot: text}
 
 
 def _clear() -> Events:
@@ -50,24 +51,20 @@ class ValidateVolunteerForm(FormValidationAction):
 
     async def required_slots(self, domain_slots: list[str], dispatcher: CollectingDispatcher,
                              tracker: Tracker, domain: DomainDict) -> list[str]:
-        resident = _resident(tracker)
+        resident = resident_of(tracker)
         if resident.group_id:
             return []
-        with _session() as session:
+        with database() as session:
             known = volunteers.registration_of(session, resident.platform, resident.user_id)
             return [] if known is not None and known.status != "rejected" else domain_slots
 
     def validate_volunteer_name(self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker,
                                 domain: DomainDict) -> dict[str, Any]:
-        name = str(value or "").strip()
-        if not 1 < len(name) <= 20:
-            dispatcher.utter_message(text="请告诉我您的姓名（2到20个字）。")
-            return {"volunteer_name": None}
-        return {"volunteer_name": name}
+        return _short_text(dispatcher, "volunteer_name", value, 20, "请告诉我您的姓名（2到20个字）。")
 
     def validate_volunteer_compound(self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker,
                                     domain: DomainDict) -> dict[str, Any]:
-        with _session() as session:
+        with database() as session:
             compound = org.find_compound(session, str(value or ""))
             if compound is None:
                 dispatcher.utter_message(text="没有找到这个小区，请说小区的名字，例如“金御城”。")
@@ -76,11 +73,7 @@ class ValidateVolunteerForm(FormValidationAction):
 
     def validate_volunteer_work_unit(self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker,
                                      domain: DomainDict) -> dict[str, Any]:
-        unit = str(value or "").strip()
-        if not 1 < len(unit) <= 100:
-            dispatcher.utter_message(text="请告诉我您的工作单位（100字以内）。")
-            return {"volunteer_work_unit": None}
-        return {"volunteer_work_unit": unit}
+        return _short_text(dispatcher, "volunteer_work_unit", value, 100, "请告诉我您的工作单位（100字以内）。")
 
     def validate_volunteer_skills(self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker,
                                   domain: DomainDict) -> dict[str, Any]:
@@ -130,12 +123,12 @@ class ActionRegisterVolunteer(Action):
         return "action_register_volunteer"
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict) -> Events:
-        resident = _resident(tracker)
+        resident = resident_of(tracker)
         if resident.group_id:
             dispatcher.utter_message(text=ONLY_ONE_TO_ONE)
             return _clear()
         slots = {name: tracker.get_slot(name) for name in FORM_SLOTS}
-        with _session() as session, session.begin():
+        with database() as session, session.begin():
             known = volunteers.registration_of(session, resident.platform, resident.user_id)
             compound = org.find_compound(session, slots["volunteer_compound"] or "")
             if known is not None and known.status != "rejected":
@@ -161,7 +154,7 @@ class ActionCancelVolunteerRegistration(Action):
 
 def _answer(dispatcher: CollectingDispatcher, command: Callable[[Session], str]) -> Events:
     """Run a volunteer's chat command in one transaction and say its reply (or why it was refused)."""
-    with _session() as session, session.begin():
+    with database() as session, session.begin():
         try:
             reply = command(session)
         except volunteers.VolunteerError as refusal:
@@ -177,7 +170,7 @@ class ActionClaimTicket(Action):
         return "action_claim_ticket"
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict) -> Events:
-        resident, text = _resident(tracker), tracker.latest_message.get("text") or ""
+        resident, text = resident_of(tracker), tracker.latest_message.get("text") or ""
         return _answer(dispatcher, lambda session: volunteers.claim(
             session, resident.platform, resident.user_id, volunteers.ticket_number(text), utc_now()))
 
@@ -189,7 +182,7 @@ class ActionFinishTicket(Action):
         return "action_finish_ticket"
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict) -> Events:
-        resident, text = _resident(tracker), tracker.latest_message.get("text") or ""
+        resident, text = resident_of(tracker), tracker.latest_message.get("text") or ""
         return _answer(dispatcher, lambda session: volunteers.finish(
             session, resident.platform, resident.user_id, volunteers.ticket_number(text),
             volunteers.finish_note(text), utc_now()))
@@ -202,6 +195,6 @@ class ActionMyPoints(Action):
         return "action_my_points"
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict) -> Events:
-        resident = _resident(tracker)
+        resident = resident_of(tracker)
         return _answer(dispatcher, lambda session: volunteers.points_reply(session, resident.platform,
                                                                            resident.user_id))
