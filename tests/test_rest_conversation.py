@@ -59,7 +59,7 @@ def test_gibberish_gets_a_fallback_not_a_category(stack):
 def test_a_question_the_faq_covers_is_answered_and_others_get_not_sure(stack):
     answered = stack.rest(f"{GROUP}:faq1", "垃圾分类厨余垃圾几点可以扔")
     assert answered and "垃圾" in answered[0] and "不太确定" not in answered[0]
-    unsure = stack.rest(f"{GROUP}:faq2", "附近哪里能修自行车")
+    unsure = stack.rest(f"{GROUP}:faq2", "请问驾照到期去哪换")
     assert unsure and ("不太确定" in unsure[0] or "转人工" in unsure[0])
 
 
