@@ -196,10 +196,10 @@ def matcher() -> "Matcher":
 
 
 def warm() -> None:
-    """Read the FAQ file and train the opinions of every community it names, before the first
-    question (the action server starts it in the background)."""
-    entries, built = _current()
-    for community in {None, *(entry.community for entry in entries.values())}:
+    """Read the FAQ file and train the opinions of every community it names, and the one pair
+    the others share, before the first question (the action server starts it in the background)."""
+    built = matcher()
+    for community in {None, "", *built.communities}:  # "": the communities no entry names
         built.views(community)
 
 
@@ -243,18 +243,21 @@ class Matcher:
         self._characters = TfidfVectorizer(analyzer="char", ngram_range=(1, 3), sublinear_tf=True)
         texts = [question for question, _ in questions]
         self._vectors = (self._characters.fit_transform(texts), embeddings.embed(texts))
-        self._views: dict[str | None, tuple[_View, _View]] = {}
+        self._views: dict[tuple[int, ...], tuple[_View, _View]] = {}  # by the questions they learn
+        self.communities = {entry.community for entry in entries.values()} - {None}
 
     def views(self, community: str | None = None) -> tuple[_View, _View]:
-        """The wording and the meaning for the residents of `community` (None: every entry)."""
-        if community not in self._views:
-            rows = [row for row, entry_id in enumerate(self._labels)
-                    if self.entries[entry_id].community in (None, community) or community is None]
+        """The wording and the meaning for the residents of `community` (None: every entry).
+        Communities with the same entries share one pair: every community that no entry names
+        gets the pair of the entries meant for everyone, trained once."""
+        rows = tuple(row for row, entry_id in enumerate(self._labels)
+                     if community is None or self.entries[entry_id].community in (None, community))
+        if rows not in self._views:
             labels = [self._labels[row] for row in rows]
             wording, meaning = self._vectors
-            self._views[community] = (_View(wording[rows], labels, self._characters.transform),
-                                      _View(meaning[rows], labels, embeddings.embed))
-        return self._views[community]
+            self._views[rows] = (_View(wording[list(rows)], labels, self._characters.transform),
+                                 _View(meaning[list(rows)], labels, embeddings.embed))
+        return self._views[rows]
 
 
 def first_ranked(parse: dict) -> str | None:

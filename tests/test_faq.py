@@ -131,6 +131,13 @@ def test_an_entry_for_another_community_is_not_given(sample):
     question = "社区服务中心几点开门"
     assert choose(sample, "faq", question, community="和谐社区").id == "service_center_hexie"
     assert choose(sample, "faq", question, community="光明社区").id == "service_center_guangming"
+    answer = choose(sample, "faq", question, community="幸福社区")  # no entry names it
+    assert answer is None or answer.community is None
+
+
+def test_communities_that_no_entry_names_share_one_pair_of_opinions_trained_once(sample):
+    assert sample.views("幸福社区") is sample.views("阳光社区")
+    assert sample.views("幸福社区") is not sample.views("和谐社区")
 
 
 def test_embeddings_are_kept_for_the_next_process_and_a_cache_that_cannot_be_written_costs_only_time(
