@@ -1,5 +1,5 @@
 """Rasa SDK actions: thin adapters from a tracker to the `bot` services."""
-import threading
+import logging
 from typing import Any
 
 from rasa_sdk import Action, FormValidationAction, Tracker
@@ -16,8 +16,21 @@ from bot.replies import ASK_COMPOUND, NOT_UNDERSTOOD, REPORT_CANCELLED, UNKNOWN_
 
 Events = list[dict[str, Any]]
 
-# The FAQ matcher is trained while the server starts, so the first question does not wait for it.
-threading.Thread(target=faq.warm, name="faq-matcher", daemon=True).start()
+log = logging.getLogger(__name__)
+
+
+def _warm_faq() -> None:
+    """Train the FAQ matcher while the server starts, so that no question waits for it: here, in
+    the main process, before Sanic forks its workers, which inherit it (what a thread had done
+    would not be inherited: each worker trained its own pairs of opinions at their first
+    questions). A FAQ file that cannot be read stops nothing else: reports are still filed."""
+    try:
+        faq.warm()
+    except Exception:  # noqa: BLE001 - any FAQ problem: logged, and met again at the first question
+        log.exception("the FAQ matcher could not be trained at start")
+
+
+_warm_faq()
 
 
 def _faq_answer(tracker: Tracker) -> faq.Entry | None:
