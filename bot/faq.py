@@ -197,7 +197,7 @@ def matcher() -> "Matcher":
 
 def warm() -> None:
     """Read the FAQ file and train the opinions of every community it names, and the one pair
-    the others share, before the first question (the action server starts it in the background)."""
+    the others share, before the first question (the action server does it before it forks)."""
     built = matcher()
     for community in {None, "", *built.communities}:  # "": the communities no entry names
         built.views(community)
@@ -233,7 +233,7 @@ class Matcher:
     """Two opinions on which entry a question asks for, trained in a moment whenever the FAQ
     file is read: its wording (措辞, TF-IDF of character 1-3-grams) and its meaning (语义,
     multilingual-e5-small sentence embeddings: "暖气啥时候来" and "供暖季几号开始" share no word).
-    Each community gets its own pair, trained on the entries meant for it, so an entry for another
+    Each community gets a pair trained on the entries meant for it, so an entry for another
     community neither answers nor crowds out the resident's own."""
 
     def __init__(self, entries: dict[str, Entry]):
