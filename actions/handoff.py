@@ -11,7 +11,6 @@ from sqlalchemy.orm import Session
 from actions.context import database, resident_of
 from bot import handoff, org
 from bot.clock import utc_now
-from bot.conversations import resident_from
 from bot.intake import PendingReport
 from bot.models import Compound, Ticket
 
@@ -20,7 +19,7 @@ Events = list[dict[str, Any]]
 
 def _compound(session: Session, tracker: Tracker) -> Compound | None:
     """The compound the conversation is about: the group's, else the one the resident named."""
-    resident = resident_from(tracker.sender_id)
+    resident = resident_of(tracker)
     if resident.group_id:
         bound = org.compound_for_group(session, resident.platform, resident.group_id)
         if bound:
