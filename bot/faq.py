@@ -199,7 +199,8 @@ def warm() -> None:
     """Read the FAQ file and train the opinions of every community it names, and the one pair
     the others share, before the first question (the action server does it before it forks)."""
     built = matcher()
-    for community in {None, "", *built.communities}:  # "": the communities no entry names
+    named = {entry.community for entry in built.entries.values()}
+    for community in {None, "", *named}:  # "": the communities no entry names
         built.views(community)
 
 
@@ -244,7 +245,6 @@ class Matcher:
         texts = [question for question, _ in questions]
         self._vectors = (self._characters.fit_transform(texts), embeddings.embed(texts))
         self._views: dict[tuple[int, ...], tuple[_View, _View]] = {}  # by the questions they learn
-        self.communities = {entry.community for entry in entries.values()} - {None}
 
     def views(self, community: str | None = None) -> tuple[_View, _View]:
         """The wording and the meaning for the residents of `community` (None: every entry).
