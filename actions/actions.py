@@ -12,7 +12,7 @@ from bot import faq, intake, org, tickets
 from bot.clock import utc_now
 from bot.decision import decide
 from bot.intake import PendingReport
-from bot.replies import ASK_COMPOUND, NOT_UNDERSTOOD, REPORT_CANCELLED, UNKNOWN_COMPOUND, first_values
+from bot.replies import ASK_COMPOUND, IF_A_REPORT, NOT_UNDERSTOOD, REPORT_CANCELLED, UNKNOWN_COMPOUND, first_values
 
 Events = list[dict[str, Any]]
 
@@ -35,6 +35,8 @@ _warm_faq()
 
 def _faq_answer(tracker: Tracker) -> faq.Entry | None:
     """The FAQ entry that answers the latest message for this resident's community, if any."""
+    if faq.bar_for(tracker.latest_message) is None:
+        return None  # a sure report: no need to look up the community
     resident, community = resident_of(tracker), None
     if resident.group_id:
         with database() as session:
@@ -57,10 +59,12 @@ class ActionHandleReport(Action):
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict) -> Events:
         message = tracker.latest_message
         decision = decide(message)
-        if not decision.is_report:
-            entry = _faq_answer(tracker)  # an unsure message may still be a question the FAQ knows
-            return [SlotSet("compound_missing", False),
-                    *say_or_hand_over(dispatcher, tracker, entry.reply() if entry else NOT_UNDERSTOOD)]
+        entry = _faq_answer(tracker)  # an unsure message, or a report the model is unsure of, may be a question
+        if entry is not None or not decision.is_report:
+            reply = entry.reply() if entry else NOT_UNDERSTOOD
+            if entry and decision.is_report:
+                reply += IF_A_REPORT
+            return [SlotSet("compound_missing", False), *say_or_hand_over(dispatcher, tracker, reply)]
         resident = resident_of(tracker)
         report = intake.pending_report(decision, message.get("text", ""), first_values(message.get("entities", [])))
         with database() as session, session.begin():

@@ -13,7 +13,7 @@ from bot.db import shared_engine
 from bot.migrate import upgrade
 from bot.models import Ticket
 from bot.org import import_org_file
-from bot.replies import NOT_UNDERSTOOD, UNKNOWN_COMPOUND
+from bot.replies import IF_A_REPORT, NOT_UNDERSTOOD, UNKNOWN_COMPOUND
 from conftest import ROOT
 
 JINYU_GROUP = "wecom:wrOgQhDgAAJinYuCheng01"  # bound to 金御城 in org/sample_site.yml
@@ -99,6 +99,15 @@ async def test_a_message_the_bot_does_not_understand_gets_a_helpful_fallback():
     replies, slots = await run(ActionHandleReport(), tracker_for("wecom:dm:y", "嗯嗯那个啥", "nlu_fallback", 0.4))
     assert replies == [NOT_UNDERSTOOD] and "转人工" in replies[0]
     assert slots["compound_missing"] is False
+
+
+async def test_a_question_taken_for_an_unsure_report_is_answered_and_the_resident_told_how_to_report(sample_site):
+    replies, _ = await run(ActionHandleReport(), tracker_for(
+        f"{JINYU_GROUP}:gina", "物业费一平米一个月要交多少钱", "report_property_service", 0.6))
+    assert replies == [faq.entries_by_id()["property_fee"].reply() + IF_A_REPORT] and "转人工" in replies[0]
+    assert ticket_rows(sample_site) == []
+    await run(ActionHandleReport(), tracker_for(f"{JINYU_GROUP}:gina", "5号楼楼道灯坏了好几天", "report_power", 0.6))
+    assert ticket_rows(sample_site) == [("power", "金御城", None, ["gina"])]
 
 
 async def test_status_and_satisfaction(sample_site):

@@ -78,9 +78,9 @@ def test_the_committed_generated_files_are_up_to_date(tmp_path, monkeypatch):
     assert domain.read_text(encoding="utf-8") == (ROOT / "domain.yml").read_text(encoding="utf-8")
 
 
-def parse(intent, text, *reports):
+def parse(intent, text, *reports, confidence=0.9):
     """A parse result as Rasa gives it: the intent, and the report intents' confidences."""
-    ranking = [{"name": intent, "confidence": 0.9}] + [{"name": name, "confidence": c} for name, c in reports]
+    ranking = [{"name": intent, "confidence": confidence}] + [{"name": name, "confidence": c} for name, c in reports]
     return {"text": text, "intent": ranking[0], "intent_ranking": ranking}
 
 
@@ -90,8 +90,8 @@ def sample():
     return faq.Matcher({entry.id: entry for entry in faq.load(ROOT / "faq" / "sample_faq.yml")})
 
 
-def choose(sample, intent, text, *reports, community=None):
-    return faq.choose_answer(parse(intent, text, *reports), sample, community)
+def choose(sample, intent, text, *reports, community=None, confidence=0.9):
+    return faq.choose_answer(parse(intent, text, *reports, confidence=confidence), sample, community)
 
 
 def test_a_question_worded_like_an_entry_is_answered(sample):
@@ -121,10 +121,26 @@ def test_a_report_is_never_answered_from_the_faq(sample):
     assert choose(sample, "report_sanitation", "垃圾几点扔") is None
 
 
-def test_a_message_as_likely_a_report_as_not_is_never_answered_from_the_faq(sample):
-    text = "楼道灯坏了怎么跟小助手反映"
+def test_a_message_as_likely_a_report_as_not_is_answered_only_when_the_faq_is_sure(sample):
+    text = "楼道灯坏了怎么跟小助手反映"  # both opinions do not rank one entry first
     assert choose(sample, "nlu_fallback", text, ("report_power", 0.3), ("report_facilities", 0.25)) is None
     assert choose(sample, "nlu_fallback", text, ("report_power", 0.1)).id == "how_to_report"
+    sure = "物业费一平米一个月要交多少钱"
+    assert choose(sample, "nlu_fallback", sure, ("report_property_service", 0.55)).id == "property_fee"
+
+
+@pytest.mark.parametrize("intent, question, entry", [("report_property_service", "物业费一平米一个月要交多少钱", "property_fee"),
+                                                     ("report_heating", "今年供暖几号开始", "heating_season_dates"),
+                                                     ("report_sanitation", "装修垃圾清运怎么收费", "bulky_and_renovation_waste")])
+def test_a_question_the_model_took_for_an_unsure_report_is_answered_when_the_faq_is_sure(sample, intent, question, entry):
+    assert choose(sample, intent, question, confidence=0.6).id == entry
+    assert choose(sample, intent, question, confidence=0.8) is None  # a surer report is filed
+
+
+@pytest.mark.parametrize("intent, report", [("report_power", "5号楼楼道灯坏了好几天"), ("report_heating", "7号楼暖气一直不热"),
+                                            ("report_gas", "楼道里有煤气味 怎么办")])  # the last one urgent
+def test_an_unsure_report_the_faq_is_not_sure_of_stays_a_report(sample, intent, report):
+    assert choose(sample, intent, report, confidence=0.6) is None
 
 
 def test_an_entry_for_another_community_is_not_given(sample):
