@@ -3,7 +3,7 @@ import logging
 from typing import Any
 
 from rasa_sdk import Action, FormValidationAction, Tracker
-from rasa_sdk.events import SlotSet
+from rasa_sdk.events import FollowupAction, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions.context import database, resident_of
@@ -173,6 +173,8 @@ class ActionAnswerFaq(Action):
         return "action_answer_faq"
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict) -> Events:
+        if decide(tracker.latest_message).is_report:  # a danger in a question: "楼道冒烟了 打119吗"
+            return [FollowupAction(ActionHandleReport().name())]
         entry = _faq_answer(tracker)
         if entry is not None and entry.id == faq.first_ranked(tracker.latest_message):
             return [SlotSet("faq_sure", True)]  # utter_faq gives the ResponseSelector's answer

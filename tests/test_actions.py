@@ -110,6 +110,14 @@ async def test_a_question_taken_for_an_unsure_report_is_answered_and_the_residen
     assert ticket_rows(sample_site) == [("power", "金御城", None, ["gina"])]
 
 
+async def test_a_question_that_describes_a_danger_goes_the_report_way():
+    tracker = tracker_for(f"{JINYU_GROUP}:hank", "有股煤气味 抢修电话多少", "ask_info", 0.7)
+    dispatcher = CollectingDispatcher()
+    events = await ActionAnswerFaq().run(dispatcher, tracker, {})
+    assert events == [{"event": "followup", "timestamp": None, "name": "action_handle_report"}]
+    assert dispatcher.messages == []  # the report path says the emergency number first
+
+
 async def test_status_and_satisfaction(sample_site):
     sender = f"{JINYU_GROUP}:frank"
     await run(ActionHandleReport(), tracker_for(sender, "5号楼门口狗屎太多", "report_pets"))

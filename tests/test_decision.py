@@ -44,6 +44,7 @@ def test_the_fallback_classifier_is_looked_past_when_the_report_is_confident_eno
     ("小区东门那个井盖没了 晚上看不见", "facilities", "110"),
     ("12栋外墙瓷砖往下掉 差点砸到人", "facilities", "110"),
     ("孩子被楼下的狗咬了一口", "pets", "120"),
+    ("7号楼发生火警了 快来人", "safety_security", "119"),
     ("5栋独居的王奶奶敲门不应 两天没见了", "care_request", "110"),
 ])
 def test_urgent_dangers_are_caught_with_the_number_that_fits(text, category, number):
@@ -61,6 +62,7 @@ def test_the_model_category_stands_for_an_urgent_report():
     "燃气表不走字了", "电梯有异响", "暖气不热", "楼下装修太吵", "没有煤气味了 谢谢", "狗没拴绳",
     "井盖响得厉害", "电动车在楼道充电", "消防通道堵死了 要是着火了消防车都进不来", "两家吵得都快打起来了",
     "热水器打不着火", "腿上被蚊子咬了好几个包", "灶上火苗特别小",
+    "火警电话是多少", "家里老人要记的急救 火警 报警电话有哪些",  # the number's name, not a fire
 ])
 def test_everyday_reports_are_not_urgent(text):
     assert find_danger(text) is None

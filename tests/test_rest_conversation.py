@@ -27,6 +27,12 @@ def test_an_urgent_report_answers_first_with_the_emergency_number(stack):
     assert "电梯" in replies[1] and "街道" in replies[1]
 
 
+def test_a_danger_described_in_a_question_is_an_urgent_report(stack):
+    replies = stack.rest(f"{GROUP}:wu", "9号楼楼道里有股煤气味 抢修电话多少")
+    assert "【紧急】" in replies[0]
+    assert [t for t in stack.tickets() if t[1:3] == ("gas", "望江华庭") and "wu" in t[3]]
+
+
 def test_without_a_compound_the_bot_asks_re_asks_and_files(stack):
     asked = stack.rest("rest:dm:qian", "家里暖气片一点都不热 屋里才十五度")
     assert "哪个小区" in asked[-1]
