@@ -7,7 +7,7 @@ with its `send` function. Everything else lives here:
 - trigger: in a group the bot answers an @-mention or a message starting with a keyword; in a
   one-to-one chat every message;
 - one conversation per resident per group (`<platform>:<group id>:<user id>`), with the group
-  id, display name and bound compound passed to Rasa as metadata;
+  id and display name passed to Rasa as metadata;
 - dedup by the platform's event id, persisted, so a retried callback is answered once;
 - fast acknowledgement: the webhook answers first, the message is processed in the background;
 - replies @-mention the resident in their group, with phone and ID numbers masked; they go
@@ -43,7 +43,6 @@ from sqlalchemy import delete, text, update
 from sqlalchemy.exc import IntegrityError, InterfaceError, OperationalError
 from sqlalchemy.orm import Session
 
-from bot import org
 from bot.clock import utc_now
 from bot.conversations import Resident
 from bot.db import shared_engine
@@ -239,8 +238,8 @@ class GroupChat:
         self._turns = self._turns or asyncio.Semaphore(TURNS_AT_ONCE)
         try:
             async with self._turns:
-                # metadata at once, not in a thread: Rasa's lock store lines the conversation's
-                # messages up when each asks for the lock, so nothing may hold this one back
+                # at once: Rasa's lock store lines the conversation's messages up when each asks
+                # for the lock, so nothing may hold this one back
                 await on_new_message(UserMessage(
                     text, turn, incoming.resident.sender_id, input_channel=self.platform,
                     message_id=incoming.event_id, metadata=self.metadata(incoming)))
@@ -322,14 +321,9 @@ class GroupChat:
                 self._in_line[conversation] = (lock, waiting - 1)
 
     def metadata(self, incoming: Incoming) -> dict:
-        """What the actions may read: the group, the resident's name and the bound compound."""
-        compound = None
-        if incoming.group_id:
-            with Session(shared_engine(), future=True) as session:
-                bound = org.compound_for_group(session, self.platform, incoming.group_id)
-                compound = bound.name if bound else None
-        return {"platform": self.platform, "group_id": incoming.group_id,
-                "display_name": incoming.display_name, "compound": compound}
+        """What the actions may read: the group and the resident's name. The actions find the
+        group's compound themselves, when they need it (a report, a question)."""
+        return {"platform": self.platform, "group_id": incoming.group_id, "display_name": incoming.display_name}
 
     async def idle(self) -> None:
         """Wait until every message taken in has been processed (for tests and shutdown)."""

@@ -60,14 +60,13 @@ async def take(chat, bot, message):
     return accepted
 
 
-async def test_a_mention_in_a_group_reaches_the_bot_with_the_group_and_compound():
+async def test_a_mention_in_a_group_reaches_the_bot_with_the_group_and_name():
     platform, bot = Platform(), Bot()
     chat = GroupChat("wecom", platform.send)
     assert await take(chat, bot, incoming(context={"reply": "here"}))
     sender, text, metadata = bot.heard[0]
     assert sender == "wecom:wrOgQhDgAAJinYuCheng01:alice" and text == "7号楼暖气不热"
-    assert metadata == {"platform": "wecom", "group_id": "wrOgQhDgAAJinYuCheng01",
-                        "display_name": "王阿姨", "compound": "金御城"}
+    assert metadata == {"platform": "wecom", "group_id": "wrOgQhDgAAJinYuCheng01", "display_name": "王阿姨"}
     assert platform.sent == [(sender, "听到：7号楼暖气不热", {"reply": "here"})]
 
 

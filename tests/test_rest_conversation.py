@@ -1,5 +1,7 @@
 """Conversations over the REST channel through the real Rasa server and action server, with the
 sample site in the database; tickets are checked in that database."""
+import json
+
 GROUP = "rest:wangjiang-demo"  # bound to 望江华庭 in org/sample_site.yml
 
 
@@ -67,6 +69,19 @@ def test_a_question_the_faq_covers_is_answered_and_others_get_not_sure(stack):
     assert answered and "垃圾" in answered[0] and "不太确定" not in answered[0]
     unsure = stack.rest(f"{GROUP}:faq2", "请问驾照到期去哪换")
     assert unsure and ("不太确定" in unsure[0] or "转人工" in unsure[0])
+
+
+def test_the_response_selector_ranks_entries_for_questions_only(stack):
+    def parse(text):
+        status, body = stack.post("/model/parse", json.dumps({"text": text}).encode())
+        assert status == 200, body
+        return json.loads(body)
+    question = parse("垃圾分类厨余垃圾几点可以扔")
+    assert question["intent"]["name"] in ("faq", "ask_info")
+    assert question["response_selector"]["faq"]["ranking"][0]["intent_response_key"].startswith("faq/")
+    report = parse("5号楼电梯坏了两天了 老人上不去楼")
+    assert report["intent"]["name"] == "report_elevator"
+    assert "faq" not in report.get("response_selector", {})
 
 
 def test_a_report_is_never_answered_from_the_faq(stack):
