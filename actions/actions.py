@@ -36,7 +36,7 @@ _warm_faq()
 def _faq_answer(tracker: Tracker) -> faq.Entry | None:
     """The FAQ entry that answers the latest message for this resident's community, if any."""
     if faq.bar_for(tracker.latest_message) is None:
-        return None  # a sure report: no need to look up the community
+        return None  # not a message the FAQ answers: no need to look up the community
     resident, community = resident_of(tracker), None
     if resident.group_id:
         with database() as session:
@@ -59,7 +59,7 @@ class ActionHandleReport(Action):
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict) -> Events:
         message = tracker.latest_message
         decision = decide(message)
-        entry = _faq_answer(tracker)  # an unsure message, or a report the model is unsure of, may be a question
+        entry = _faq_answer(tracker)  # an unclear message, or an unsure report, may be a question
         if entry is not None or not decision.is_report:
             reply = entry.reply() if entry else NOT_UNDERSTOOD
             if entry and decision.is_report:

@@ -15,7 +15,8 @@ from rasa.shared.nlu.training_data.message import Message
 
 # Rasa's recipe validator looks for the ResponseSelector class itself, not a subclass, and would
 # warn at every training that the FAQ's examples train nothing; they train this component.
-warnings.filterwarnings("ignore", message="You have defined training data with examples for training a response selector")
+warnings.filterwarnings("ignore", message="You have defined training data with examples for training a "
+                                          "response selector")
 
 
 @DefaultV1Recipe.register([DefaultV1Recipe.ComponentType.INTENT_CLASSIFIER], is_trainable=True)

@@ -132,7 +132,7 @@ def test_a_message_as_likely_a_report_as_not_is_answered_only_when_the_faq_is_su
 @pytest.mark.parametrize("intent, question, entry", [("report_property_service", "物业费一平米一个月要交多少钱", "property_fee"),
                                                      ("report_heating", "今年供暖几号开始", "heating_season_dates"),
                                                      ("report_sanitation", "装修垃圾清运怎么收费", "bulky_and_renovation_waste")])
-def test_a_question_the_model_took_for_an_unsure_report_is_answered_when_the_faq_is_sure(sample, intent, question, entry):
+def test_a_question_taken_for_an_unsure_report_is_answered_when_the_faq_is_sure(sample, intent, question, entry):
     assert choose(sample, intent, question, confidence=0.6).id == entry
     assert choose(sample, intent, question, confidence=0.8) is None  # a surer report is filed
 
