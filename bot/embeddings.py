@@ -40,10 +40,18 @@ def _one_thread():
     return model
 
 
+@lru_cache(maxsize=64)
+def _embed_one(text: str) -> np.ndarray:
+    """One message's embedding, kept a while: the FAQ asks for it more than once (read-only)."""
+    vectors = _one_thread().query([text])
+    vectors.setflags(write=False)
+    return vectors
+
+
 def embed(texts: list[str]) -> np.ndarray:
     """The L2-normalised embeddings of `texts` (as queries: residents' questions are short)."""
     if len(texts) == 1:
-        return _one_thread().query(texts)
+        return _embed_one(texts[0])
     path = CACHE / f"e5-{VARIANT}-{hashlib.sha256(chr(0).join(texts).encode()).hexdigest()[:24]}.npy"
     if path.exists():
         return np.load(path)

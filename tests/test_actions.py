@@ -103,7 +103,7 @@ async def test_a_message_the_bot_does_not_understand_gets_a_helpful_fallback():
 
 async def test_a_question_taken_for_an_unsure_report_is_answered_with_how_to_report(sample_site):
     replies, _ = await run(ActionHandleReport(), tracker_for(
-        f"{JINYU_GROUP}:gina", "物业费一平米一个月要交多少钱", "report_property_service", 0.6))
+        f"{JINYU_GROUP}:gina", "物业费的收费标准是多少", "report_property_service", 0.6))
     assert replies == [faq.entries_by_id()["property_fee"].reply() + IF_A_REPORT] and "转人工" in replies[0]
     assert ticket_rows(sample_site) == []
     await run(ActionHandleReport(), tracker_for(f"{JINYU_GROUP}:gina", "5号楼楼道灯坏了好几天", "report_power", 0.6))
