@@ -42,7 +42,8 @@ def _one_thread():
 
 @lru_cache(maxsize=64)
 def _embed_one(text: str) -> np.ndarray:
-    """One message's embedding, kept a while: the FAQ asks for it more than once (read-only)."""
+    """One message's embedding, kept a while: the FAQ asks for it more than once (the array is
+    read-only, as it is shared)."""
     vectors = _one_thread().query([text])
     vectors.setflags(write=False)
     return vectors
