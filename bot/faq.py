@@ -46,9 +46,10 @@ MAYBE_A_REPORT = 0.5
 # report, can still be a question the FAQ knows well ("物业费的收费标准是多少" as a property
 # report at 0.6, "供暖几号开始" as heating): the FAQ answers it only when both opinions rank
 # the same entry first, their average is this sure, the meaning's margin this near, and the
-# message means nearly the same as one of the entry's questions. Never an urgent message. Measured on the 300 reports of ../shared/eval and our held-out file,
-# against the sample FAQ and random 5- and 12-entry parts of it: none answered from the FAQ (the
-# nearest any came to a question was 0.943).
+# message means nearly the same as one of the entry's questions. Never an urgent message.
+# Measured on the 300 reports of ../shared/eval and our held-out file, against the sample FAQ
+# and random 5- and 12-entry parts of it: none answered from the FAQ (the nearest any came to a
+# question was 0.943).
 WEAK_REPORT_CONFIDENCE = 0.7
 SURE_OF_A_WEAK_REPORT = 0.75
 NEAR_FOR_A_WEAK_REPORT = -0.55
@@ -303,26 +304,19 @@ QUESTION = _Bar(LEAST_MEANING_MARGIN, LEAST_SIMILARITY, ANSWER_CONFIDENCE, SURE_
 WEAK_REPORT = _Bar(NEAR_FOR_A_WEAK_REPORT, SAME_AS_A_QUESTION, SURE_OF_A_WEAK_REPORT)
 
 
-def is_question(parse: dict) -> bool:
-    """A message plainly asking: a question intent, and not a report nor as likely one as not."""
-    return ((parse.get("intent") or {}).get("name") in QUESTION_INTENTS and not decide(parse).is_report
-            and report_likelihood(parse) < MAYBE_A_REPORT)
+def bar_for(parse: dict) -> _Bar | None:
+    """How sure the FAQ must be to answer this message; None: it is not answered from the FAQ.
 
-
-def is_weak_report(parse: dict) -> bool:
-    """A report the model is not sure of, or an unclear message that may be a report: not urgent."""
+    A message plainly asking (a question intent, not a report nor as likely one as not) has the
+    question's bar; a report the model is not sure of, or an unclear message that may be a
+    report, the stricter one; a sure or urgent report, or another dialogue intent, none."""
     decision = decide(parse)
     if decision.is_report:
-        return not decision.urgent and decision.confidence < WEAK_REPORT_CONFIDENCE
+        return WEAK_REPORT if not decision.urgent and decision.confidence < WEAK_REPORT_CONFIDENCE else None
     intent = (parse.get("intent") or {}).get("name") or ""
-    return intent in QUESTION_INTENTS or category_for_intent(intent) is not None
-
-
-def bar_for(parse: dict) -> _Bar | None:
-    """How sure the FAQ must be to answer this message; None: it is not answered from the FAQ."""
-    if is_question(parse):
-        return QUESTION
-    return WEAK_REPORT if is_weak_report(parse) else None
+    if intent in QUESTION_INTENTS:
+        return QUESTION if report_likelihood(parse) < MAYBE_A_REPORT else WEAK_REPORT
+    return WEAK_REPORT if category_for_intent(intent) is not None else None
 
 
 def choose_answer(parse: dict, matcher: Matcher, community: str | None = None) -> Entry | None:
