@@ -12,7 +12,8 @@ from bot import faq, intake, org, tickets
 from bot.clock import utc_now
 from bot.decision import decide
 from bot.intake import PendingReport
-from bot.replies import ASK_COMPOUND, IF_A_REPORT, NOT_UNDERSTOOD, REPORT_CANCELLED, UNKNOWN_COMPOUND, first_values
+from bot.replies import (ASK_COMPOUND, COMPOUND_NOTED, GREETING, IF_A_REPORT, NOT_UNDERSTOOD, REPORT_CANCELLED,
+                         UNKNOWN_COMPOUND, first_values)
 
 Events = list[dict[str, Any]]
 
@@ -167,7 +168,10 @@ class ActionAnswerFaq(Action):
     """Answers a question from the FAQ file, or says it is not sure and offers 转人工.
 
     When the answer is the ResponseSelector's first choice, Rasa's own `utter_faq` says it;
-    otherwise (an entry for another community came first, or nothing is sure) this action does."""
+    otherwise (an entry for another community came first, or nothing is sure) this action does.
+    A greeting, or a compound named, that the FAQ does not answer is greeted or noted."""
+
+    OPENING_REPLIES = {"greet": GREETING, "inform": COMPOUND_NOTED}  # by intent
 
     def name(self) -> str:
         return "action_answer_faq"
@@ -178,5 +182,9 @@ class ActionAnswerFaq(Action):
         entry = _faq_answer(tracker)
         if entry is not None and entry.id == faq.first_ranked(tracker.latest_message):
             return [SlotSet("faq_sure", True)]  # utter_faq gives the ResponseSelector's answer
+        opening = self.OPENING_REPLIES.get((tracker.latest_message.get("intent") or {}).get("name"))
+        if entry is None and opening:
+            dispatcher.utter_message(text=opening)
+            return [SlotSet("faq_sure", False)]
         return [SlotSet("faq_sure", False),
                 *say_or_hand_over(dispatcher, tracker, entry.reply() if entry else faq.NOT_SURE)]

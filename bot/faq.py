@@ -26,6 +26,11 @@ RETRIEVAL_INTENT = "faq"
 # What a question may come as: the FAQ's own intent, other information questions, and a
 # message the intent classifier is unsure of (the ResponseSelector may still know it).
 QUESTION_INTENTS = ("faq", "ask_info", "nlu_fallback")
+# A greeting or a compound's name that goes on to ask something ("@小助手 下午社区几点下班",
+# "我住X小区，地下车位一个月多少钱"): the classifier takes the opening for the whole message. The
+# FAQ answers it when it is sure; otherwise the bot greets, or notes the compound, as it would.
+OPENING_INTENTS = ("greet", "inform")
+OPENING_LENGTH = 8  # characters: longer than a greeting or a name on its own ("我住长青家园7栋")
 # How sure (the wording's and the meaning's average) the bot must be to answer, and how sure
 # when both rank the same entry first; below, "not sure".
 SURE_CONFIDENCE = 0.5
@@ -307,16 +312,22 @@ WEAK_REPORT = _Bar(NEAR_FOR_A_WEAK_REPORT, SAME_AS_A_QUESTION, SURE_OF_A_WEAK_RE
 def bar_for(parse: dict) -> _Bar | None:
     """How sure the FAQ must be to answer this message; None: it is not answered from the FAQ.
 
-    A message plainly asking (a question intent, not a report nor as likely one as not) has the
-    question's bar; a report the model is not sure of, or an unclear message that may be a
-    report, the stricter one; a sure or urgent report, or another dialogue intent, none."""
+    A message plainly asking (a question intent, or a greeting or a name that goes on, and not a
+    report nor as likely one as not) has the question's bar; a report the model is not sure of,
+    or an unclear message that may be a report, the stricter one; a sure or urgent report, or
+    another dialogue intent, none."""
     decision = decide(parse)
     if decision.is_report:
         return WEAK_REPORT if not decision.urgent and decision.confidence < WEAK_REPORT_CONFIDENCE else None
     intent = (parse.get("intent") or {}).get("name") or ""
-    if intent in QUESTION_INTENTS:
+    if intent in QUESTION_INTENTS or (intent in OPENING_INTENTS and _asks_more(parse.get("text") or "")):
         return QUESTION if report_likelihood(parse) < MAYBE_A_REPORT else WEAK_REPORT
     return WEAK_REPORT if category_for_intent(intent) is not None else None
+
+
+def _asks_more(text: str) -> bool:
+    """Whether a greeting or a compound's name goes on to say more than itself."""
+    return len("".join(_MENTION.sub("", text).split())) > OPENING_LENGTH
 
 
 def choose_answer(parse: dict, matcher: Matcher, community: str | None = None) -> Entry | None:

@@ -1,5 +1,9 @@
 """What the bot says to a resident outside a ticket's own messages (回复话术)."""
 
+GREETING = ("您好！我是社区小助手。小区里遇到问题（停车、暖气、电梯、漏水、噪音……）直接告诉我，我来登记并找负责的人；"
+            "也可以问我社区办事的问题。")
+# A compound named on its own, outside the question for it.
+COMPOUND_NOTED = "好的。有问题要反映的话，直接描述就行，比如“7号楼电梯坏了”。"
 NOT_UNDERSTOOD = ("抱歉，我没太明白。您可以直接描述遇到的问题，比如“7号楼电梯坏了”“消防通道被车堵了”，"
                   "或回复“转人工”。")
 # After a FAQ answer to a message the model took, without much confidence, for a report.

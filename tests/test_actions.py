@@ -13,7 +13,7 @@ from bot.db import shared_engine
 from bot.migrate import upgrade
 from bot.models import Ticket
 from bot.org import import_org_file
-from bot.replies import IF_A_REPORT, NOT_UNDERSTOOD, UNKNOWN_COMPOUND
+from bot.replies import COMPOUND_NOTED, GREETING, IF_A_REPORT, NOT_UNDERSTOOD, UNKNOWN_COMPOUND
 from conftest import ROOT
 
 JINYU_GROUP = "wecom:wrOgQhDgAAJinYuCheng01"  # bound to 金御城 in org/sample_site.yml
@@ -116,6 +116,15 @@ async def test_a_question_that_describes_a_danger_goes_the_report_way():
     events = await ActionAnswerFaq().run(dispatcher, tracker, {})
     assert events == [{"event": "followup", "timestamp": None, "name": "action_handle_report"}]
     assert dispatcher.messages == []  # the report path says the emergency number first
+
+
+async def test_a_greeting_that_goes_on_to_ask_is_answered_and_one_on_its_own_greeted(sample_site):
+    replies, slots = await run(ActionAnswerFaq(), tracker_for("wecom:dm:ida", "@社区小助手 下午好 今年暖气哪天开始烧", "greet"))
+    assert replies == [faq.entries_by_id()["heating_season_dates"].reply()] and slots == {"faq_sure": False}
+    replies, _ = await run(ActionAnswerFaq(), tracker_for("wecom:dm:ida", "大家好 我是新搬来的", "greet"))
+    assert replies == [GREETING]
+    replies, _ = await run(ActionAnswerFaq(), tracker_for("wecom:dm:ida", "我住翠柳苑", "inform"))
+    assert replies == [COMPOUND_NOTED]
 
 
 async def test_status_and_satisfaction(sample_site):

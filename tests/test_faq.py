@@ -40,7 +40,7 @@ def test_build_writes_retrieval_examples_and_responses_marked_generated(tmp_path
     responses = yaml.safe_load(domain.read_text(encoding="utf-8"))["responses"]
     assert responses["utter_faq/service_center_hours"][0]["text"] == \
         "周一至周五 9:00-17:00。\n联系：光明社区居委会 010-80000101"
-    assert "utter_greet" in responses  # the hand-written responses stay
+    assert "utter_thank" in responses  # the hand-written responses stay
     faq.build(write(tmp_path, GOOD.replace("周一至周五", "每天")), out, domain)  # rebuilding replaces the block
     responses = yaml.safe_load(domain.read_text(encoding="utf-8"))["responses"]
     assert responses["utter_faq/service_center_hours"][0]["text"].startswith("每天")
@@ -130,6 +130,18 @@ def test_with_a_small_faq_file_an_unsure_report_is_still_filed(sample):
     question = parse("report_sanitation", "装修垃圾清运怎么收费", confidence=0.6)
     assert faq.choose_answer(question, small).id == "bulky_and_renovation_waste"
     assert faq.choose_answer(parse("report_sanitation", "楼下堆了好多装修垃圾 好几天没人清", confidence=0.6), small) is None
+
+
+@pytest.mark.parametrize("intent, question, entry", [("greet", "@社区小助手 下午好 今年暖气哪天开始烧", "heating_season_dates"),
+                                                     ("inform", "我住翠柳苑 物业费的收费标准是多少", "property_fee")])
+def test_a_greeting_or_a_compound_named_that_goes_on_to_ask_is_answered(sample, intent, question, entry):
+    assert choose(sample, intent, question).id == entry
+
+
+@pytest.mark.parametrize("intent, text", [("greet", "@社区小助手 早上好"), ("greet", "大家好 我是新搬来的"),
+                                          ("inform", "我住长青家园7栋"), ("inform", "翠柳苑")])
+def test_a_greeting_or_a_compound_named_on_its_own_is_not_answered_from_the_faq(sample, intent, text):
+    assert choose(sample, intent, text) is None
 
 
 def test_a_report_is_never_answered_from_the_faq(sample):
