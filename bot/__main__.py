@@ -45,12 +45,16 @@ def _score_faq(path, parser):
 
 
 def _faq_build(args) -> None:
-    from bot.faq import FaqFileError, build
+    from bot.faq import ENOUGH_QUESTIONS, FaqFileError, build, thin
     try:
-        count = build(args.file, args.out, args.domain)
+        entries = build(args.file, args.out, args.domain)
     except FaqFileError as error:
         sys.exit(f"error: {error}")
-    print(f"{args.out} and {args.domain}: {count} FAQ entries from {args.file}")
+    print(f"{args.out} and {args.domain}: {len(entries)} FAQ entries from {args.file}")
+    if thin(entries):
+        print(f"warning: {len(thin(entries))} entries have fewer than {ENOUGH_QUESTIONS} questions "
+              f"({', '.join(thin(entries))}): residents' own wordings find them less often; "
+              "add more ways residents ask them", file=sys.stderr)
 
 
 def _db_upgrade(_args) -> None:

@@ -30,7 +30,8 @@ def write(tmp_path, text):
 def test_build_writes_retrieval_examples_and_responses_marked_generated(tmp_path):
     out, domain = tmp_path / "faq_generated.yml", tmp_path / "domain.yml"
     domain.write_text((ROOT / "domain.yml").read_text(encoding="utf-8"), encoding="utf-8")
-    assert faq.build(write(tmp_path, GOOD), out, domain) == 2
+    assert [entry.id for entry in faq.build(write(tmp_path, GOOD), out, domain)] == ["service_center_hours",
+                                                                                      "garbage_sorting"]
     text = out.read_text(encoding="utf-8")
     assert text.startswith("# GENERATED")
     data = yaml.safe_load(text)
@@ -67,6 +68,21 @@ def test_the_command_line_reports_a_bad_file(tmp_path):
                             cwd=ROOT, env=project_env(),
                             capture_output=True, text=True)
     assert result.returncode == 1 and "error:" in result.stderr and not (tmp_path / "out.yml").exists()
+
+
+def test_a_missing_domain_file_is_a_clear_error(tmp_path):
+    with pytest.raises(faq.FaqFileError, match="no-domain.yml: No such file"):
+        faq.build(write(tmp_path, GOOD), tmp_path / "out.yml", tmp_path / "no-domain.yml")
+
+
+def test_the_command_line_warns_of_entries_with_few_ways_of_asking(tmp_path):
+    domain = tmp_path / "domain.yml"
+    domain.write_text((ROOT / "domain.yml").read_text(encoding="utf-8"), encoding="utf-8")
+    result = subprocess.run([sys.executable, "-m", "bot", "faq", "build", str(write(tmp_path, GOOD)),
+                             "--out", str(tmp_path / "out.yml"), "--domain", str(domain)],
+                            cwd=ROOT, env=project_env(), capture_output=True, text=True)
+    assert result.returncode == 0 and (tmp_path / "out.yml").exists()
+    assert "warning: 2 entries have fewer than 5 questions (service_center_hours, garbage_sorting)" in result.stderr
 
 
 def test_the_committed_generated_files_are_up_to_date(tmp_path, monkeypatch):
