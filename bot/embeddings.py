@@ -49,14 +49,16 @@ def _embed_one(text: str) -> np.ndarray:
     return vectors
 
 
-def embed(texts: list[str]) -> np.ndarray:
-    """The L2-normalised embeddings of `texts` (as queries: residents' questions are short)."""
-    if len(texts) == 1:
+def embed(texts: list[str], passages: bool = False) -> np.ndarray:
+    """The L2-normalised embeddings of `texts`: as queries (residents' questions are short), or
+    as passages (e5's other half: the texts a query looks for, such as a FAQ entry's answer)."""
+    if len(texts) == 1 and not passages:
         return _embed_one(texts[0])
-    path = CACHE / f"e5-{VARIANT}-{hashlib.sha256(chr(0).join(texts).encode()).hexdigest()[:24]}.npy"
+    kind = "passage" if passages else "query"
+    path = CACHE / f"e5-{VARIANT}-{kind}-{hashlib.sha256(chr(0).join(texts).encode()).hexdigest()[:24]}.npy"
     if path.exists():
         return np.load(path)
-    vectors = _one_thread().query(texts)
+    vectors = _one_thread().passage(texts) if passages else _one_thread().query(texts)
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         temporary = path.with_suffix(f".{os.getpid()}.tmp.npy")

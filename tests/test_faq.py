@@ -1,4 +1,5 @@
 """The FAQ file: checking it, building Rasa's retrieval data, and when the bot answers."""
+import dataclasses
 import subprocess
 import sys
 
@@ -192,6 +193,14 @@ def test_an_entry_for_another_community_is_not_given(sample):
     assert choose(sample, "faq", question, community="光明社区").id == "service_center_guangming"
     answer = choose(sample, "faq", question, community="幸福社区")  # no entry names it
     assert answer is None or answer.community is None
+
+
+def test_the_meaning_learns_an_entry_from_its_answer_too(sample):
+    """With two questions an entry ("装修要去物业办什么手续", …) the answer still tells what it is about
+    (装修前到物业登记…): answered, where the two questions alone left the bot unsure."""
+    two_each = faq.Matcher({entry_id: dataclasses.replace(entry, questions=entry.questions[:2])
+                            for entry_id, entry in sample.entries.items()})
+    assert faq.choose_answer(parse("faq", "装修前要去物业登记吗"), two_each).id == "renovation_permit"
 
 
 def test_communities_that_no_entry_names_share_one_pair_of_opinions_trained_once(sample):
