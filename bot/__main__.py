@@ -51,10 +51,10 @@ def _faq_build(args) -> None:
     except FaqFileError as error:
         sys.exit(f"error: {error}")
     print(f"{args.out} and {args.domain}: {len(entries)} FAQ entries from {args.file}")
-    if thin(entries):
-        print(f"warning: {len(thin(entries))} entries have fewer than {ENOUGH_QUESTIONS} questions "
-              f"({', '.join(thin(entries))}): residents' own wordings find them less often; "
-              "add more ways residents ask them", file=sys.stderr)
+    few = thin(entries)
+    if few:
+        print(f"warning: {len(few)} entries have fewer than {ENOUGH_QUESTIONS} questions ({', '.join(few)}): "
+              "residents' own wordings find them less often; add more ways residents ask them", file=sys.stderr)
 
 
 def _db_upgrade(_args) -> None:

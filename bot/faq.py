@@ -188,16 +188,15 @@ def build(source: str | Path, out: str | Path, domain: str | Path = "domain.yml"
     """Write the generated examples to `out` and the responses into `domain`'s marked block;
     return the entries."""
     entries = load(source)
-    Path(out).write_text(GENERATED_HEADER.format(source=source) + _yaml(training_examples(entries)),
-                         encoding="utf-8")
-    indented = "".join(f"  {line}\n" for line in _yaml(responses(entries)).splitlines())
-    block = BEGIN.format(source=source) + indented + END
-    domain_path = Path(domain)
     try:
-        domain_text = domain_path.read_text(encoding="utf-8")
+        domain_text = Path(domain).read_text(encoding="utf-8")
     except OSError as error:
         raise FaqFileError(f"{domain}: {error.strerror}") from None
-    domain_path.write_text(_with_responses(domain_text, block), encoding="utf-8")
+    indented = "".join(f"  {line}\n" for line in _yaml(responses(entries)).splitlines())
+    domain_text = _with_responses(domain_text, BEGIN.format(source=source) + indented + END)
+    Path(out).write_text(GENERATED_HEADER.format(source=source) + _yaml(training_examples(entries)),
+                         encoding="utf-8")
+    Path(domain).write_text(domain_text, encoding="utf-8")
     return entries
 
 
@@ -303,10 +302,12 @@ class Matcher:
         if rows not in self._views:
             labels = [self._labels[row] for row in rows]
             wording, meaning = self._vectors
-            answers = [number for number, entry_id in enumerate(self.entries) if entry_id in set(labels)]
+            learnt = set(labels)
+            answers = [number for number, entry_id in enumerate(self.entries) if entry_id in learnt]
+            answer_labels = [entry_id for entry_id in self.entries if entry_id in learnt]
             self._views[rows] = (_View(wording[list(rows)], labels, self._characters.transform),
                                  _View(np.vstack([meaning[list(rows)], self._answers[answers]]),
-                                       labels + [list(self.entries)[number] for number in answers], embeddings.embed))
+                                       labels + answer_labels, embeddings.embed))
         return self._views[rows]
 
 

@@ -74,6 +74,7 @@ def test_the_command_line_reports_a_bad_file(tmp_path):
 def test_a_missing_domain_file_is_a_clear_error(tmp_path):
     with pytest.raises(faq.FaqFileError, match="no-domain.yml: No such file"):
         faq.build(write(tmp_path, GOOD), tmp_path / "out.yml", tmp_path / "no-domain.yml")
+    assert not (tmp_path / "out.yml").exists()  # nothing half-written
 
 
 def test_the_command_line_warns_of_entries_with_few_ways_of_asking(tmp_path):
