@@ -12,8 +12,8 @@ from bot import faq, intake, org, tickets
 from bot.clock import utc_now
 from bot.decision import decide
 from bot.intake import PendingReport
-from bot.replies import (ASK_COMPOUND, COMPOUND_NOTED, GREETING, IF_A_REPORT, NOT_UNDERSTOOD, REPORT_CANCELLED,
-                         UNKNOWN_COMPOUND, first_values)
+from bot.replies import (ASK_COMPOUND, IF_A_REPORT, NOT_UNDERSTOOD, OPENING_REPLIES, REPORT_CANCELLED, UNKNOWN_COMPOUND,
+                         first_values)
 
 Events = list[dict[str, Any]]
 
@@ -171,8 +171,6 @@ class ActionAnswerFaq(Action):
     otherwise (an entry for another community came first, or nothing is sure) this action does.
     A greeting, or a compound named, that the FAQ does not answer is greeted or noted."""
 
-    OPENING_REPLIES = {"greet": GREETING, "inform": COMPOUND_NOTED}  # by intent
-
     def name(self) -> str:
         return "action_answer_faq"
 
@@ -182,7 +180,7 @@ class ActionAnswerFaq(Action):
         entry = _faq_answer(tracker)
         if entry is not None and entry.id == faq.first_ranked(tracker.latest_message):
             return [SlotSet("faq_sure", True)]  # utter_faq gives the ResponseSelector's answer
-        opening = self.OPENING_REPLIES.get((tracker.latest_message.get("intent") or {}).get("name"))
+        opening = OPENING_REPLIES.get((tracker.latest_message.get("intent") or {}).get("name"))
         if entry is None and opening:
             dispatcher.utter_message(text=opening)
             return [SlotSet("faq_sure", False)]

@@ -20,6 +20,7 @@ from sklearn.svm import LinearSVC
 
 from bot import embeddings
 from bot.decision import decide, report_likelihood
+from bot.replies import OPENING_REPLIES
 from bot.taxonomy import category_for_intent
 
 RETRIEVAL_INTENT = "faq"
@@ -29,7 +30,7 @@ QUESTION_INTENTS = ("faq", "ask_info", "nlu_fallback")
 # A greeting or a compound's name that goes on to ask something ("@小助手 下午社区几点下班",
 # "我住X小区，地下车位一个月多少钱"): the classifier takes the opening for the whole message. The
 # FAQ answers it when it is sure; otherwise the bot greets, or notes the compound, as it would.
-OPENING_INTENTS = ("greet", "inform")
+OPENING_INTENTS = tuple(OPENING_REPLIES)
 OPENING_LENGTH = 8  # characters: longer than a greeting or a name on its own ("我住长青家园7栋")
 # How sure (the wording's and the meaning's average) the bot must be to answer, and how sure
 # when both rank the same entry first; below, "not sure".

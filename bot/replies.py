@@ -4,6 +4,8 @@ GREETING = ("您好！我是社区小助手。小区里遇到问题（停车、�
             "也可以问我社区办事的问题。")
 # A compound named on its own, outside the question for it.
 COMPOUND_NOTED = "好的。有问题要反映的话，直接描述就行，比如“7号楼电梯坏了”。"
+# By intent: what the FAQ action says to a greeting, or a compound named, that it does not answer.
+OPENING_REPLIES = {"greet": GREETING, "inform": COMPOUND_NOTED}
 NOT_UNDERSTOOD = ("抱歉，我没太明白。您可以直接描述遇到的问题，比如“7号楼电梯坏了”“消防通道被车堵了”，"
                   "或回复“转人工”。")
 # After a FAQ answer to a message the model took, without much confidence, for a report.
