@@ -135,6 +135,17 @@ def test_a_question_the_faq_does_not_cover_means_not_sure(sample, question):
     assert choose(sample, "faq", question) is None
 
 
+@pytest.mark.parametrize("question", ["居住证到期了能在本地考驾照吗", "志愿者有没有保险"])
+def test_a_question_on_an_entrys_topic_that_its_answer_does_not_answer_means_not_sure(sample, question):
+    # near the residence permit's and the volunteer sign-up's questions, but not what their answers say
+    assert choose(sample, "faq", question) is None
+
+
+def test_a_question_saying_what_one_of_the_entrys_questions_says_is_answered(sample):
+    # "老年卡丢了去哪补" is the senior card's question least like its answer, which says little of it
+    assert choose(sample, "faq", "老年卡丢了怎么补").id == "senior_card"
+
+
 def test_a_small_faq_file_does_not_stretch_an_entry_to_a_question_about_something_else(sample):
     kept = ("heating_season_dates", "garbage_sorting_categories", "senior_card", "property_fee", "residence_permit")
     small = faq.Matcher({entry_id: sample.entries[entry_id] for entry_id in kept})
