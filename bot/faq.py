@@ -341,7 +341,7 @@ class Matcher:
 def _answer_bars(about: dict[str, np.ndarray]) -> dict[str, float]:
     """Each entry's bar of nearness to its answer, from its questions' (`about`): the least of
     them, lowered for an entry with fewer than ENOUGH_QUESTIONS by what the missing questions
-    would likely have lowered it. The least of n draws lies about Φ⁻¹(0.625 / (n + 0.25))
+    would likely have lowered it. The least of n draws lies about −Φ⁻¹(0.625 / (n + 0.25))
     spreads below their mean (Blom): the least of three 0.87, of five 1.18; the spread is the
     file's, pooled over its entries. With the sample's entries cut to their first two or three
     questions, 0.40 and 0.58 of the untuned file's covered questions answered instead of 0.28
