@@ -299,25 +299,24 @@ class Matcher:
         self._characters = TfidfVectorizer(analyzer="char", ngram_range=(1, 3), sublinear_tf=True)
         texts = [question for question, _ in questions]
         self._vectors = (self._characters.fit_transform(texts), embeddings.embed(texts))
-        self._answers = embeddings.embed([entry.answer for entry in entries.values()], passages=True)
         labels = np.array(self._labels)
-        self._answer_of = {entry_id: number for number, entry_id in enumerate(entries)}
-        self._least_about_answer = _answer_bars({entry_id: self._vectors[1][labels == entry_id] @ answer
-                                                 for entry_id, answer in zip(entries, self._answers)})
+        self._questions_of = {entry_id: self._vectors[1][labels == entry_id] for entry_id in entries}
+        self._answer_of = dict(zip(entries, embeddings.embed([entry.answer for entry in entries.values()],
+                                                             passages=True)))
+        self._least_about_answer = _answer_bars({entry_id: self._questions_of[entry_id] @ answer
+                                                 for entry_id, answer in self._answer_of.items()})
         self._views: dict[tuple[int, ...], tuple[_View, _View]] = {}  # by the questions they learn
 
     def similarity(self, text: str, entry_id: str) -> float:
         """How nearly `text` means what one of the entry's questions says (cosine, up to 1)."""
-        rows = [row for row, label in enumerate(self._labels) if label == entry_id]
-        return float((self._vectors[1][rows] @ embeddings.embed([_MENTION.sub("", text)])[0]).max())
+        return float((self._questions_of[entry_id] @ _question_vector(text)).max())
 
     def asks_what_the_answer_says(self, text: str, entry_id: str) -> bool:
         """Whether `text` is about the entry's answer (e5's query to its passage) about as nearly
         as the least of the entry's own questions is: a question on the entry's topic that asks
         something its answer does not say ("出租房子要交哪些税" beside the rental registration)
         is further from the answer than the ways the entry is asked."""
-        question = embeddings.embed([_MENTION.sub("", text)])[0]
-        about = float(question @ self._answers[self._answer_of[entry_id]])
+        about = float(_question_vector(text) @ self._answer_of[entry_id])
         return about >= self._least_about_answer[entry_id] - ANSWER_TOLERANCE
 
     def views(self, community: str | None = None) -> tuple[_View, _View]:
@@ -329,13 +328,17 @@ class Matcher:
         if rows not in self._views:
             labels = [self._labels[row] for row in rows]
             wording, meaning = self._vectors
-            learnt = set(labels)
-            answers = [number for number, entry_id in enumerate(self.entries) if entry_id in learnt]
-            answer_labels = [entry_id for entry_id in self.entries if entry_id in learnt]
+            answer_labels = list(dict.fromkeys(labels))
+            answers = [self._answer_of[entry_id] for entry_id in answer_labels]
             self._views[rows] = (_View(wording[list(rows)], labels, self._characters.transform),
-                                 _View(np.vstack([meaning[list(rows)], self._answers[answers]]),
+                                 _View(np.vstack([meaning[list(rows)], *answers]),
                                        labels + answer_labels, embeddings.embed))
         return self._views[rows]
+
+
+def _question_vector(text: str) -> np.ndarray:
+    """A resident's message as e5 embeds a query, without the @-mentions."""
+    return embeddings.embed([_MENTION.sub("", text)])[0]
 
 
 def _answer_bars(about: dict[str, np.ndarray]) -> dict[str, float]:
