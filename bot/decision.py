@@ -3,6 +3,7 @@
 The live bot's actions and `python -m bot eval-nlu` both call `decide`; nothing else turns an
 NLU result into a ticket decision.
 """
+import re
 from dataclasses import dataclass
 
 from bot.taxonomy import NONE, category_for_intent
@@ -15,6 +16,13 @@ REPORT_CONFIDENCE = 0.5
 # names a danger from being an urgent report: "井盖不见了 … 快来处理" is not a status question.
 OVERRULE_DANGER_CONFIDENCE = 0.9
 FALLBACK_INTENT = "nlu_fallback"
+REQUEST_HUMAN = "request_human"
+# Words that ask for a person whatever else the message says: "我要找人工，A座楼下的垃圾三天没人收了"
+# is a report and a request for a person at once.
+_ASKS_FOR_PERSON = re.compile(r"转人工|找人工|要人工|人工客服|人工服务|(?:找|要|换|叫)个?真人|真人客服|和真人|跟真人")
+_FILLER = re.compile(r"[\W\d_a-zA-Z]|我要|我想|帮我|麻烦|请|给我")
+# Characters a message must say besides the request for it to say something else too.
+SAYS_MORE = 6
 
 
 @dataclass(frozen=True)
@@ -24,20 +32,34 @@ class Decision:
     danger: Danger | None = None
     intent: str | None = None  # the model's best intent other than the fallback
     confidence: float = 0.0
+    asks_for_person: bool = False  # 转人工, alone or inside a report
 
     @property
     def is_report(self) -> bool:
         return self.category != NONE
 
 
-def best_intent(parse: dict) -> tuple[str | None, float]:
-    """The model's best intent and its confidence, looking past the fallback classifier."""
+def best_intent(parse: dict, passing: str | None = None) -> tuple[str | None, float]:
+    """The model's best intent and its confidence, looking past the fallback classifier (and
+    past `passing`, the others' confidences then taken as if it had never been a choice)."""
     ranking = parse.get("intent_ranking") or [parse.get("intent") or {}]
+    left = 1.0
     for item in ranking:
         name = item.get("name")
-        if name and name != FALLBACK_INTENT:
-            return name, float(item.get("confidence") or 0.0)
+        if name == passing:
+            left -= float(item.get("confidence") or 0.0)
+        elif name and name != FALLBACK_INTENT:
+            return name, float(item.get("confidence") or 0.0) / (left if passing and left > 0 else 1.0)
     return None, 0.0
+
+
+def _asks_for_person_and_more(text: str) -> tuple[bool, bool]:
+    """Whether the text asks for a person, and whether it says something else as well."""
+    match = _ASKS_FOR_PERSON.search(text)
+    if match is None:
+        return False, False
+    rest = _FILLER.sub("", text[:match.start()] + text[match.end():])
+    return True, len(rest) >= SAYS_MORE
 
 
 def report_likelihood(parse: dict) -> float:
@@ -54,11 +76,16 @@ def decide(parse: dict) -> Decision:
     when the model is unsure, so that 着火了 or 电梯困人 is never answered with a fallback.
     Only a very confident non-report intent (a question about 119) overrules a danger.
     """
+    text = parse.get("text") or ""
     intent, confidence = best_intent(parse)
+    asks, says_more = _asks_for_person_and_more(text)
+    if intent == REQUEST_HUMAN and says_more:  # the report inside, judged without the request
+        intent, confidence = best_intent(parse, passing=REQUEST_HUMAN)
+    asks = asks or intent == REQUEST_HUMAN
     category = category_for_intent(intent) if intent else None
-    danger = find_danger(parse.get("text") or "")
+    danger = find_danger(text)
     if category and confidence >= REPORT_CONFIDENCE:
-        return Decision(category.id, danger is not None, danger, intent, confidence)
+        return Decision(category.id, danger is not None, danger, intent, confidence, asks)
     if danger and (category or confidence < OVERRULE_DANGER_CONFIDENCE):
-        return Decision(danger.category, True, danger, intent, confidence)
-    return Decision(NONE, False, None, intent, confidence)
+        return Decision(danger.category, True, danger, intent, confidence, asks)
+    return Decision(NONE, False, None, intent, confidence, asks)

@@ -21,7 +21,7 @@ from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.svm import LinearSVC
 
 from bot import embeddings
-from bot.decision import decide, report_likelihood
+from bot.decision import Decision, decide, report_likelihood
 from bot.replies import OPENING_REPLIES
 from bot.taxonomy import category_for_intent
 
@@ -359,12 +359,6 @@ def _answer_bars(about: dict[str, np.ndarray]) -> dict[str, float]:
             for entry_id, values in about.items()}
 
 
-def first_ranked(parse: dict) -> str | None:
-    """The id of the entry the ResponseSelector ranked first."""
-    ranking = ((parse.get("response_selector") or {}).get(RETRIEVAL_INTENT) or {}).get("ranking") or []
-    return str(ranking[0].get("intent_response_key", "")).split("/", 1)[-1] if ranking else None
-
-
 @dataclass(frozen=True)
 class _Bar:
     """How near and how sure the FAQ must be to answer a message."""
@@ -378,14 +372,13 @@ QUESTION = _Bar(LEAST_MEANING_MARGIN, LEAST_SIMILARITY, ANSWER_CONFIDENCE, SURE_
 WEAK_REPORT = _Bar(NEAR_FOR_A_WEAK_REPORT, SAME_AS_A_QUESTION, SURE_OF_A_WEAK_REPORT)
 
 
-def bar_for(parse: dict) -> _Bar | None:
+def bar_for(parse: dict, decision: Decision) -> _Bar | None:
     """How sure the FAQ must be to answer this message; None: it is not answered from the FAQ.
 
     A message plainly asking (a question intent, or a greeting or a name that goes on, and not a
     report nor as likely one as not) has the question's bar; a report the model is not sure of,
     or an unclear message that may be a report, the stricter one; a sure or urgent report, or
-    another dialogue intent, none."""
-    decision = decide(parse)
+    another dialogue intent, none. `decision` is `bot.decision.decide`'s for the same parse."""
     if decision.is_report:
         return WEAK_REPORT if not decision.urgent and decision.confidence < WEAK_REPORT_CONFIDENCE else None
     intent = (parse.get("intent") or {}).get("name") or ""
@@ -399,7 +392,8 @@ def _asks_more(text: str) -> bool:
     return len("".join(_MENTION.sub("", text).split())) > OPENING_LENGTH
 
 
-def choose_answer(parse: dict, matcher: Matcher, community: str | None = None) -> Entry | None:
+def choose_answer(parse: dict, matcher: Matcher, community: str | None = None,
+                  decision: Decision | None = None) -> Entry | None:
     """The entry to answer a message with, or None ("not sure", or not a question).
 
     A sure report is never answered from the FAQ, nor a message whose meaning is far from every
@@ -409,7 +403,7 @@ def choose_answer(parse: dict, matcher: Matcher, community: str | None = None) -
     nearly what one of its questions says, and it is about the answer as nearly as they are (or
     says what one of them says).
     """
-    bar = bar_for(parse)
+    bar = bar_for(parse, decision or decide(parse))
     if bar is None:
         return None
     wording, meaning = matcher.views(community)

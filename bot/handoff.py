@@ -3,9 +3,9 @@
 The bot hands over when the resident asks for a person, after two messages in a row it could
 not understand, and with an urgent report. The resident hears that a person will answer and
 roughly when (the community's office hours); the compound's branch secretary and grid worker
-are alerted through the outbox; the conversation waits in the console's queue. While it is
-handed off the bot is silent for that resident (the Rasa side pauses the conversation), until a
-staff member hands it back.
+are alerted through the outbox; the conversation waits in the console's queue. While staff have
+it, the bot still files and acknowledges reports and answers status questions (`bot.turn`): a
+resident at 3 a.m. is never left with nobody; everything else waits for staff in the transcript.
 
 Staff replies go to the resident through the outbox like every bot reply (in a group, masked and
 @-mentioning them with the context of the conversation's last outbox row). The transcript is
@@ -24,13 +24,12 @@ from sqlalchemy import Column, MetaData, Table, func, inspect, select
 from sqlalchemy.orm import Session, selectinload
 from yarl import URL
 
-from bot import faq, tickets
+from bot import tickets
 from bot.conversations import Resident
 from bot.models import Compound, Handoff, OutboxMessage, Reporter, Ticket, User
 from bot.notifier import notify
 from bot.office_hours import OfficeHours, when_text
 from bot.privacy import mask_sensitive
-from bot.replies import NOT_UNDERSTOOD
 from bot.taxonomy import CATEGORIES
 
 log = logging.getLogger(__name__)
@@ -40,8 +39,6 @@ STATUS_ZH = {"waiting": "等待接手", "taken": "处理中", "returned": "已�
 OPEN_STATUSES = ("waiting", "taken")
 REPLY_WITHIN_MINUTES = 30  # what residents are promised inside office hours
 MAX_REPLY = 1000  # characters in one staff reply
-# Replies that mean the bot could not make out the message; the second in a row hands over.
-MISUNDERSTOOD = (NOT_UNDERSTOOD, faq.NOT_SURE)
 HANDED_BACK = "本次人工服务已结束，小助手继续为您服务。还有问题可以直接说。"
 STAFF_PREFIX = "【社区工作人员】"
 
@@ -57,11 +54,6 @@ def open_handoff(session: Session, sender_id: str) -> Handoff | None:
     return session.scalars(select(Handoff).where(Handoff.sender_id == sender_id,
                                                  Handoff.status.in_(OPEN_STATUSES))
                            .order_by(Handoff.id.desc())).first()
-
-
-def second_misunderstanding(reply: str, previous_replies: list[str]) -> bool:
-    """Whether `reply` says the bot did not understand, right after a turn that said so too."""
-    return reply in MISUNDERSTOOD and any(text in MISUNDERSTOOD for text in previous_replies)
 
 
 def latest_ticket_of(session: Session, sender_id: str) -> Ticket | None:
@@ -106,17 +98,24 @@ def _alert_staff(session: Session, handoff: Handoff, now: datetime) -> None:
             log.warning("handoff %s: %s of %s has no platform id to alert", handoff.id, person.role, compound.name)
 
 
+def _when(hours: OfficeHours, now: datetime) -> str:
+    if hours.is_open(now):
+        return f"工作人员会在{REPLY_WITHIN_MINUTES}分钟内在这里回复您"
+    return (f"现在是非工作时间（办公时间{hours.text}），"
+            f"工作人员会在{when_text(hours.next_opening(now), now)}上班后尽快回复您")
+
+
 def notice(reason: str, hours: OfficeHours, now: datetime) -> str:
-    """What the resident hears: a person will answer, and roughly when."""
+    """What the resident hears: a person will answer, roughly when, and what the bot still does."""
     first = {"asked": "好的，已为您转接社区工作人员。",
              "not_understood": "抱歉，我没能明白您的意思，已为您转接社区工作人员。",
              "urgent": "这件事已同时转给社区工作人员跟进。"}[reason]
-    if hours.is_open(now):
-        when = f"工作人员会在{REPLY_WITHIN_MINUTES}分钟内在这里回复您"
-    else:
-        when = (f"现在是非工作时间（办公时间{hours.text}），"
-                f"工作人员会在{when_text(hours.next_opening(now), now)}上班后尽快回复您")
-    return f"{first}{when}，在此期间小助手先不回复您的消息。"
+    return f"{first}{_when(hours, now)}。在此期间有新的问题照样可以告诉小助手，我会先登记下来。"
+
+
+def still_waiting(hours: OfficeHours, now: datetime) -> str:
+    """A resident who asks for a person again while waiting for one."""
+    return f"已经为您转接社区工作人员了，{_when(hours, now)}，请稍等。"
 
 
 # --- the staff's side ------------------------------------------------------------------------------
@@ -171,21 +170,24 @@ def reply(session: Session, handoff: Handoff, user: User, text: str, now: dateti
 
 
 def file_ticket(session: Session, handoff: Handoff, category: str, text: str, user: User,
-                now: datetime) -> tickets.Filing:
+                now: datetime, building: str | None = None, unit: str | None = None, room: str | None = None,
+                urgent: bool = False) -> tickets.Filing:
     """File a ticket for the resident from the conversation (or join the open one on the same
-    problem), link it, and send the resident the receipt."""
+    problem in the same building), link it, and send the resident the receipt. The building,
+    unit and room are numbers as the directory keeps them ("7", "C"), None when not known."""
     if handoff.compound_id is None:
         raise HandoffError("不知道这位居民在哪个小区，无法登记工单；请先关联已有工单或在对话中问清小区。")
     if category not in CATEGORIES or not text.strip():
         raise ValueError("请选择类别并填写问题描述。")
     filing = tickets.file_report(session, tickets.Report(
-        category=category, urgent=False, text=text.strip(), compound_id=handoff.compound_id,
+        category=category, urgent=urgent, text=text.strip(), compound_id=handoff.compound_id,
         platform=handoff.platform, user_id=handoff.user_id, sender_id=handoff.sender_id,
-        display_name=handoff.display_name), now)
+        display_name=handoff.display_name, building=building, unit=unit, room=room), now)
     handoff.ticket = filing.ticket
     if handoff.status == "waiting":
         take(handoff, user, now)
-    send_to_resident(session, handoff, tickets.receipt(session, filing), now)
+    receipt = tickets.receipt(session, filing) + (tickets.URGENT_NOTICE if urgent else "")
+    send_to_resident(session, handoff, receipt, now)
     return filing
 
 

@@ -1,7 +1,7 @@
 """受理 (intake): a message the decision judged to be a report, turned into a ticket and replies.
 
-The compound comes from the message, else from the group's binding, else the resident is
-asked (the conversation keeps the report pending meanwhile, as a plain dict).
+Where it is filed is the turn's to say (`bot.turn`): the compound the message names, else the
+group's, else the one the resident is asked for (the report waits meanwhile, as a plain dict).
 """
 from dataclasses import asdict, dataclass
 from datetime import datetime
@@ -38,17 +38,6 @@ def pending_report(decision: Decision, text: str, location: dict[str, str]) -> P
                          room=location.get("room"), named_compound=location.get("compound"))
 
 
-def compound_of(session: Session, report: PendingReport, resident: Resident) -> Compound | None:
-    """The compound the message names, else the one the group is bound to."""
-    if report.named_compound:
-        named = org.find_compound(session, report.named_compound)
-        if named:
-            return named
-    if resident.group_id:
-        return org.compound_for_group(session, resident.platform, resident.group_id)
-    return None
-
-
 def emergency_first(session: Session, report: PendingReport, compound: Compound | None) -> list[str]:
     """The emergency advice an urgent report hears before anything else."""
     if not report.urgent or not report.danger:
@@ -59,8 +48,8 @@ def emergency_first(session: Session, report: PendingReport, compound: Compound 
 
 
 def file(session: Session, report: PendingReport, compound: Compound, resident: Resident,
-         now: datetime) -> list[str]:
-    """File (or join) the ticket; the replies the resident hears after any emergency advice."""
+         now: datetime) -> tuple[tickets.Filing, str]:
+    """File (or join) the ticket; the receipt the resident hears after any emergency advice."""
     filing = tickets.file_report(session, tickets.Report(
         category=report.category, urgent=report.urgent, text=report.text, compound_id=compound.id,
         platform=resident.platform, user_id=resident.user_id, sender_id=resident.sender_id,
@@ -69,4 +58,4 @@ def file(session: Session, report: PendingReport, compound: Compound, resident: 
     text = tickets.receipt(session, filing)
     if report.urgent:
         text += "这是紧急情况，已同时通知网格、社区和街道。"
-    return [text]
+    return filing, text

@@ -13,6 +13,23 @@ IF_A_REPORT = "\n如果您不是问这个，而是要反映问题，请回复“
 ASK_COMPOUND = "请问是哪个小区？告诉我小区名称就行（比如：金御城）。不想报了可以回复“算了”。"
 UNKNOWN_COMPOUND = "没有找到这个小区，请再说一下小区名称（可以用大家常说的简称）。"
 REPORT_CANCELLED = "好的，这件事先不登记了。需要时随时告诉我。"
+# A message of emoji or punctuation only: nothing to misunderstand.
+NO_WORDS = "收到😊 有问题要反映的话，直接用文字描述就行，比如“7号楼电梯坏了”。"
+
+
+def not_in_group(named: str, group_compound: str) -> str:
+    """A compound named in a bound group that the directory does not know: never replaced silently."""
+    return f"{named}不在本群的小区名单里，是{group_compound}吗？是的话回复“是”，不是请告诉我小区名称。"
+
+
+def not_in_directory(named: str) -> str:
+    return f"没有找到“{named}”这个小区，请问是哪个小区？告诉我小区名称或大家常说的简称就行。"
+
+
+def unknown_compound_dropped(named: str | None) -> str:
+    where = f"{named}" if named else "这个小区"
+    return (f"好的，{where}不归本群对应的社区管，这件事先不登记。"
+            "请在所在小区的群里反映，或回复“转人工”让工作人员帮您。")
 
 
 def first_values(entities: list[dict]) -> dict[str, str]:

@@ -43,6 +43,7 @@ from sqlalchemy import delete, text, update
 from sqlalchemy.exc import IntegrityError, InterfaceError, OperationalError
 from sqlalchemy.orm import Session
 
+from bot import handoff
 from bot.clock import utc_now
 from bot.conversations import Resident
 from bot.db import shared_engine
@@ -245,7 +246,7 @@ class GroupChat:
                     message_id=incoming.event_id, metadata=self.metadata(incoming)))
         except OUTAGES as error:
             raise Unavailable(f"{error.__class__.__name__} during the turn") from None
-        if not turn.texts and not await self.paused(incoming.resident.sender_id):
+        if not turn.texts and not self.with_staff(incoming.resident.sender_id):
             # Rasa logs and swallows a failed custom action: the turn is silent
             reason = await self.services_down()
             if reason or tries + 1 < SILENT_TRIES:
@@ -270,16 +271,15 @@ class GroupChat:
                 return "the action server does not answer"
         return None
 
-    async def paused(self, sender_id: str) -> bool:
-        """Whether the conversation is handed to staff (转人工): then the bot is silent on purpose."""
-        agent = getattr(getattr(self._server, "ctx", None), "agent", None)
-        if agent is None:
-            return False
+    @staticmethod
+    def with_staff(sender_id: str) -> bool:
+        """Whether staff have the conversation (转人工): then a silent turn is the bot leaving a
+        message to them (`bot.turn`), not a failed action."""
         try:
-            tracker = await agent.tracker_store.retrieve(sender_id)
+            with Session(shared_engine(), future=True) as session:
+                return handoff.open_handoff(session, sender_id) is not None
         except OUTAGES:  # not known now: the outage itself is found next, and the turn held
             return False
-        return tracker is not None and tracker.is_paused()
 
     async def forget_turn(self, sender_id: str) -> None:
         """Undo a turn whose custom actions failed, so that trying it again starts afresh: Rasa

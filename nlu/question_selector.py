@@ -1,8 +1,7 @@
 """Rasa's ResponseSelector, asked only about the messages that may be FAQ questions.
 
-Its ranking matters only when the message's intent sends it to the FAQ (`action_answer_faq`):
-there, Rasa's own `utter_faq` gives the answer when it agrees with `bot.faq.choose_answer`. Every
-other message (reports, greetings, status questions: most of the traffic) skips its model, a
+Its ranking is shown in the parse for questions only; the answer itself is `bot.faq.choose_answer`'s,
+given by the turn (`bot/turn.py`). Every other message (reports, greetings, status questions: most of the traffic) skips its model, a
 quarter of a parse's time.
 """
 import warnings

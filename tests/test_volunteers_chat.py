@@ -40,6 +40,16 @@ def test_registration_is_refused_in_a_group_and_can_be_cancelled(stack):
     assert _registration(stack, "vol_zhou") is None
 
 
+def test_a_report_in_the_middle_of_the_registration_is_filed_not_taken_for_an_answer(stack):
+    sender = "rest:dm:vol_ma"
+    stack.rest(sender, "党员报到")
+    stack.rest(sender, "马红")
+    replies = stack.rest(sender, "对了 金御城5号楼的电梯坏了 两天了")
+    assert any("电梯" in reply and "#" in reply for reply in replies)
+    assert [t for t in stack.tickets() if t[1:3] == ("elevator", "金御城") and "vol_ma" in t[3]]
+    assert "工作单位" in stack.rest(sender, "金御城")[-1]  # the registration goes on
+
+
 def _confirmed_volunteers_and_a_request(stack) -> int:
     """Two confirmed volunteers of 金御城 and a care request offered to them; returns its number."""
     now = utc_now()

@@ -1,0 +1,275 @@
+"""One turn (一轮对话): what the bot does with one message from a resident.
+
+`take` reads the parsed message once and the resident's context (who, where, the reports
+waiting for their compound, whether the last turn was not understood, whether staff have the
+conversation) and returns what happens: the replies, the tickets filed or joined, the question
+asked, a handoff. It decides once (`bot.decision.decide`) and looks the compound up once; the
+Rasa action only turns the outcome into events, so "why did the bot say this?" is answered here,
+in `Outcome.why`.
+
+In order: a message with no words (an emoji); the answer to a question the bot asked (which
+compound?); a report (filed, the emergency advice first when urgent, with a person when asked
+for); a satisfaction answer; a status question; a request for a person; while staff have the
+conversation, nothing more (staff read it in the console); the small talk; the FAQ; else "not
+understood", twice in a row handing over.
+"""
+import logging
+import re
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from sqlalchemy.orm import Session
+
+from bot import faq, handoff, intake, org, tickets
+from bot.conversations import Resident
+from bot.decision import Decision, decide
+from bot.intake import PendingReport
+from bot.models import Compound
+from bot.replies import (ASK_COMPOUND, IF_A_REPORT, NO_WORDS, NOT_UNDERSTOOD, OPENING_REPLIES, REPORT_CANCELLED,
+                         UNKNOWN_COMPOUND, first_values, not_in_group, not_in_directory, unknown_compound_dropped)
+
+log = logging.getLogger(__name__)
+
+SATISFACTION_INTENTS = tuple(tickets.SATISFACTION)
+# Intents answered with a fixed response of the domain (domain.yml's utter_*).
+RESPONSES = {"thank": "utter_thank", "goodbye": "utter_goodbye", "affirm": "utter_ok", "deny": "utter_deny",
+             "chitchat": "utter_chitchat", "out_of_scope": "utter_out_of_scope",
+             "announcement": "utter_announcement", "neighbour_post": "utter_neighbour_post",
+             "advert": "utter_advert"}
+# A message made only of these (emoji, stickers' text, punctuation) says nothing to understand.
+_WORDS = re.compile(r"[\w\u4e00-\u9fff]")
+_MENTION = re.compile(r"@\S+")
+# How long a name given in answer to "which compound?" may be; longer, it is a message of its own.
+LONGEST_NAME = 12
+
+
+@dataclass(frozen=True)
+class Pending:
+    """Reports waiting for where they are: `asked` "compound" (which one?) or "confirm" (the
+    compound the resident named is not the group's; is it the group's?)."""
+    reports: tuple[PendingReport, ...]
+    asked: str = "compound"
+    named: str | None = None
+
+    def as_slot(self) -> dict:
+        return {"reports": [r.as_slot() for r in self.reports], "asked": self.asked, "named": self.named}
+
+    @classmethod
+    def from_slot(cls, value) -> "Pending | None":
+        """The slot's value; None for an empty or unreadable one (a resident is asked again)."""
+        if not isinstance(value, dict):
+            return None
+        try:
+            reports = tuple(PendingReport(**r) for r in value.get("reports") or [])
+        except TypeError:
+            return None
+        return cls(reports, value.get("asked") or "compound", value.get("named")) if reports else None
+
+
+@dataclass(frozen=True)
+class Context:
+    """What the conversation knows before the message."""
+    resident: Resident
+    now: datetime
+    pending: Pending | None = None
+    remembered_compound: str | None = None  # one-to-one chats: the compound named before
+    misunderstood_last: bool = False
+
+
+@dataclass
+class Outcome:
+    """What happens with the message; the action says `replies` (then `response`, a domain
+    response) and keeps `pending`, `remembered_compound` and `misunderstood` for the next turn."""
+    why: str
+    replies: list[str] = field(default_factory=list)
+    response: str | None = None
+    pending: Pending | None = None
+    remembered_compound: str | None = None
+    misunderstood: bool = False
+    ticket_ids: list[int] = field(default_factory=list)
+    handed_over: str | None = None  # the handoff's reason when this turn started one
+
+
+@dataclass(frozen=True)
+class _Message:
+    parse: dict
+    text: str
+    intent: str
+    decision: Decision
+    location: dict[str, str]
+
+
+def take(session: Session, parse: dict, context: Context) -> Outcome:
+    """What the bot does with `parse` (a Rasa parse result) from the resident in `context`."""
+    text = parse.get("text") or ""
+    message = _Message(parse, text, ((parse.get("intent") or {}).get("name") or ""), decide(parse),
+                       first_values(parse.get("entities") or []))
+    turn = _Turn(session, message, context)
+    outcome = turn.run()
+    if outcome.remembered_compound is None:
+        outcome.remembered_compound = context.remembered_compound
+    log.info("turn %s: %s", context.resident.sender_id, outcome.why)
+    return outcome
+
+
+class _Turn:
+    def __init__(self, session: Session, message: _Message, context: Context):
+        self.session, self.message, self.context = session, message, context
+        self.resident = context.resident
+        self.handoff = handoff.open_handoff(session, self.resident.sender_id)
+        self._home: list[Compound | None] = []  # empty until looked up
+
+    @property
+    def home(self) -> Compound | None:
+        """The group's compound, else the one a one-to-one resident named before (looked up once)."""
+        if not self._home:
+            compound = None
+            if self.resident.group_id:
+                compound = org.compound_for_group(self.session, self.resident.platform, self.resident.group_id)
+            elif self.context.remembered_compound:
+                compound = org.find_compound(self.session, self.context.remembered_compound)
+            self._home.append(compound)
+        return self._home[0]
+
+    def run(self) -> Outcome:
+        message, pending = self.message, self.context.pending
+        if not _WORDS.search(_MENTION.sub("", message.text)):
+            return Outcome("no words (an emoji): never 'not understood'", [] if self.handoff else [NO_WORDS],
+                           pending=pending)
+        if pending is not None:
+            answered = self._answer_pending(pending)
+            if answered is not None:
+                return answered
+        if message.decision.is_report:
+            return self._report(pending.reports if pending else ())
+        outcome = self._not_a_report()
+        outcome.pending = outcome.pending or pending  # a question between: the reports still wait
+        return outcome
+
+    # --- the answer to "which compound?" -----------------------------------------------------------
+
+    def _answer_pending(self, pending: Pending) -> Outcome | None:
+        """The message as the answer to the bot's question, or None when it is something else."""
+        message = self.message
+        named = self._named_compound()
+        if named is not None:
+            return self._file_all(pending.reports, named, f"the reports waited for a compound: {named.name}")
+        if message.decision.is_report:
+            return None  # a new report, filed with the waiting ones (`_report`)
+        if pending.asked == "confirm":
+            if message.intent == "affirm" and self.home is not None:
+                return self._file_all(pending.reports, self.home, "the resident confirmed the group's compound")
+            if message.intent == "deny":
+                return Outcome("the named compound is not the group's", [unknown_compound_dropped(pending.named)])
+            return None
+        if message.intent == "deny":
+            return Outcome("the resident cancelled while asked for the compound", [REPORT_CANCELLED])
+        if len(message.text.strip()) <= LONGEST_NAME and message.intent in ("inform", "nlu_fallback", "greet", ""):
+            return Outcome("not a compound of the directory", [UNKNOWN_COMPOUND], pending=pending)
+        return None
+
+    def _named_compound(self) -> Compound | None:
+        """The directory's compound the message names, or the message is the name of."""
+        for name in (self.message.location.get("compound"), self.message.text):
+            if name and len(name.strip()) <= LONGEST_NAME + 4:
+                compound = org.find_compound(self.session, _MENTION.sub("", name))
+                if compound is not None:
+                    return compound
+        return None
+
+    # --- reports ---------------------------------------------------------------------------------
+
+    def _report(self, waiting: tuple[PendingReport, ...]) -> Outcome:
+        message = self.message
+        entry = None
+        if not message.decision.urgent:  # an unsure report may be a question the FAQ answers
+            entry = faq.choose_answer(message.parse, faq.matcher(), self._community(), message.decision)
+        if entry is not None:
+            return Outcome(f"the FAQ is sure of {entry.id}; the report ({message.decision.category}) was unsure",
+                           [entry.reply() + IF_A_REPORT])
+        report = intake.pending_report(message.decision, message.text, message.location)
+        reports = (*waiting, report)
+        named = report.named_compound
+        if named:
+            compound = org.find_compound(self.session, named)
+            if compound is not None:
+                return self._file_all(reports, compound, f"{report.category} report naming {compound.name}")
+            advice = intake.emergency_first(self.session, report, self.home)
+            if self.home is not None:
+                return Outcome(f"{named} is not in the directory: asked whether it is {self.home.name}",
+                               [*advice, not_in_group(named, self.home.name)],
+                               pending=Pending(reports, "confirm", named))
+            return Outcome(f"{named} is not in the directory: asked which compound",
+                           [*advice, not_in_directory(named)], pending=Pending(reports))
+        if self.home is not None:
+            return self._file_all(reports, self.home, f"{report.category} report in {self.home.name}")
+        return Outcome(f"{report.category} report without a compound: asked which",
+                       [*intake.emergency_first(self.session, report, None), ASK_COMPOUND],
+                       pending=Pending(reports))
+
+    def _file_all(self, reports: tuple[PendingReport, ...], compound: Compound, why: str) -> Outcome:
+        """File the reports in `compound` (the emergency advice first where a report is urgent and
+        has not heard it yet), then hand over an urgent one, or one that asked for a person."""
+        replies, ticket_ids, urgent_ticket = [], [], None
+        already_advised = self.context.pending.reports if self.context.pending else ()
+        for report in reports:
+            if report not in already_advised:
+                replies += intake.emergency_first(self.session, report, compound)
+            filing, receipt = intake.file(self.session, report, compound, self.resident, self.context.now)
+            replies.append(receipt)
+            ticket_ids.append(filing.ticket.id)
+            if report.urgent:
+                urgent_ticket = urgent_ticket or filing.ticket
+        outcome = Outcome(why, replies, ticket_ids=ticket_ids,
+                          remembered_compound=None if self.resident.group_id else compound.name)
+        reason = "urgent" if urgent_ticket else ("asked" if self.message.decision.asks_for_person else None)
+        if reason:
+            self._hand_over(outcome, reason, compound, urgent_ticket)
+        return outcome
+
+    def _hand_over(self, outcome: Outcome, reason: str, compound: Compound | None, ticket=None) -> None:
+        hours = org.office_hours_for(compound)
+        if self.handoff is not None:
+            if reason == "asked":
+                outcome.replies.append(handoff.still_waiting(hours, self.context.now))
+            self.handoff.ticket = self.handoff.ticket or ticket
+            return
+        self.handoff = handoff.start(self.session, self.resident, reason, compound, self.message.text,
+                                     self.context.now, ticket)
+        outcome.replies.append(handoff.notice(reason, hours, self.context.now))
+        outcome.handed_over = reason
+        outcome.why += f"; handed over ({reason})"
+
+    # --- everything else ---------------------------------------------------------------------------
+
+    def _not_a_report(self) -> Outcome:
+        message, resident, now = self.message, self.resident, self.context.now
+        if message.intent in SATISFACTION_INTENTS:
+            ticket = tickets.rate(self.session, resident.platform, resident.user_id, message.intent, now)
+            return Outcome(f"satisfaction: {message.intent}", [tickets.rating_reply(ticket, message.intent)])
+        if message.intent == "ask_ticket_status":
+            return Outcome("a status question", [tickets.status_lines(
+                tickets.open_tickets_of(self.session, resident.platform, resident.user_id))])
+        if message.decision.asks_for_person:
+            outcome = Outcome("the resident asked for a person")
+            self._hand_over(outcome, "asked", self.home)
+            return outcome
+        if self.handoff is not None:
+            return Outcome("staff have the conversation: the message waits for them in the console")
+        if message.intent in RESPONSES:
+            return Outcome(f"small talk: {message.intent}", response=RESPONSES[message.intent])
+        entry = faq.choose_answer(message.parse, faq.matcher(), self._community(), message.decision)
+        if entry is not None:
+            return Outcome(f"the FAQ answers with {entry.id}", [entry.reply()])
+        if message.intent in OPENING_REPLIES:
+            return Outcome(f"{message.intent} the FAQ does not answer", [OPENING_REPLIES[message.intent]])
+        reply = faq.NOT_SURE if message.intent in faq.QUESTION_INTENTS[:2] else NOT_UNDERSTOOD
+        outcome = Outcome(f"not understood ({message.intent or 'no intent'})", [reply], misunderstood=True)
+        if self.context.misunderstood_last:
+            outcome = Outcome("not understood twice in a row")
+            self._hand_over(outcome, "not_understood", self.home)
+        return outcome
+
+    def _community(self) -> str | None:
+        """The community whose FAQ entries the resident may be answered with."""
+        return self.home.grid.community.name if self.home is not None else None

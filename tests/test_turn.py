@@ -1,0 +1,237 @@
+"""One turn (bot/turn.py) through the Rasa action, driven with a Tracker and a CollectingDispatcher
+against the sample site: what the resident hears, what is filed, what waits, who takes over."""
+import pytest
+from rasa_sdk import Tracker
+from rasa_sdk.executor import CollectingDispatcher
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from actions.actions import ActionTurn
+from bot import faq, handoff, tickets
+from bot.clock import utc_now
+from bot.db import shared_engine
+from bot.migrate import upgrade
+from bot.models import Handoff, Ticket
+from bot.org import import_org_file
+from bot.replies import COMPOUND_NOTED, GREETING, IF_A_REPORT, NO_WORDS, NOT_UNDERSTOOD, UNKNOWN_COMPOUND
+from conftest import ROOT
+
+JINYU_GROUP = "wecom:wrOgQhDgAAJinYuCheng01"  # bound to 金御城 in org/sample_site.yml
+
+
+@pytest.fixture(autouse=True)
+def sample_site(tmp_path, monkeypatch):
+    monkeypatch.setenv("DATABASE_URL", f"sqlite:///{tmp_path / 'bot.db'}")
+    shared_engine.cache_clear()
+    engine = shared_engine()
+    upgrade(engine)
+    import_org_file(engine, ROOT / "org" / "sample_site.yml")
+    yield engine
+    engine.dispose()
+    shared_engine.cache_clear()
+
+
+def tracker_for(sender: str, text: str, intent: str, confidence: float = 0.95, entities=(), slots=None,
+                ranking=()) -> Tracker:
+    message = {"text": text, "intent": {"name": intent, "confidence": confidence},
+               "intent_ranking": [{"name": intent, "confidence": confidence},
+                                  *({"name": n, "confidence": c} for n, c in ranking)],
+               "entities": list(entities), "metadata": {"display_name": "王阿姨"}}
+    return Tracker(sender, slots or {}, message, [], False, None, {}, "action_listen")
+
+
+class Chat:
+    """One resident's conversation: each message runs the action with the slots the last left."""
+
+    def __init__(self, sender: str):
+        self.sender, self.slots = sender, {}
+
+    async def say(self, text: str, intent: str, confidence: float = 0.95, entities=(), ranking=()) -> list[str]:
+        replies, slots = await run(ActionTurn(), tracker_for(self.sender, text, intent, confidence, entities,
+                                                             self.slots, ranking))
+        self.slots.update(slots)
+        return replies
+
+
+async def run(action, tracker: Tracker):
+    dispatcher = CollectingDispatcher()
+    events = await action.run(dispatcher, tracker, {})
+    return ([m.get("text") or m.get("response") for m in dispatcher.messages],
+            {e["name"]: e["value"] for e in events if e["event"] == "slot"})
+
+
+def ticket_rows(engine):
+    with Session(engine, future=True) as s:
+        return [(t.category, t.compound.name, t.building, [r.user_id for r in t.reporters])
+                for t in s.scalars(select(Ticket).order_by(Ticket.id))]
+
+
+def handoffs_of(engine, sender: str) -> list[tuple[str, str]]:
+    with Session(engine, future=True) as s:
+        return [(h.reason, h.status) for h in s.scalars(select(Handoff).where(Handoff.sender_id == sender))]
+
+
+async def test_a_report_in_a_bound_group_is_filed_with_who_and_when(sample_site):
+    entities = [{"entity": "building", "value": "7"}, {"entity": "unit", "value": "2"}]
+    replies, slots = await run(ActionTurn(), tracker_for(
+        f"{JINYU_GROUP}:alice", "7号楼2单元暖气不热", "report_heating", entities=entities))
+    assert len(replies) == 1
+    assert "#1" in replies[0] and "供暖" in replies[0] and "张书记" in replies[0]
+    assert "138****0004" in replies[0] and "前办结" in replies[0]
+    assert slots["pending"] is None
+    assert ticket_rows(sample_site) == [("heating", "金御城", "7", ["alice"])]
+
+
+async def test_the_compound_named_in_the_message_wins_over_the_group(sample_site):
+    await run(ActionTurn(), tracker_for(f"{JINYU_GROUP}:bob", "翠柳苑的路灯坏了", "report_power",
+                                        entities=[{"entity": "compound", "value": "翠柳苑小区"}]))
+    assert ticket_rows(sample_site)[0][1] == "翠柳苑"
+
+
+async def test_without_a_compound_the_report_waits_and_the_answer_files_it(sample_site):
+    carol = Chat("wecom:dm:carol")
+    assert "哪个小区" in (await carol.say("暖气不热", "report_heating"))[-1]
+    assert carol.slots["pending"]["reports"][0]["category"] == "heating" and ticket_rows(sample_site) == []
+    assert await carol.say("火星基地", "inform") == [UNKNOWN_COMPOUND]
+    replies = await carol.say("金御城", "inform")
+    assert "供暖" in replies[0] and carol.slots["pending"] is None
+    assert ticket_rows(sample_site) == [("heating", "金御城", None, ["carol"])]
+    # one-to-one, the compound is remembered: the next report is filed without asking again
+    replies = await carol.say("楼道灯坏了", "report_power")
+    assert "供电照明" in replies[0] and ticket_rows(sample_site)[-1][:2] == ("power", "金御城")
+
+
+async def test_a_question_while_asked_for_the_compound_is_answered_and_the_report_still_waits(sample_site):
+    chat = Chat("wecom:dm:dora")
+    await chat.say("楼下天天半夜装修", "report_noise")
+    assert "没有未办结" in (await chat.say("我报的事怎么样了", "ask_ticket_status"))[0]
+    assert chat.slots["pending"] is not None
+    await chat.say("还有单元门口的坡道太陡", "report_accessibility")  # a second report waits with it
+    replies = await chat.say("翠柳苑", "inform")
+    assert len(replies) == 2 and [r[:2] for r in ticket_rows(sample_site)] == [("noise", "翠柳苑"), ("accessibility", "翠柳苑")]
+
+
+async def test_the_resident_can_cancel_while_asked_for_the_compound(sample_site):
+    chat = Chat("wecom:dm:sun")
+    await chat.say("楼上天天半夜剁肉 吵得睡不着", "report_noise")
+    assert "不登记" in (await chat.say("还是不报了吧", "deny"))[0]
+    assert chat.slots["pending"] is None and ticket_rows(sample_site) == []
+
+
+async def test_a_compound_not_in_the_directory_is_asked_about_never_replaced(sample_site):
+    chat = Chat(f"{JINYU_GROUP}:olga")
+    named = [{"entity": "compound", "value": "阳光花园"}, {"entity": "building", "value": "5"}]
+    [question] = await chat.say("阳光花园5栋电梯坏了两天了", "report_elevator", entities=named)
+    assert question.startswith("阳光花园不在本群的小区名单里，是金御城吗")
+    assert ticket_rows(sample_site) == []
+    assert "电梯" in (await chat.say("是的", "affirm"))[0]
+    assert ticket_rows(sample_site) == [("elevator", "金御城", "5", ["olga"])]
+    other = Chat(f"{JINYU_GROUP}:pete")
+    await other.say("阳光花园5栋电梯坏了两天了", "report_elevator", entities=named)
+    assert "不登记" in (await other.say("不是", "deny"))[0]
+    assert len(ticket_rows(sample_site)) == 1
+
+
+async def test_an_urgent_report_hears_the_emergency_number_before_anything_else(sample_site):
+    replies, _ = await run(ActionTurn(), tracker_for(f"{JINYU_GROUP}:dave", "楼道里好大的煤气味", "report_gas"))
+    assert "96777" in replies[0] and "【紧急】" in replies[0]  # the site's gas company hotline
+    assert "网格、社区和街道" in replies[1] and "工作人员" in replies[2]
+    replies, slots = await run(ActionTurn(), tracker_for("wecom:dm:erin", "电梯困人了", "report_elevator"))
+    assert "119" in replies[0] and "哪个小区" in replies[1] and slots["pending"]  # advice first, then the question
+
+
+async def test_a_message_the_bot_does_not_understand_gets_a_helpful_fallback():
+    replies, slots = await run(ActionTurn(), tracker_for("wecom:dm:y", "嗯嗯那个啥", "nlu_fallback", 0.4))
+    assert replies == [NOT_UNDERSTOOD] and "转人工" in replies[0]
+    assert slots["misunderstood"] is True
+
+
+async def test_two_messages_not_understood_hand_over_but_emoji_never_count(sample_site):
+    chat = Chat(f"{JINYU_GROUP}:zoe")
+    assert await chat.say("👍👍", "nlu_fallback", 0.3) == [NO_WORDS]
+    assert await chat.say("@社区小助手 😂😂", "nlu_fallback", 0.3) == [NO_WORDS]
+    assert handoffs_of(sample_site, chat.sender) == []
+    assert "供电照明" in (await chat.say("9栋楼道灯不亮", "report_power"))[0]
+    await chat.say("嗯嗯那个啥", "nlu_fallback", 0.4)
+    [notice] = await chat.say("就是那个呗", "nlu_fallback", 0.4)
+    assert "没能明白" in notice and handoffs_of(sample_site, chat.sender) == [("not_understood", "waiting")]
+
+
+async def test_while_staff_have_the_conversation_reports_are_still_filed_and_status_answered(sample_site):
+    chat = Chat(f"{JINYU_GROUP}:mia")
+    [notice] = await chat.say("转人工", "request_human")
+    assert "转接" in notice and "照样可以告诉小助手" in notice
+    assert await chat.say("你好 在吗", "greet") == []  # for staff, in the console's transcript
+    assert "供电照明" in (await chat.say("9栋楼道灯不亮", "report_power"))[0]
+    assert "#1" in (await chat.say("我报的事怎么样了", "ask_ticket_status"))[0]
+    urgent = await chat.say("3号楼楼道冒烟了", "report_safety_security")
+    assert "119" in urgent[0] and "网格、社区和街道" in urgent[1]
+    assert "已经为您转接" in (await chat.say("人工！", "request_human"))[0]
+    assert handoffs_of(sample_site, chat.sender) == [("asked", "waiting")]
+
+
+async def test_an_urgent_report_hands_over_and_a_later_status_question_is_answered(sample_site):
+    chat = Chat(f"{JINYU_GROUP}:noah")
+    replies = await chat.say("电梯困人了 里面有个老人", "report_elevator")
+    assert "【紧急】" in replies[0] and handoffs_of(sample_site, chat.sender) == [("urgent", "waiting")]
+    assert "电梯" in (await chat.say("我报的事怎么样了", "ask_ticket_status"))[0]
+
+
+async def test_a_request_for_a_person_inside_a_report_is_both(sample_site):
+    for intent, ranking in (("request_human", [("report_sanitation", 0.3), ("chitchat", 0.05)]),
+                            ("report_sanitation", [("request_human", 0.3)])):
+        chat = Chat(f"{JINYU_GROUP}:r-{intent}")
+        replies = await chat.say("我要找人工，A座楼下的垃圾三天没人收了", intent, 0.6, ranking=ranking,
+                                 entities=[{"entity": "building", "value": "A"}])
+        assert "环境卫生" in replies[0] and "转接" in replies[-1]
+        assert handoffs_of(sample_site, chat.sender) == [("asked", "waiting")]
+    assert [row[:3] for row in ticket_rows(sample_site)] == [("sanitation", "金御城", "A")]
+
+
+async def test_a_question_taken_for_an_unsure_report_is_answered_with_how_to_report(sample_site):
+    replies, _ = await run(ActionTurn(), tracker_for(
+        f"{JINYU_GROUP}:gina", "物业费的收费标准是多少", "report_property_service", 0.6))
+    assert replies == [faq.entries_by_id()["property_fee"].reply() + IF_A_REPORT] and "转人工" in replies[0]
+    assert ticket_rows(sample_site) == []
+    await run(ActionTurn(), tracker_for(f"{JINYU_GROUP}:gina", "5号楼楼道灯坏了好几天", "report_power", 0.6))
+    assert ticket_rows(sample_site) == [("power", "金御城", None, ["gina"])]
+
+
+async def test_a_question_that_describes_a_danger_goes_the_report_way(sample_site):
+    replies, _ = await run(ActionTurn(), tracker_for(f"{JINYU_GROUP}:hank", "有股煤气味 抢修电话多少", "ask_info", 0.7))
+    assert "【紧急】" in replies[0] and ticket_rows(sample_site)[0][0] == "gas"
+
+
+async def test_a_greeting_that_goes_on_to_ask_is_answered_and_one_on_its_own_greeted(sample_site):
+    replies, _ = await run(ActionTurn(), tracker_for("wecom:dm:ida", "@社区小助手 下午好 今年暖气哪天开始烧", "greet"))
+    assert replies == [faq.entries_by_id()["heating_season_dates"].reply()]
+    replies, _ = await run(ActionTurn(), tracker_for("wecom:dm:ida", "大家好 我是新搬来的", "greet"))
+    assert replies == [GREETING]
+    replies, _ = await run(ActionTurn(), tracker_for("wecom:dm:ida", "我住翠柳苑", "inform"))
+    assert replies == [COMPOUND_NOTED]
+    replies, _ = await run(ActionTurn(), tracker_for("wecom:dm:ida", "谢谢啦", "thank"))
+    assert replies == ["utter_thank"]
+
+
+async def test_status_and_satisfaction(sample_site):
+    sender = f"{JINYU_GROUP}:frank"
+    await run(ActionTurn(), tracker_for(sender, "5号楼门口狗屎太多", "report_pets"))
+    replies, _ = await run(ActionTurn(), tracker_for(sender, "我报的事怎么样了", "ask_ticket_status"))
+    assert "#1" in replies[0] and "文明养犬" in replies[0] and "已派单" in replies[0]
+    with Session(sample_site, future=True) as s, s.begin():
+        tickets.resolve(s, s.get(Ticket, 1), utc_now(), "已清理并提醒养犬户", "张书记")
+    replies, _ = await run(ActionTurn(), tracker_for(sender, "不满意 还是很多", "unsatisfied"))
+    assert "升级到社区" in replies[0]
+    with Session(sample_site, future=True) as s:
+        assert (s.get(Ticket, 1).status, s.get(Ticket, 1).level) == ("reopened", "community")
+
+
+async def test_an_entry_for_another_community_gives_way_to_the_residents_own(sample_site):
+    # 望江华庭's group is in 和谐社区: its own service centre, not 光明社区's
+    replies, _ = await run(ActionTurn(), tracker_for("rest:wangjiang-demo:q2", "服务中心几点开门", "faq"))
+    assert replies == [faq.entries_by_id()["service_center_hexie"].reply()]
+
+
+async def test_a_question_the_faq_does_not_know_says_so_and_offers_a_person():
+    replies, slots = await run(ActionTurn(), tracker_for("wecom:dm:q3", "帮我写一首关于秋天的诗", "faq"))
+    assert replies == [faq.NOT_SURE] and "转人工" in replies[0] and slots["misunderstood"] is True
