@@ -43,13 +43,11 @@ def best_intent(parse: dict, passing: str | None = None) -> tuple[str | None, fl
     """The model's best intent and its confidence, looking past the fallback classifier (and
     past `passing`, the others' confidences then taken as if it had never been a choice)."""
     ranking = parse.get("intent_ranking") or [parse.get("intent") or {}]
-    left = 1.0
+    left = 1.0 - sum(float(item.get("confidence") or 0.0) for item in ranking if passing and item.get("name") == passing)
     for item in ranking:
         name = item.get("name")
-        if name == passing:
-            left -= float(item.get("confidence") or 0.0)
-        elif name and name != FALLBACK_INTENT:
-            return name, float(item.get("confidence") or 0.0) / (left if passing and left > 0 else 1.0)
+        if name and name not in (FALLBACK_INTENT, passing):
+            return name, float(item.get("confidence") or 0.0) / (left if left > 0 else 1.0)
     return None, 0.0
 
 
@@ -79,7 +77,7 @@ def decide(parse: dict) -> Decision:
     text = parse.get("text") or ""
     intent, confidence = best_intent(parse)
     asks, says_more = _asks_for_person_and_more(text)
-    if intent == REQUEST_HUMAN and says_more:  # the report inside, judged without the request
+    if says_more:  # the report inside, judged as if the request had not been made
         intent, confidence = best_intent(parse, passing=REQUEST_HUMAN)
     asks = asks or intent == REQUEST_HUMAN
     category = category_for_intent(intent) if intent else None

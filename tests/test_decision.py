@@ -93,3 +93,17 @@ def test_the_fallback_never_hides_an_intent_sure_enough_to_file():
     config = yaml.safe_load((ROOT / "config.yml").read_text(encoding="utf-8"))
     fallback = next(c for c in config["pipeline"] if c["name"] == "FallbackClassifier")
     assert fallback["threshold"] <= REPORT_CONFIDENCE
+
+
+def test_a_request_for_a_person_inside_a_report_is_both():
+    text = "转人工 9栋楼道灯不亮好几天了"
+    decision = decide(parse(text, ("report_power", 0.44), ("request_human", 0.43), ("chitchat", 0.1)))
+    assert (decision.category, decision.asks_for_person) == ("power", True)
+    decision = decide(parse("我要找人工，A座楼下的垃圾三天没人收了", ("request_human", 0.7), ("report_sanitation", 0.25)))
+    assert (decision.category, decision.asks_for_person) == ("sanitation", True)
+
+
+def test_a_request_for_a_person_alone_is_not_a_report():
+    for text in ("转人工", "我要找人工！！", "人工客服 谢谢"):
+        decision = decide(parse(text, ("request_human", 0.6), ("report_power", 0.3)))
+        assert (decision.category, decision.asks_for_person) == (NONE, True)
