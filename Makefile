@@ -104,6 +104,7 @@ test: $(VENV)/.installed $(CHROMIUM) validate
 
 bench: $(VENV)/.installed
 	$(PY) bench/nlu_bench.py --shared $(SHARED)
+	$(PY) bench/same_problem.py --write
 	$(MAKE) --no-print-directory bench-load
 
 # LOAD= passes options to the load benchmark, e.g. LOAD="--rate 40 --duration 120 --profile"

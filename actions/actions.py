@@ -10,6 +10,7 @@ from rasa_sdk.executor import CollectingDispatcher
 from actions.context import database, resident_of
 from bot import faq, turn
 from bot.clock import utc_now
+from bot.decision import Decision
 
 Events = list[dict[str, Any]]
 
@@ -36,6 +37,19 @@ def context_of(tracker: Tracker) -> turn.Context:
                         tracker.get_slot("compound"), bool(tracker.get_slot("misunderstood")))
 
 
+def take_turn(dispatcher: CollectingDispatcher, tracker: Tracker, decision: Decision | None = None) -> Events:
+    """`bot.turn.take` on the latest message; its replies said, its memory kept in slots."""
+    with database() as session, session.begin():
+        outcome = turn.take(session, tracker.latest_message, context_of(tracker), decision)
+    for text in outcome.replies:
+        dispatcher.utter_message(text=text)
+    if outcome.response:
+        dispatcher.utter_message(response=outcome.response)
+    return [SlotSet("pending", outcome.pending.as_slot() if outcome.pending else None),
+            SlotSet("compound", outcome.remembered_compound),
+            SlotSet("misunderstood", outcome.misunderstood)]
+
+
 class ActionTurn(Action):
     """Every resident message but the volunteers' commands: `bot.turn.take` decides, this says it."""
 
@@ -43,12 +57,4 @@ class ActionTurn(Action):
         return "action_turn"
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict) -> Events:
-        with database() as session, session.begin():
-            outcome = turn.take(session, tracker.latest_message, context_of(tracker))
-        for text in outcome.replies:
-            dispatcher.utter_message(text=text)
-        if outcome.response:
-            dispatcher.utter_message(response=outcome.response)
-        return [SlotSet("pending", outcome.pending.as_slot() if outcome.pending else None),
-                SlotSet("compound", outcome.remembered_compound),
-                SlotSet("misunderstood", outcome.misunderstood)]
+        return take_turn(dispatcher, tracker)

@@ -10,9 +10,11 @@ from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 from sqlalchemy.orm import Session
 
+from actions.actions import take_turn
 from actions.context import database, resident_of
-from bot import org, volunteers
+from bot import org, turn, volunteers
 from bot.clock import utc_now
+from bot.decision import decide
 
 Events = list[dict[str, Any]]
 FORM_SLOTS = ("volunteer_name", "volunteer_compound", "volunteer_work_unit", "volunteer_skills")
@@ -48,6 +50,14 @@ class ValidateVolunteerForm(FormValidationAction):
 
     def name(self) -> str:
         return "validate_volunteer_form"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> Events:
+        """A report, 转人工 or a status question in the middle of the registration is not an
+        answer: the turn takes it (filed, answered) and the form asks its question again."""
+        decision = decide(tracker.latest_message)
+        if turn.interrupts(tracker.latest_message, decision):
+            return take_turn(dispatcher, tracker, decision) + [SlotSet(name, None) for name in tracker.slots_to_validate()]
+        return await super().run(dispatcher, tracker, domain)
 
     async def required_slots(self, domain_slots: list[str], dispatcher: CollectingDispatcher,
                              tracker: Tracker, domain: DomainDict) -> list[str]:

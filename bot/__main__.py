@@ -44,6 +44,23 @@ def _score_faq(path, parser):
     return score_faq(path, parser, entries)
 
 
+def _score_locations(path, parser):
+    # The model's location extractor reads the org directory in DATABASE_URL at parse time, as
+    # the live bot does; without one it falls back to the training lookup table, which the
+    # figures should then say.
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from nlu.location_extractor import directory_names
+    try:
+        listed = bool(directory_names())
+    except SQLAlchemyError:
+        listed = False
+    if not listed:
+        print("warning: no org directory to read in DATABASE_URL: compounds are matched against the training "
+              "lookup table only (python -m bot org import FILE.yml)", file=sys.stderr)
+    return score_locations(path, parser)
+
+
 def _faq_build(args) -> None:
     from bot.faq import ENOUGH_QUESTIONS, FaqFileError, build, thin
     try:
@@ -212,7 +229,7 @@ def main(argv: list[str] | None = None) -> None:
     elif args.command == "eval-faq":
         _evaluate(args, _score_faq, faq_report)
     else:
-        _evaluate(args, score_locations, locations_report)
+        _evaluate(args, _score_locations, locations_report)
 
 
 if __name__ == "__main__":

@@ -57,5 +57,5 @@ def file(session: Session, report: PendingReport, compound: Compound, resident: 
         room=report.room), now)
     text = tickets.receipt(session, filing)
     if report.urgent:
-        text += "这是紧急情况，已同时通知网格、社区和街道。"
+        text += tickets.URGENT_NOTICE
     return filing, text

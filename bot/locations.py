@@ -4,15 +4,23 @@ A spaCy pipeline: `spacy.blank("zh")` with the jieba segmenter, an EntityRuler t
 compounds the directory knows (names and aliases), and the `community_address` component,
 whose rules find buildings, units, rooms and compound names the directory does not know yet.
 Values are normalised: 七号楼/7栋/7幢/7#楼/７号楼 → "7", B座 → "B", 2单元 → "2",
-502室 → "502", 5-1-101 → 5/1/101. "11楼" is a floor and is not a building.
+502室 → "502", 5-1-101 → 5/1/101, 7-578 → 7/578, 173号527 → 173/527. "11楼" is a floor and
+is not a building; 12-25, 8-10点, 3-5天, 100-200元 and phone numbers are not addresses.
+
+`DirectoryLocations` keeps the compound names in step with the org directory while the bot runs.
 """
+import logging
 import re
+import time
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 import jieba
 import spacy
 from spacy.language import Language
 from spacy.tokens import Doc, Span
+
+log = logging.getLogger(__name__)
 
 FIELDS = ("compound", "building", "unit", "room")
 
@@ -24,7 +32,26 @@ _CN_DIGIT = {"零": 0, "〇": 0, "一": 1, "二": 2, "两": 2, "三": 3, "四": 
 _CN = "零〇一二三四五六七八九十百"
 _NOT_ORDINAL = r"(?<![同每哪这那整各几多上下第\d两A-Za-z])"
 
-_TRIPLE = re.compile(r"(?<![\d\-])(\d{1,3})\s*[-－—]\s*(\d{1,2})\s*[-－—]\s*(\d{3,4})(?![\d\-])")
+# What a number counts when it is not a room: money, area, time, people, things (100-200元, 3-5天);
+# right after the number, since words after a space start the next phrase (2-301 天天漏水).
+_MEASURE = (r"(?:[元块万千百米平度天年月日点分秒岁人户个次辆台张条只斤克吨名位份件本箱袋瓶桶包%‰]|"
+            r"号(?![房室])|小时|分钟|公斤|平米|以上|以下|左右)")
+# Numbers joined by dashes, the building first and the room last: 5-1-101 (楼-单元-室), 7-578 and
+# 98-1034 (楼-室). A middle number too long for a unit (178-1217-802) is read the same way: an
+# address runs from large to small, so the first number is still the building and the last the
+# room; the middle names a level between them that a ticket has no field for.
+_DASHED = re.compile(
+    r"(?<![\dA-Za-z\-.:/~第])([1-9]\d{0,2}|[A-Za-z])\s*[-—–]\s*(?:(\d{1,4})\s*[-—–]\s*)?(\d{3,4})"
+    rf"(?![\dA-Za-z\-.:/~])(?!{_MEASURE})")
+# 173号527: a number with 号 is a building (in a street address, 号 numbers the building) when a
+# room follows it; 12月5号 is a date.
+_NUMBER_THEN_ROOM = re.compile(
+    rf"(?<![\dA-Za-z月第])(?P<building>[1-9]\d{{0,2}})\s*号\s*(?P<room>[1-9]\d{{2,3}})(?![\d\-.:])(?!{_MEASURE})")
+# Dashed numbers that are a phone number: 138-1234-5678, 400-820-8820, or said to be one.
+_PHONE = re.compile(r"1[3-9]\d{9}|[48]00\d{7}")
+_PHONE_OR_MONEY_BEFORE = re.compile(
+    r"(?:电话|手机|热线|号码|拨打?|致电|联系|tel|[￥¥$]|价格?|费用?|钱|租金?|工资|花了?|交了?|收了?|付了?|"
+    r"涨了?|大概|大约|约|差不多|每月|每年|一共|共)\s*(?:是|为|[:：])?\s*$", re.IGNORECASE)
 _BUILDING = re.compile(
     rf"(?:第|(?<![同每哪这那整各几多\dA-Za-z]))"
     rf"(?:(?P<num>\d{{1,3}}|[{_CN}]{{1,4}})\s*(?:号\s*楼|号\s*栋|号\s*幢|号\s*座|栋|幢|座|#\s*楼?)"
@@ -94,11 +121,27 @@ class Found:
     value: str
 
 
-def _address_parts(text: str) -> list[Found]:
+def _unmarked_parts(text: str) -> list[Found]:
+    """Buildings, units and rooms written without 栋/单元/室: 5-1-101, 7-578, 173号527."""
     found = []
-    for m in _TRIPLE.finditer(text):
-        found += [Found(field, m.start(i + 1), m.end(i + 1), str(int(m.group(i + 1))))
-                  for i, field in enumerate(("building", "unit", "room"))]
+    for m in _DASHED.finditer(text):
+        if _PHONE.fullmatch(re.sub(r"\D", "", m.group())) or _PHONE_OR_MONEY_BEFORE.search(text[:m.start()][-8:]):
+            continue
+        groups = {"building": 1, "room": 3}
+        if m.group(2) and len(m.group(2)) <= 2:  # a unit has one or two digits
+            groups["unit"] = 2
+        for field, group in groups.items():
+            value = normalized_number(m.group(group))
+            if value and value != "0":
+                found.append(Found(field, m.start(group), m.end(group), value))
+    for m in _NUMBER_THEN_ROOM.finditer(text):
+        found += [Found(field, m.start(field), m.end(field), str(int(m.group(field))))
+                  for field in ("building", "room")]
+    return found
+
+
+def _address_parts(text: str) -> list[Found]:
+    found = _unmarked_parts(text)
     for field, pattern in (("building", _BUILDING), ("unit", _UNIT),
                            ("room", _ROOM_MARKED), ("room", _ROOM_AFTER_ADDRESS)):
         for m in pattern.finditer(text):
@@ -155,13 +198,22 @@ def community_address(doc: Doc) -> Doc:
     return doc
 
 
+def _value_as_written(text: str, span: Span) -> str:
+    # The pipeline reads half-width text (one character for one, so offsets hold); a compound's
+    # name is given back as the resident wrote it (ＳＯＨＯ望江), unless the span was widened to
+    # whole tokens and no longer covers just the name.
+    if span.label_ == "compound" and span.text == span._.location_value:
+        return text[span.start_char:span.end_char]
+    return span._.location_value
+
+
 class LocationExtractor:
     """The spaCy pipeline for locations, built around the compound names the directory knows."""
 
-    def __init__(self, compound_names: list[str] = ()):
+    def __init__(self, compound_names: Iterable[str] = ()):
         if not Span.has_extension("location_value"):
             Span.set_extension("location_value", default=None)
-        self.compound_names = sorted({n.strip() for n in compound_names if n.strip()})
+        self.compound_names = clean_names(compound_names)
         for name in self.compound_names:
             jieba.add_word(name, freq=2000, tag="ns")
         self.nlp = spacy.blank("zh", config={"nlp": {"tokenizer": {"segmenter": "jieba"}}})
@@ -170,9 +222,10 @@ class LocationExtractor:
         self.nlp.add_pipe("community_address")
 
     def extract(self, text: str) -> list[Found]:
-        """Every location mention, in reading order, with offsets into `text`."""
-        doc = self.nlp(text)
-        found = [Found(s.label_, s.start_char, s.end_char, s._.location_value)
+        """Every location mention, in reading order, with offsets into `text`; a compound's value
+        is its name as written, for `bot.org.find_compound` to resolve."""
+        doc = self.nlp(width_normalized(text))
+        found = [Found(s.label_, s.start_char, s.end_char, _value_as_written(text, s))
                  for s in doc.spans["location"]]
         return sorted(found, key=lambda f: (f.start, f.field))
 
@@ -182,3 +235,66 @@ class LocationExtractor:
         for item in self.extract(text):
             values.setdefault(item.field, item.value)
         return values
+
+
+def clean_names(names: Iterable[str]) -> list[str]:
+    """Compound names as the pipeline matches them: trimmed, half-width, each once, sorted."""
+    return sorted({width_normalized(n).strip() for n in names if n and n.strip()})
+
+
+DIRECTORY_CHECK_SECONDS = 5.0  # how soon an imported directory reaches parsing
+
+
+class DirectoryLocations:
+    """A `LocationExtractor` kept in step with the org directory (组织架构) while the bot runs.
+
+    `read_names` returns the directory's compound names and aliases. It is asked at most every
+    `every` seconds, so a `python -m bot org import` reaches parsing within seconds and without
+    retraining; the pipeline is rebuilt only when the names changed. Reading every name is the
+    check: a site's few thousand short rows cost a millisecond, and no counter or timestamp can
+    miss an alias renamed in place. Until the directory has names (no database yet, an empty
+    one) `fallback` is used; when reading fails the names in use stay and the failure is logged,
+    never raised: a report must parse while the database is away. The read is synchronous: the
+    Rasa tracker store reads the same database for every message, so it adds no new wait.
+    """
+
+    def __init__(self, read_names: Callable[[], Iterable[str]], fallback: Iterable[str] = (),
+                 every: float = DIRECTORY_CHECK_SECONDS, clock: Callable[[], float] = time.monotonic):
+        self._read_names = read_names
+        self._fallback = clean_names(fallback)
+        self._every = every
+        self._clock = clock
+        self._next_check: float | None = None
+        self._failing = False
+        self.extractor = LocationExtractor(self._fallback)
+
+    def current(self) -> LocationExtractor:
+        """The extractor for the directory as it is now (checked at most every `every` seconds)."""
+        now = self._clock()
+        if self._next_check is None or now >= self._next_check:
+            self._next_check = now + self._every
+            self._refresh()
+        return self.extractor
+
+    def extract(self, text: str) -> list[Found]:
+        return self.current().extract(text)
+
+    def fields(self, text: str) -> dict[str, str]:
+        return self.current().fields(text)
+
+    def _refresh(self) -> None:
+        try:
+            names = clean_names(self._read_names())
+        except Exception as error:  # noqa: BLE001 - whatever the database does, parsing carries on
+            if not self._failing:
+                log.warning("cannot read the compound names of the org directory (%s); parsing with the "
+                            "%d names in use", str(error).splitlines()[0] if str(error) else type(error).__name__,
+                            len(self.extractor.compound_names))
+            self._failing = True
+            return
+        if self._failing:
+            log.info("the org directory can be read again")
+        self._failing = False
+        names = names or self._fallback
+        if names != self.extractor.compound_names:
+            self.extractor = LocationExtractor(names)

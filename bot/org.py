@@ -273,8 +273,8 @@ def _compound(item: Any, where: _Entry) -> CompoundEntry:
 
 
 def name_key(name: str) -> str:
-    """What two spellings of a compound's name share: 金御城小区, ＂金御城 ＂ → 金御城."""
-    key = re.sub(r"\s+", "", width_normalized(name)).casefold()
+    """What two spellings of a compound's name share: 金御城小区, ＂金御城 ＂ → 金御城; 新华·悦府 → 新华悦府."""
+    key = re.sub(r"[\s·・•]+", "", width_normalized(name)).casefold()
     return key[:-2] if key.endswith("小区") and len(key) > 2 else key
 
 

@@ -10,7 +10,8 @@ from datetime import datetime, timedelta
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
-from bot.clock import local_text
+from bot import same_problem
+from bot.clock import local_text, utc_now
 from bot.conversations import sender_id
 from bot.models import Building, Compound, Reporter, Ticket, TimelineEntry
 from bot.notifier import notify
@@ -24,7 +25,14 @@ STATUS_ZH = {"new": "新建", "assigned": "已派单", "in_progress": "处理中
 OPEN_STATUSES = ("new", "assigned", "in_progress", "reopened")
 CLUSTER_WINDOW = timedelta(hours=72)
 CLUSTER_HOUSEHOLDS = 5  # 反映集中: this many households move the ticket up one level
+# How nearly (e5 cosine, `bot.same_problem`) a report must say what one of a ticket's reporters
+# said to join it. Any two reports of one category are near each other in e5's space, so the bar
+# is high: where pairs of one category part into the same problem in other words and another
+# problem, chosen by cross-validation on such pairs (`bench/same_problem.py`, figures in
+# docs/benchmarks.md).
+SAME_PROBLEM = 0.91
 SATISFACTION = {"satisfied": "满意", "basically_satisfied": "基本满意", "unsatisfied": "不满意"}
+URGENT_NOTICE = "这是紧急情况，已同时通知网格、社区和街道。"  # after an urgent report's receipt
 
 
 @dataclass(frozen=True)
@@ -48,6 +56,7 @@ class Filing:
     ticket: Ticket
     joined: bool       # the report joined an open ticket on the same problem
     households: int    # how many households have reported it
+    at: datetime       # when it was filed
 
 
 @dataclass(frozen=True)
@@ -113,15 +122,23 @@ def describe(ticket: Ticket) -> str:
 
 
 def _open_cluster_ticket(session: Session, report: Report, now: datetime) -> Ticket | None:
+    """The open ticket on the same problem: same compound and category, filed within the window,
+    not in another building (a report or ticket without a building is compound-wide), and one of
+    its reporters said what this report says; of several, the one said most nearly."""
     query = (select(Ticket).where(Ticket.compound_id == report.compound_id,
                                   Ticket.category == report.category,
                                   Ticket.status.in_(OPEN_STATUSES),
                                   Ticket.created_at >= now - CLUSTER_WINDOW)
              .order_by(Ticket.created_at.desc()))
+    nearest, found = SAME_PROBLEM, None
     for ticket in session.scalars(query):
-        if not (report.building and ticket.building) or report.building == ticket.building:
-            return ticket
-    return None
+        if report.building and ticket.building and report.building != ticket.building:
+            continue
+        said = [reporter.text for reporter in ticket.reporters]
+        similarity = same_problem.similarity(report.text, said, ticket.compound.name)
+        if similarity >= nearest:
+            nearest, found = similarity, ticket
+    return found
 
 
 def households(session: Session, ticket: Ticket) -> int:
@@ -135,7 +152,7 @@ def file_report(session: Session, report: Report, now: datetime) -> Filing:
                                .with_for_update()).one()
     ticket = _open_cluster_ticket(session, report, now)
     if ticket is None:
-        return Filing(_new_ticket(session, compound, report, now), joined=False, households=1)
+        return Filing(_new_ticket(session, compound, report, now), joined=False, households=1, at=now)
     already = session.scalars(select(Reporter).where(
         Reporter.ticket_id == ticket.id, Reporter.platform == report.platform,
         Reporter.user_id == report.user_id)).first()
@@ -143,10 +160,23 @@ def file_report(session: Session, report: Report, now: datetime) -> Filing:
         _add_reporter(ticket, report, now)
         session.flush()
         _log(session, ticket, now, "joined", f"又一户居民反映：{report.text}", report.display_name or report.user_id)
+    if report.urgent and not ticket.urgent:
+        _make_urgent(session, ticket, report, now)
     count = households(session, ticket)
     if already is None and count == CLUSTER_HOUSEHOLDS:
         escalate(session, ticket, now, f"反映集中：{count}户居民反映同一问题")
-    return Filing(ticket, joined=True, households=count)
+    return Filing(ticket, joined=True, households=count, at=now)
+
+
+def _make_urgent(session: Session, ticket: Ticket, report: Report, now: datetime) -> None:
+    """An urgent report on an open ticket makes it urgent: all three levels hear at once."""
+    chain = _chain(ticket.compound)
+    ticket.urgent = True
+    ticket.updated_at = now
+    _log(session, ticket, now, "notified", "紧急情况：已同时通知网格、社区、街道三级",
+         report.display_name or report.user_id)
+    _tell(session, responsible_people(session, ticket) + [chain["community"], chain["subdistrict"]],
+          f"【紧急工单】{describe(ticket)}：{report.text}", now, ticket)
 
 
 def _add_reporter(ticket: Ticket, report: Report, now: datetime) -> None:
@@ -193,13 +223,30 @@ def escalate(session: Session, ticket: Ticket, now: datetime, reason: str, actor
         _tell(session, [_chain(ticket.compound)["subdistrict"]], f"【超期工单】{describe(ticket)}：{reason}", now, ticket)
         return True
     ticket.level = LEVELS[position + 1]
+    secretary = _chain(ticket.compound)[ticket.level]
+    ticket.assignee_name, ticket.assignee_phone = secretary.name, secretary.phone
     ticket.due_at = now + CATEGORIES[ticket.category].sla
     ticket.updated_at = now
     _log(session, ticket, now, "escalated", f"升级到{LEVEL_ZH[ticket.level]}：{reason}", actor)
-    _tell(session, [_chain(ticket.compound)[ticket.level]],
+    _tell(session, [secretary],
           f"【工单升级到{LEVEL_ZH[ticket.level]}】{describe(ticket)}：{reason}（{local_text(ticket.due_at)}前办结）",
           now, ticket)
     return True
+
+
+def reopen(session: Session, ticket: Ticket, now: datetime, reason: str, actor: str) -> None:
+    """重启: back to work one level up, or, at the subdistrict where there is no higher level,
+    there again; with a fresh due time either way, so the clock keeps following it up."""
+    set_status(session, ticket, "reopened", now, f"{reason}，工单重启", actor)
+    ticket.overdue = False
+    if ticket.level != LEVELS[-1]:
+        escalate(session, ticket, now, reason, actor)
+        return
+    ticket.due_at = now + CATEGORIES[ticket.category].sla
+    _log(session, ticket, now, "reopened", f"{LEVEL_ZH[ticket.level]}重新办理：{reason}，"
+                                           f"{local_text(ticket.due_at)}前办结", actor)
+    _tell(session, [_chain(ticket.compound)[ticket.level]],
+          f"【工单重启】{describe(ticket)}：{reason}（{local_text(ticket.due_at)}前办结）", now, ticket)
 
 
 def escalate_overdue(session: Session, now: datetime) -> list[int]:
@@ -278,8 +325,7 @@ def rate(session: Session, platform: str, user_id: str, answer: str, now: dateti
     reporter.satisfaction_at = now
     _log(session, ticket, now, "rated", f"居民评价：{SATISFACTION[answer]}", reporter.display_name or user_id)
     if answer == "unsatisfied":
-        set_status(session, ticket, "reopened", now, "居民不满意，工单重启", reporter.display_name or user_id)
-        escalate(session, ticket, now, "居民对处理结果不满意")
+        reopen(session, ticket, now, "居民对处理结果不满意", reporter.display_name or user_id)
     elif all(r.satisfaction in ("satisfied", "basically_satisfied") for r in ticket.reporters):
         set_status(session, ticket, "closed", now, "反映人均已评价满意", "系统")
     return ticket
@@ -293,24 +339,43 @@ def open_tickets_of(session: Session, platform: str, user_id: str) -> list[Ticke
         .order_by(Ticket.created_at.desc())))
 
 
+def holder(ticket: Ticket) -> str:
+    """Who has the ticket now, as residents hear it (phone masked): 社区书记陈书记（138****0002）.
+    The secretary of the ticket's level, or whom staff handed it to."""
+    chain = _chain(ticket.compound)
+    phone = f"（{mask_phone(ticket.assignee_phone)}）" if ticket.assignee_phone else ""
+    if not ticket.assignee_name:
+        return chain[ticket.level].role + phone
+    people = [chain[ticket.level], *chain.values()]
+    role = next((person.role for person in people if person.name == ticket.assignee_name), "")
+    return f"{role}{ticket.assignee_name}{phone}"
+
+
+def by_when(ticket: Ticket, now: datetime) -> str:
+    """By when the ticket will be done, as residents hear it: never a time already past."""
+    if not ticket.overdue and ticket.due_at > now:
+        return f"{local_text(ticket.due_at)}前办结"
+    if ticket.level == LEVELS[-1]:
+        return "已超过办结时限，街道正在督办"
+    return "已超过办结时限，正在升级督办"
+
+
 def receipt(session: Session, filing: Filing) -> str:
     """What the resident hears: number, category, who has it (masked phone) and by when."""
     ticket = filing.ticket
-    secretary = ticket.assignee_name or "小区党支部书记"
-    phone = f"（{mask_phone(ticket.assignee_phone)}）" if ticket.assignee_phone else ""
-    handler = CATEGORIES[ticket.category].handler_zh
     if filing.joined:
         return (f"这个问题已有{filing.households}户居民反映，您已加入工单{describe(ticket)}，"
-                f"由{secretary}{phone}负责，{local_text(ticket.due_at)}前办结。")
-    return (f"已登记工单{describe(ticket)}，由小区党支部书记{secretary}{phone}负责，"
-            f"{handler}协同处理，{local_text(ticket.due_at)}前办结。回复“我报的事怎么样了”可查询进度。")
+                f"由{holder(ticket)}负责，{by_when(ticket, filing.at)}。")
+    return (f"已登记工单{describe(ticket)}，由{holder(ticket)}负责，{CATEGORIES[ticket.category].handler_zh}"
+            f"协同处理，{by_when(ticket, filing.at)}。回复“我报的事怎么样了”可查询进度。")
 
 
-def status_lines(tickets: list[Ticket]) -> str:
+def status_lines(tickets: list[Ticket], now: datetime | None = None) -> str:
     if not tickets:
         return "您目前没有未办结的工单。"
-    lines = [f"{describe(t)}：{STATUS_ZH[t.status]}，{LEVEL_ZH[t.level]}级，负责人{t.assignee_name or '小区党支部书记'}，"
-             f"{local_text(t.due_at)}前办结" for t in tickets]
+    now = now or utc_now()
+    lines = [f"{describe(t)}：{STATUS_ZH[t.status]}，{LEVEL_ZH[t.level]}级，负责人{holder(t)}"
+             + (f"，{by_when(t, now)}" if t.status in OPEN_STATUSES else "") for t in tickets]
     return "您反映的事情：\n" + "\n".join(lines)
 
 
@@ -318,6 +383,7 @@ def rating_reply(ticket: Ticket | None, answer: str) -> str:
     if ticket is None:
         return "目前没有等您评价的工单。有新问题可以直接告诉我。"
     if answer == "unsatisfied":
-        return (f"抱歉没有让您满意。工单{describe(ticket)}已重新办理，并升级到{LEVEL_ZH[ticket.level]}"
-                f"跟进，{local_text(ticket.due_at)}前给您答复。")
+        where = "由街道跟进" if ticket.level == LEVELS[-1] else f"并升级到{LEVEL_ZH[ticket.level]}跟进"
+        return (f"抱歉没有让您满意。工单{describe(ticket)}已重新办理，{where}，负责人{holder(ticket)}，"
+                f"{local_text(ticket.due_at)}前给您答复。")
     return f"谢谢您的评价（{SATISFACTION[answer]}）！工单{describe(ticket)}的评价已记录。"

@@ -39,6 +39,7 @@ RESPONSES = {"thank": "utter_thank", "goodbye": "utter_goodbye", "affirm": "utte
 # A message made only of these (emoji, stickers' text, punctuation) says nothing to understand.
 _WORDS = re.compile(r"[\w\u4e00-\u9fff]")
 _MENTION = re.compile(r"@\S+")
+STATUS_INTENT = "ask_ticket_status"
 # How long a name given in answer to "which compound?" may be; longer, it is a message of its own.
 LONGEST_NAME = 12
 
@@ -99,10 +100,11 @@ class _Message:
     location: dict[str, str]
 
 
-def take(session: Session, parse: dict, context: Context) -> Outcome:
-    """What the bot does with `parse` (a Rasa parse result) from the resident in `context`."""
+def take(session: Session, parse: dict, context: Context, decision: Decision | None = None) -> Outcome:
+    """What the bot does with `parse` (a Rasa parse result) from the resident in `context`
+    (`decision`: `bot.decision.decide`'s for it, when the caller had to decide already)."""
     text = parse.get("text") or ""
-    message = _Message(parse, text, ((parse.get("intent") or {}).get("name") or ""), decide(parse),
+    message = _Message(parse, text, ((parse.get("intent") or {}).get("name") or ""), decision or decide(parse),
                        first_values(parse.get("entities") or []))
     turn = _Turn(session, message, context)
     outcome = turn.run()
@@ -110,6 +112,13 @@ def take(session: Session, parse: dict, context: Context) -> Outcome:
         outcome.remembered_compound = context.remembered_compound
     log.info("turn %s: %s", context.resident.sender_id, outcome.why)
     return outcome
+
+
+def interrupts(parse: dict, decision: Decision) -> bool:
+    """Whether a message is one of its own even while a form waits for an answer: a report, a
+    request for a person, a status question."""
+    intent = (parse.get("intent") or {}).get("name")
+    return decision.is_report or decision.asks_for_person or intent == STATUS_INTENT
 
 
 class _Turn:
@@ -247,9 +256,9 @@ class _Turn:
         if message.intent in SATISFACTION_INTENTS:
             ticket = tickets.rate(self.session, resident.platform, resident.user_id, message.intent, now)
             return Outcome(f"satisfaction: {message.intent}", [tickets.rating_reply(ticket, message.intent)])
-        if message.intent == "ask_ticket_status":
+        if message.intent == STATUS_INTENT:
             return Outcome("a status question", [tickets.status_lines(
-                tickets.open_tickets_of(self.session, resident.platform, resident.user_id))])
+                tickets.open_tickets_of(self.session, resident.platform, resident.user_id), now)])
         if message.decision.asks_for_person:
             outcome = Outcome("the resident asked for a person")
             self._hand_over(outcome, "asked", self.home)

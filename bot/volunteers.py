@@ -159,7 +159,7 @@ def registered_reply(volunteer: Volunteer) -> str:
 def decide_registration(session: Session, volunteer: Volunteer, confirm: bool, actor: str, now: datetime) -> None:
     """The branch secretary confirms or rejects a pending registration; the member is told."""
     if volunteer.status != "pending":
-        raise VolunteerError(f"{volunteer.name}的报到已{STATUS_ZH[volunteer.status]}。")
+        raise VolunteerError(f"{volunteer.name}的报到{STATUS_ZH[volunteer.status]}。")
     volunteer.status = "confirmed" if confirm else "rejected"
     volunteer.decided_at, volunteer.decided_by = now, actor
     text = (f"您在{volunteer.compound.name}的党员报到已确认，欢迎回家！有适合您的求助时我会私信您，回复“接单 #工单号”即可认领。"
@@ -198,7 +198,7 @@ def _send_offers(session: Session, task: VolunteerTask, now: datetime, except_id
 def offer(session: Session, ticket: Ticket, skills: list[str], now: datetime, actor: str = "系统") -> VolunteerTask:
     """Offer the ticket to the fitting volunteers of its compound (once per ticket)."""
     if ticket.status not in tickets.OPEN_STATUSES:
-        raise VolunteerError(f"工单#{ticket.id}已{tickets.STATUS_ZH[ticket.status]}，不能再派给志愿者。")
+        raise VolunteerError(f"工单#{ticket.id}{tickets.STATUS_ZH[ticket.status]}，不能再派给志愿者。")
     if session.scalars(select(VolunteerTask.id).where(VolunteerTask.ticket_id == ticket.id)).first():
         raise VolunteerError(f"工单#{ticket.id}已经派给志愿者了。")
     task = VolunteerTask(ticket=ticket, compound_id=ticket.compound_id, skills=skills, weight=weight_of(skills),
@@ -260,13 +260,14 @@ def claim(session: Session, platform: str, user_id: str, ticket_id: int | None, 
     for reporter in ticket.reporters:
         notify(session, reporter.sender_id, f"您的求助{tickets.describe(ticket)}已由党员志愿者{volunteer.name}认领，"
                                             f"会尽快和您联系。", now, ticket.id)
-    return (f"接单成功：{tickets.describe(ticket)}：{mask_sensitive(ticket.text)}。联系居民"
-            f"{_reporter_names(ticket)}，有需要可找小区党支部书记{ticket.compound.secretary_name or ''}。"
+    return (f"接单成功：{tickets.describe(ticket)}：{mask_sensitive(ticket.text)}。联系{_reporter_names(ticket)}，"
+            f"有需要可找小区党支部书记{ticket.compound.secretary_name or ''}。"
             f"请在{local_text(task.claim_due_at)}前完成，完成后回复“完成 #{ticket.id} 情况说明 用时X小时”。")
 
 
 def _reporter_names(ticket: Ticket) -> str:
-    return "、".join(r.display_name or "居民" for r in ticket.reporters[:3])
+    """居民王奶奶、李大爷; 居民 alone when nobody's name is known."""
+    return "居民" + "、".join(dict.fromkeys(r.display_name for r in ticket.reporters[:3] if r.display_name))
 
 
 def finish(session: Session, platform: str, user_id: str, ticket_id: int | None, note: str, now: datetime) -> str:

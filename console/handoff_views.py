@@ -6,6 +6,8 @@ user's scope; the queue lists only the user's compounds. The queue and the trans
 themselves by fetching small HTML fragments, so new conversations appear without a reload.
 """
 import logging
+import re
+import unicodedata
 from collections.abc import Callable
 from datetime import datetime
 from typing import Any
@@ -176,12 +178,41 @@ async def link(request: web.Request) -> web.Response:
     raise _back(request, "linked")
 
 
+# Where the problem is, as staff type it: 7 or 7号楼, C座, 2单元, 502室 (the word after the
+# number is optional); what the form calls it, and an example for the error message.
+PLACES = {"building": (re.compile(r"(\d{1,3}|[A-Za-z])\s*(?:号楼|号栋|号幢|号座|栋|幢|座|#楼|#|号)?"), "楼栋", "7、7号楼或C座"),
+          "unit": (re.compile(r"(\d{1,2})\s*(?:单元)?"), "单元", "2或2单元"),
+          "room": (re.compile(r"(\d{3,4})\s*(?:室|号)?"), "室号", "502或502室")}
+
+
+def place(form: Any, field: str) -> str | None:
+    """The building, unit or room the form gives, as the directory keeps it ("07" → "7", "c座" →
+    "C"); None when left empty; ValueError, in Chinese, for what is not one."""
+    pattern, name, example = PLACES[field]
+    value = unicodedata.normalize("NFKC", str(form.get(field, ""))).strip()  # full-width ７ → 7
+    if not value:
+        return None
+    match = pattern.fullmatch(value)
+    number = (str(int(match[1])) if match[1].isdigit() else match[1].upper()) if match else "0"
+    if number == "0":
+        raise ValueError(f"{name}“{value[:20]}”看不懂，请填写如{example}，不知道可以不填。")
+    return number
+
+
+def urgent_box(form: Any) -> bool:
+    value = str(form.get("urgent", ""))
+    if value not in ("", "1", "on"):
+        raise ValueError("“紧急”只能勾选或不勾选。")
+    return bool(value)
+
+
 @routes.post(r"/handoff/{id:\d+}/ticket", name="handoff_file_ticket")
 async def file_ticket(request: web.Request) -> web.Response:
     form = await request.post()
     category, text = str(form.get("category", "")), str(form.get("text", ""))
-    _apply(request, lambda session, handoff, user, now:
-           handoffs.file_ticket(session, handoff, category, text, user, now))
+    _apply(request, lambda session, handoff, user, now: handoffs.file_ticket(
+        session, handoff, category, text, user, now, building=place(form, "building"), unit=place(form, "unit"),
+        room=place(form, "room"), urgent=urgent_box(form)))
     raise _back(request, "filed")
 
 

@@ -144,7 +144,7 @@ def _text(form: MultiMapping, name: str, what: str) -> str:
 
 def _require_open(ticket: Ticket) -> None:
     if ticket.status not in OPEN_STATUSES:
-        raise web.HTTPBadRequest(text=f"工单已{STATUS_ZH[ticket.status]}，不能再这样操作。")
+        raise web.HTTPBadRequest(text=f"工单{STATUS_ZH[ticket.status]}，不能再这样操作。")
 
 
 def _assign(session: Session, ticket: Ticket, form: MultiMapping, actor: str, now: datetime) -> str:

@@ -86,7 +86,7 @@ async def decide(request: web.Request) -> web.Response:
                                            utc_now())
         except volunteers.VolunteerError as refusal:
             raise web.HTTPBadRequest(text=str(refusal)) from None
-        message = f"{volunteer.name}的报到已{volunteers.STATUS_ZH[volunteer.status]}，已通知本人。"
+        message = f"{volunteer.name}的报到{volunteers.STATUS_ZH[volunteer.status]}，已通知本人。"
     raise _back(request, message)
 
 

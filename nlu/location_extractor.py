@@ -1,7 +1,13 @@
-"""Rasa NLU component that adds compound/building/unit/room entities to each message."""
+"""Rasa NLU component that adds compound/building/unit/room entities to each message.
+
+The compound names are the org directory's, read from the database (`DATABASE_URL`) while the
+bot runs, so an imported directory needs no retraining; the training data's `compound` lookup
+table is kept in the model as the names to use until the directory has any.
+"""
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import Any, Dict, List, Optional, Text
 
 from rasa.engine.graph import ExecutionContext, GraphComponent
@@ -12,24 +18,36 @@ from rasa.nlu.extractors.extractor import EntityExtractorMixin
 from rasa.shared.nlu.constants import ENTITIES, TEXT
 from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
+from sqlalchemy.engine import make_url
+from sqlalchemy.orm import Session
 
-from bot.locations import LocationExtractor as SpacyLocations
+from bot import org
+from bot.db import database_url, shared_engine
+from bot.locations import DirectoryLocations
 
 COMPOUND_LOOKUP = "compound"
 NAMES_FILE = "compound_names.json"
 
 
+def directory_names() -> list[str]:
+    """Every compound name and alias in the org directory, as the live bot reads them."""
+    url = make_url(database_url())
+    if url.get_backend_name() == "sqlite" and url.database and not Path(url.database).exists():
+        return []  # no directory yet, and connecting would create an empty database file
+    with Session(shared_engine(), future=True) as session:
+        return org.compound_names(session)
+
+
 @DefaultV1Recipe.register(DefaultV1Recipe.ComponentType.ENTITY_EXTRACTOR, is_trainable=True)
 class LocationExtractor(GraphComponent, EntityExtractorMixin):
-    """Wraps `bot.locations`; the compound names come from the `compound` lookup table."""
+    """Wraps `bot.locations.DirectoryLocations`: the directory's names, else the lookup table's."""
 
     def __init__(self, config: Dict[Text, Any], model_storage: ModelStorage, resource: Resource,
                  compound_names: Optional[List[Text]] = None) -> None:
         self._config = config
         self._storage = model_storage
         self._resource = resource
-        self._names = compound_names or []
-        self._locations = SpacyLocations(self._names)
+        self._locations = DirectoryLocations(directory_names, fallback=compound_names or [])
 
     @classmethod
     def create(cls, config: Dict[Text, Any], model_storage: ModelStorage, resource: Resource,
@@ -47,8 +65,7 @@ class LocationExtractor(GraphComponent, EntityExtractorMixin):
         names = [str(element)
                  for table in training_data.lookup_tables if table["name"] == COMPOUND_LOOKUP
                  for element in table["elements"]]
-        self._names = names
-        self._locations = SpacyLocations(names)
+        self._locations = DirectoryLocations(directory_names, fallback=names)
         with self._storage.write_to(self._resource) as directory:
             (directory / NAMES_FILE).write_text(json.dumps(names, ensure_ascii=False),
                                                 encoding="utf-8")

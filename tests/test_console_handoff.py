@@ -245,6 +245,41 @@ async def test_filing_a_ticket_from_the_conversation_tells_the_resident(console,
     assert f'href="/tickets/{ticket.id}"' in page and "已登记工单" in page
 
 
+async def test_staff_file_with_the_building_and_urgency_and_another_buildings_ticket_is_not_joined(console, site):
+    with Session(site, future=True) as session, session.begin():
+        building_7 = tickets.file_report(session, tickets.Report(
+            category="sanitation", urgent=False, text="7号楼垃圾没人清", compound_id=find_compound(session, "金御城").id,
+            platform="rest", user_id="x", sender_id="rest:dm:x", building="7"), utc_now()).ticket.id
+    client = await console("zhang")
+    answer = await post(client, f"/handoff/{handoff_id(site, JINYU)}/ticket", category="sanitation",
+                        text="C座垃圾没人清", building="c座", unit="2单元", room="", urgent="1")
+    assert answer.status == 303
+    with Session(site, future=True) as session:
+        ticket = session.get(Ticket, handoff_row(site, JINYU).ticket_id)
+        assert ticket.id != building_7
+        assert (ticket.building, ticket.unit, ticket.room, ticket.urgent) == ("C", "2", None, True)
+        told = set(session.scalars(select(OutboxMessage.recipient).where(OutboxMessage.text.like("【紧急工单】%"))))
+        assert {"wecom:dm:zhangsj", "wecom:dm:chenshuji", "wecom:dm:liushuji"} <= told  # all three levels
+    [receipt] = outbox_to(site, JINYU)
+    assert f"#{ticket.id}" in receipt.text and tickets.URGENT_NOTICE in receipt.text
+
+
+@pytest.mark.parametrize("field, value, said", [("building", "七栋楼", "楼栋"), ("building", "0", "楼栋"),
+                                                ("unit", "二单元", "单元"), ("room", "5", "室号"),
+                                                ("urgent", "yes", "紧急")])
+async def test_a_building_unit_room_or_urgency_the_form_cannot_read_is_refused_in_chinese(console, site, field, value,
+                                                                                        said):
+    form = {"category": "sanitation", "text": "垃圾没人清", field: value}
+    answer = await post(await console("zhang"), f"/handoff/{handoff_id(site, JINYU)}/ticket", **form)
+    assert answer.status == 400 and said in await answer.text()
+    assert handoff_row(site, JINYU).ticket_id is None and outbox_to(site, JINYU) == []
+
+
+async def test_the_ticket_form_asks_for_the_building_and_urgency(console, site):
+    page = await (await (await console("zhang")).get(f"/handoff/{handoff_id(site, JINYU)}")).text()
+    assert all(f'name="{name}"' in page for name in ("building", "unit", "room", "urgent"))
+
+
 async def test_linking_a_ticket_needs_one_in_scope(console, site):
     with Session(site, future=True) as session, session.begin():
         report = dict(urgent=False, platform="rest", user_id="x", display_name=None)

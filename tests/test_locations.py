@@ -43,6 +43,35 @@ def test_building_unit_room(locations, text, expected):
     assert locations.fields(text) == expected
 
 
+@pytest.mark.parametrize("text, expected", [
+    ("7-578 卫生间往楼下渗水", {"building": "7", "room": "578"}),
+    ("我家98-1034，暖气一直不热", {"building": "98", "room": "1034"}),
+    ("住2-301 楼上天天半夜拖椅子", {"building": "2", "room": "301"}),
+    ("B-1203门锁坏了", {"building": "B", "room": "1203"}),
+    ("173号527的空调外机往我家窗台滴水", {"building": "173", "room": "527"}),
+    ("我是15号1102的业主 想问问水费", {"building": "15", "room": "1102"}),
+    ("47号楼844室楼道灯坏了三天了", {"building": "47", "room": "844"}),
+    ("９－１－７０２ 燃气味很重", {"building": "9", "unit": "1", "room": "702"}),
+])
+def test_addresses_written_without_building_or_room_words(locations, text, expected):
+    assert locations.fields(text) == expected
+
+
+def test_a_middle_number_too_long_for_a_unit_is_not_a_unit(locations):
+    # the building first and the room last, as in every dashed address; the middle has no field
+    assert locations.fields("178-1217-802 门口堆满了纸箱") == {"building": "178", "room": "802"}
+
+
+@pytest.mark.parametrize("text", [
+    "12-25之前能来暖气吗", "电梯8-10点停用检修", "师傅说维修要3-5天", "换个水表100-200元", "物业费一年涨了300-500",
+    "价格是150-300", "有事打我电话138-1234-5678", "客服热线400-820-8820一直打不通", "2024-03-15停水通知看到了吗",
+    "10:30-11:00停电", "小区有100-200户没交物业费", "12月25号1200块的账单", "第1-100名有奖", "我住11楼 水压太小",
+    "1-100号门牌都换新的了",
+])
+def test_dates_times_prices_phones_and_counts_are_not_addresses(locations, text):
+    assert not {"building", "unit", "room"} & set(locations.fields(text))
+
+
 @pytest.mark.parametrize("text, compound", [
     ("金御城7号楼电梯坏了", "金御城"),
     ("金御城小区东门的垃圾没人收", "金御城小区"),
@@ -65,6 +94,11 @@ def test_compounds_listed_and_unlisted(locations, text, compound):
 ])
 def test_generic_places_are_not_compounds(locations, text):
     assert "compound" not in locations.fields(text)
+
+
+def test_a_compound_is_given_as_written(locations):
+    assert locations.fields("ＳＯＨＯ望江7号楼").get("compound") is None  # not listed here
+    assert LocationExtractor(["SOHO望江"]).fields("ＳＯＨＯ望江小区停电了") == {"compound": "ＳＯＨＯ望江"}
 
 
 def test_offsets_point_at_the_original_text(locations):

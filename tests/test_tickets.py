@@ -7,6 +7,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from bot import tickets
+from bot.clock import local_text
 from bot.models import (Building, Community, Compound, Grid, OutboxMessage, Reporter, Subdistrict,
                         Ticket, TimelineEntry)
 from bot.notifier import MAX_ATTEMPTS, deliver_due, notify
@@ -103,6 +104,50 @@ def test_a_different_problem_gets_its_own_ticket(engine, site, other):
     assert second != first and not joined
 
 
+# Reports of one category said clearly alike or clearly apart: their similarity is far from
+# tickets.SAME_PROBLEM on either side.
+BARKING = ("7号楼有只狗天天晚上叫，吵得没法睡", "7号楼那只狗叫了一整夜，吵得孩子睡不着")
+DOG_IN_THE_LIFT = ("7号楼电梯里有狗尿，太臭了", "有人遛狗让狗在电梯里尿尿", "7号楼电梯里又被狗尿了一滩",
+                   "电梯里一股狗尿味，谁家的狗在里面撒尿", "电梯里狗尿没人清理")
+
+
+@pytest.mark.parametrize("building", ["7", None])
+def test_two_residents_saying_the_same_problem_in_other_words_join_one_ticket(engine, site, building):
+    first, *_ = file(engine, report(site, "u1", category="pets", building=building, text=BARKING[0]))
+    second, joined, count, text = file(engine, report(site, "u2", category="pets", building=building,
+                                                      text=BARKING[1]), T0 + timedelta(hours=1))
+    assert (second, joined, count) == (first, True, 2) and "2户" in text
+
+
+@pytest.mark.parametrize("building", ["7", None])
+def test_barking_and_a_dog_peeing_in_the_lift_are_two_tickets(engine, site, building):
+    first, *_ = file(engine, report(site, "u1", category="pets", building=building, text="7号楼有条狗从早叫到晚"))
+    second, joined, count, _ = file(engine, report(site, "u2", category="pets", building=building,
+                                                   text=DOG_IN_THE_LIFT[0]), T0 + timedelta(hours=1))
+    assert second != first and (joined, count) == (False, 1)
+
+
+def test_five_households_saying_the_same_problem_their_own_way_escalate(engine, site):
+    first, *_ = file(engine, report(site, "u0", category="pets", text="7号楼有条狗从早叫到晚"))
+    ids = [file(engine, report(site, f"u{n}", category="pets", text=text), T0 + timedelta(hours=n))[0]
+           for n, text in enumerate(DOG_IN_THE_LIFT, start=1)]
+    assert len(set(ids)) == 1 and first not in ids
+    s, ticket = load(engine, ids[0])
+    assert (ticket.level, len(ticket.reporters)) == ("community", 5)
+    assert any("反映集中：5户" in e.reason for e in ticket.timeline if e.event == "escalated")
+    s.close()
+
+
+def test_an_urgent_report_joining_an_open_ticket_makes_it_urgent_for_all_three_levels(engine, site):
+    first, *_ = file(engine, report(site, "u1", category="power", text="7号楼电表箱冒烟"))
+    second, joined, *_ = file(engine, report(site, "u2", category="power", urgent=True, text="7号楼电表箱冒烟了"))
+    assert (second, joined) == (first, True)
+    s, ticket = load(engine, first)
+    assert ticket.urgent
+    s.close()
+    assert {"wecom:dm:zhang", "wecom:dm:chen", "wecom:dm:liu"} <= {r for r, text in outbox(engine) if "紧急" in text}
+
+
 def test_after_72_hours_the_same_problem_is_a_new_ticket(engine, site):
     first, *_ = file(engine, report(site, "u1"))
     second, joined, *_ = file(engine, report(site, "u2"), T0 + timedelta(hours=73))
@@ -185,6 +230,74 @@ def test_resolving_asks_every_reporter_and_unsatisfied_reopens_one_level_up(engi
     assert (ticket.status, ticket.level) == ("reopened", "community")
     assert [r.satisfaction for r in ticket.reporters] == ["satisfied", "unsatisfied"]
     s.close()
+
+
+def resolve_and_rate(engine, ticket_id, user, answer, when):
+    with Session(engine, future=True) as s, s.begin():
+        tickets.resolve(s, s.get(Ticket, ticket_id), when, "已处理", "张书记")
+    with Session(engine, future=True) as s, s.begin():
+        return tickets.rating_reply(tickets.rate(s, "wecom", user, answer, when + timedelta(minutes=5)), answer)
+
+
+def test_each_unsatisfied_answer_escalates_while_a_level_remains_with_a_fresh_due_time(engine, site):
+    ticket_id, *_ = file(engine, report(site, "alice"))
+    for n, level in enumerate(["community", "subdistrict", "subdistrict"]):
+        answered = T0 + timedelta(hours=2 * n + 1)
+        reply = resolve_and_rate(engine, ticket_id, "alice", "unsatisfied", answered)
+        s, ticket = load(engine, ticket_id)
+        assert (ticket.status, ticket.level, ticket.overdue) == ("reopened", level, False)
+        assert ticket.due_at == answered + timedelta(minutes=5, hours=24)  # heating's SLA from now
+        assert local_text(ticket.due_at) in reply and "书记" in reply
+        s.close()
+    s, ticket = load(engine, ticket_id)
+    assert [e.event for e in ticket.timeline].count("escalated") == 2
+    s.close()
+
+
+def test_a_reopened_ticket_keeps_being_followed_up_by_the_clock(engine, site):
+    ticket_id, *_ = file(engine, report(site, "alice"))
+    with Session(engine, future=True) as s, s.begin():
+        tickets.escalate_overdue(s, T0 + timedelta(hours=25))
+        tickets.escalate_overdue(s, T0 + timedelta(hours=50))
+        assert tickets.escalate_overdue(s, T0 + timedelta(hours=75)) == [ticket_id]  # flagged overdue
+    for n in range(2):  # reopened at the subdistrict, after it had been flagged, twice
+        answered = T0 + timedelta(days=4 + 2 * n)
+        resolve_and_rate(engine, ticket_id, "alice", "unsatisfied", answered)
+        s, ticket = load(engine, ticket_id)
+        assert (ticket.level, ticket.overdue) == ("subdistrict", False) and ticket.due_at > answered
+        due = ticket.due_at
+        s.close()
+        with Session(engine, future=True) as s, s.begin():
+            assert tickets.escalate_overdue(s, due - timedelta(minutes=1)) == []
+            assert tickets.escalate_overdue(s, due + timedelta(minutes=1)) == [ticket_id]
+    assert sum("超期" in text for _, text in outbox(engine)) == 3  # the subdistrict is told each time
+
+
+def test_after_an_escalation_receipts_and_status_name_who_has_it_now_and_a_time_not_past(engine, site):
+    ticket_id, *_ = file(engine, report(site, "alice"))
+    with Session(engine, future=True) as s, s.begin():
+        assert tickets.escalate_overdue(s, T0 + timedelta(hours=25)) == [ticket_id]  # to the community
+    _, joined, _, text = file(engine, report(site, "bob"), T0 + timedelta(hours=26))
+    assert joined and "社区书记陈书记（138****0002）" in text and "张书记" not in text
+    assert "11月22日 11:00前办结" in text  # escalated at 11-21 11:00 Beijing, 24 h more
+    with Session(engine, future=True) as s:
+        lines = tickets.status_lines(tickets.open_tickets_of(s, "wecom", "alice"), T0 + timedelta(hours=26))
+        assert "社区级" in lines and "陈书记" in lines and "11月22日 11:00前办结" in lines
+    with Session(engine, future=True) as s, s.begin():  # staff move it up, and it runs out there too
+        tickets.escalate(s, s.get(Ticket, ticket_id), T0 + timedelta(hours=27), "物业不配合", "陈书记")
+        assert tickets.escalate_overdue(s, T0 + timedelta(hours=52)) == [ticket_id]
+    _, joined, _, text = file(engine, report(site, "carol"), T0 + timedelta(hours=53))
+    assert joined and "街道书记刘书记" in text and "街道正在督办" in text and "前办结" not in text
+    with Session(engine, future=True) as s:
+        lines = tickets.status_lines(tickets.open_tickets_of(s, "wecom", "alice"), T0 + timedelta(hours=53))
+        assert "刘书记" in lines and "督办" in lines and "前办结" not in lines
+
+
+def test_a_receipt_never_names_the_role_twice_when_the_directory_has_no_name(engine, site):
+    with Session(engine, future=True) as s, s.begin():
+        s.get(Compound, site).secretary_name = None
+    _, _, _, text = file(engine, report(site, "alice"))
+    assert "由小区党支部书记（" in text and "书记小区" not in text
 
 
 def test_all_satisfied_closes_the_ticket_and_status_lists_only_open_ones(engine, site):

@@ -1,6 +1,7 @@
 """Party-member volunteers (bot/volunteers.py) on SQLite and PostgreSQL: registration and the
 secretary's confirmation, offering by skill, the atomic first claim (two threads at once),
 finishing, the residents' confirmation, points credited once, the claim timeout, the ledger."""
+import re
 import threading
 from datetime import datetime, timedelta
 
@@ -242,3 +243,29 @@ def test_figures_and_the_monthly_ranking_per_community(site):
         [(volunteer, points)] = volunteers.monthly_ranking(s, None, start, end)["光明社区"]
         assert (volunteer.name, points) == ("李医生", 40)
         assert s.scalar(select(func.count()).select_from(Volunteer)) == 4
+
+
+def said_twice(text: str) -> list[str]:
+    """Words a text says twice in a row ("已已确认", "联系居民居民")."""
+    return re.findall(r"(已|[\u4e00-\u9fff]{2,4})\1", text)
+
+
+def test_what_volunteers_and_secretaries_are_told_never_says_a_word_twice(site):
+    with Session(site, future=True) as s, s.begin():
+        compound = s.scalars(select(Compound).where(Compound.name == "金御城")).one()
+        ticket = tickets.file_report(s, Report(category="care_request", urgent=False, text="想找人帮老人去医院取药",
+                                               compound_id=compound.id, platform="wecom", user_id="anon",
+                                               sender_id="wecom:grp:anon"), T0).ticket  # no display name
+        volunteers.offer(s, ticket, [], T0)
+        claimed = volunteers.claim(s, "wecom", "run", ticket.id, T0)
+        assert "联系居民，" in claimed and said_twice(claimed) == []
+        tickets.resolve(s, ticket, T0 + timedelta(hours=1), "已取药", "张书记")
+        other = care_request(s, "老人想有人陪着散散步", user="walker")
+        tickets.resolve(s, other, T0 + timedelta(hours=1), "已安排", "张书记")
+        with pytest.raises(volunteers.VolunteerError) as refused:
+            volunteers.offer(s, other, [], T0 + timedelta(hours=2))
+        assert "已办结" in str(refused.value) and said_twice(str(refused.value)) == []
+        doctor = s.scalars(select(Volunteer).where(Volunteer.user_id == "doc")).one()
+        with pytest.raises(volunteers.VolunteerError) as refused:
+            volunteers.decide_registration(s, doctor, True, "zhang", T0)
+        assert "报到已确认" in str(refused.value) and said_twice(str(refused.value)) == []

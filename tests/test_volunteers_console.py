@@ -55,7 +55,8 @@ async def test_the_secretary_confirms_a_registration_and_the_member_is_told(clie
     assert "周同志" in page and "李医生" in page and "孙护士" not in page
     answer = await post(zhang, f"/volunteers/{volunteer_site['newbie']}/decide", {"decision": "confirm"})
     assert answer.status == 302
-    assert "已确认" in await (await zhang.get("/volunteers")).text()
+    page = await (await zhang.get("/volunteers")).text()
+    assert "周同志的报到已确认，已通知本人" in page and "已已" not in page
     with Session(site.engine, future=True) as s:
         assert s.get(Volunteer, volunteer_site["newbie"]).status == "confirmed"
         assert "报到已确认" in s.scalars(select(OutboxMessage.text).where(
