@@ -29,11 +29,12 @@ PYTHON310 := $(shell for p in "$$(pyenv root 2>/dev/null)"/versions/3.10*/bin/py
 TRAINING_INPUTS := config.yml domain.yml $(FAQ_GENERATED) $(shell find nlu_data -type f 2>/dev/null) \
 	nlu/location_extractor.py bot/locations.py
 
-.PHONY: help install train validate run shell test bench bench-load clean
+.PHONY: help install train validate run shell test test-fast bench bench-load clean
 
 help:
 	@echo "make run    install if needed, train if the data changed, start the bot"
 	@echo "make test   install if needed, run every test"
+	@echo "make test-fast  the tests that need no trained model (a few minutes)"
 	@echo "make bench  measure the NLU on ../shared/eval against a TF-IDF + SVM peer, then the bot under load"
 
 # Debian's chromium and a Chinese font, for the staff console's browser tests and their
@@ -101,6 +102,10 @@ shell: $(MODEL)
 
 test: $(VENV)/.installed $(CHROMIUM) validate
 	$(PY) -m pytest
+
+# The inner loop: everything but the tests that need a trained model (servers, stories).
+test-fast: $(VENV)/.installed
+	TEST_FAST=1 $(PY) -m pytest -q
 
 bench: $(VENV)/.installed
 	$(PY) bench/nlu_bench.py --shared $(SHARED)

@@ -21,7 +21,10 @@ def project_env() -> dict:
 def trained_model(tmp_path_factory) -> Path:
     """The project's model, trained once for the whole run from config.yml and nlu_data/.
 
-    TEST_MODEL=path reuses a model trained beforehand (while developing; CI always trains)."""
+    TEST_MODEL=path reuses a model trained beforehand (while developing; CI always trains);
+    `make test-fast` (TEST_FAST=1) skips what needs a model: the running servers, the stories."""
+    if os.environ.get("TEST_FAST"):
+        pytest.skip("make test-fast leaves out what needs a trained model; make test runs it")
     if os.environ.get("TEST_MODEL"):
         return Path(os.environ["TEST_MODEL"])
     out = tmp_path_factory.mktemp("model")
