@@ -18,6 +18,9 @@ from threadpoolctl import threadpool_limits
 log = logging.getLogger(__name__)
 CACHE = Path(os.environ.get("EMBEDDING_CACHE") or Path(__file__).resolve().parents[1] / "var" / "cache")
 VARIANT = "original"  # multilingual-e5-small, 384 dimensions
+# e5 reads 512 tokens at most (about as many Chinese characters); a longer text costs seconds of
+# a shared server's time for nothing, so only its beginning is embedded.
+LONGEST = 512
 
 
 @lru_cache(maxsize=1)
@@ -52,6 +55,7 @@ def _embed_one(text: str) -> np.ndarray:
 def embed(texts: list[str], passages: bool = False) -> np.ndarray:
     """The L2-normalised embeddings of `texts`: as queries (residents' questions are short), or
     as passages (e5's other half: the texts a query looks for, such as a FAQ entry's answer)."""
+    texts = [text[:LONGEST] for text in texts]
     if len(texts) == 1 and not passages:
         return _embed_one(texts[0])
     kind = "passage" if passages else "query"

@@ -8,6 +8,9 @@ from pathlib import Path
 import yaml
 from sqlalchemy.engine import make_url
 
+# Rasa's SQL tracker store with the connectors' guard: one conversation's database error (a lone
+# surrogate in a sender id) is that conversation's, not the end of the server.
+GUARDED_TRACKER_STORE = "connectors.rasa_patches.GuardedSQLTrackerStore"
 
 def tracker_store(database_url: str) -> dict:
     """Rasa's SQL tracker store settings for `database_url`."""
@@ -38,6 +41,7 @@ def write_endpoints(path: str | Path, database_url: str, action_url: str, redis_
     Path(path).parent.mkdir(parents=True, exist_ok=True)
     # in the endpoints file Rasa hands the store the `url` entry as its host (and refuses a `host`)
     store = {"url" if key == "host" else key: value for key, value in tracker_store(database_url).items()}
+    store["type"] = GUARDED_TRACKER_STORE
     content = {"action_endpoint": {"url": action_url}, "tracker_store": store}
     redis_url = redis_url or os.environ.get("REDIS_URL")
     if redis_url:

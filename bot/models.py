@@ -190,15 +190,21 @@ class OutboxMessage(Base):
 
 
 class ReceivedEvent(Base):
-    """A platform callback already taken in (去重): a platform that retries never makes the bot
-    answer or file twice, even across a restart."""
+    """A platform callback taken in (收件): the queue of messages to answer, and the dedup that
+    keeps a platform that retries from making the bot answer or file twice, across restarts.
+
+    While a server handles the message it renews `lease_until`; a message whose lease ran out
+    (its server died, or the request that brought it was cut off) is taken again, from `payload`.
+    """
     __tablename__ = "received_events"
     __table_args__ = (UniqueConstraint("platform", "event_id"),)
     id = Column(Integer, primary_key=True)
     platform = Column(String(20), nullable=False)
     event_id = Column(String(200), nullable=False)
     received_at = Column(DateTime, nullable=False)
-    status = Column(String(20), nullable=False, default="processing")  # processing, done
+    status = Column(String(20), nullable=False, default="processing", index=True)  # processing, done
+    payload = Column(JSON(none_as_null=True))  # the message (connectors.group_chat.Incoming) until it is done
+    lease_until = Column(DateTime)
 
 
 user_communities = Table(

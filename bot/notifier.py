@@ -2,7 +2,9 @@
 
 `notify` writes the row in the caller's transaction, so a ticket and the news about it commit
 together. `deliver_due` sends what is due through the platform senders (the connectors) and
-retries failures with backoff; a row is never dropped. Rows for one recipient go out in order.
+retries failures with backoff; a row is never dropped. Rows for one recipient go out in order,
+and a backlog goes out at once: each recipient's next row right after the one before it, and
+every row waiting out its backoff as soon as the platform takes a message again.
 """
 import asyncio
 import logging
@@ -66,6 +68,7 @@ def _claim(engine: Engine, platforms: set[str], now: datetime, limit: int,
             if first_in_line and message.next_attempt_at <= now and len(claimed) < limit:
                 message.attempts += 1
                 message.next_attempt_at = now + LEASE
+                message.last_error = None  # in flight; a row with an error is waiting out a backoff
                 claimed.append(message)
         return claimed
 
@@ -84,19 +87,39 @@ def _finish(engine: Engine, message: OutboxMessage, error: Exception | None, now
         session.execute(update(OutboxMessage).where(OutboxMessage.id == message.id).values(**values))
 
 
+# A platform whose last tries all failed is taken to be down, not refusing one recipient: its
+# first success after this many failures in a row sends at once what waits out a backoff.
+DOWN_AFTER_FAILURES = 3
+_failures_in_a_row: dict[str, int] = {}
+
+
+def _retry_now(engine: Engine, platform: str, now: datetime) -> None:
+    """The platform takes messages again: what waits out a backoff is due now, not in an hour."""
+    with Session(engine, future=True) as session, session.begin():
+        session.execute(update(OutboxMessage).where(
+            OutboxMessage.status == "pending", OutboxMessage.recipient.like(f"{platform}:%"),
+            OutboxMessage.last_error.is_not(None), OutboxMessage.next_attempt_at > now)
+            .values(next_attempt_at=now).execution_options(synchronize_session=False))
+
+
 async def deliver_due(engine: Engine, senders: dict[str, Sender], now: datetime,
                       limit: int = 100, recipient: str | None = None) -> int:
-    """Send every due row that a sender exists for (only `recipient`'s when given), first in
-    line per recipient; returns how many went out."""
+    """Send every due row that a sender exists for (only `recipient`'s when given), in order per
+    recipient, until nothing is due; returns how many went out."""
     sent = 0  # the database work in threads: a server's event loop goes on meanwhile
-    for message in await asyncio.to_thread(_claim, engine, set(senders), now, limit, recipient):
-        try:
-            await senders[platform_of(message.recipient)](message)
-        except Exception as error:  # noqa: BLE001 - any failure is retried later, never lost
-            log.warning("outbox %s to %s failed (try %s): %s", message.id,
-                        platform_of(message.recipient), message.attempts, error.__class__.__name__)
-            await asyncio.to_thread(_finish, engine, message, error, now)
-        else:
-            await asyncio.to_thread(_finish, engine, message, None, now)
-            sent += 1
+    while claimed := await asyncio.to_thread(_claim, engine, set(senders), now, limit, recipient):
+        for message in claimed:
+            platform = platform_of(message.recipient)
+            try:
+                await senders[platform](message)
+            except Exception as error:  # noqa: BLE001 - any failure is retried later, never lost
+                log.warning("outbox %s to %s failed (try %s): %s", message.id, platform, message.attempts,
+                            error.__class__.__name__)
+                _failures_in_a_row[platform] = _failures_in_a_row.get(platform, 0) + 1
+                await asyncio.to_thread(_finish, engine, message, error, now)
+            else:
+                await asyncio.to_thread(_finish, engine, message, None, now)
+                sent += 1
+                if _failures_in_a_row.pop(platform, 0) >= DOWN_AFTER_FAILURES:
+                    await asyncio.to_thread(_retry_now, engine, platform, now)
     return sent

@@ -26,6 +26,7 @@ from sanic.response import HTTPResponse
 from bot.conversations import resident_from
 from bot.models import OutboxMessage
 from connectors.group_chat import GroupChat, Incoming, OnNewMessage, body_too_large, rejected
+from connectors.inbound import MalformedMessage, clean_name, json_object
 from connectors.tokens import CachedToken
 
 log = logging.getLogger(__name__)
@@ -72,15 +73,23 @@ def now_ms() -> int:
 def message_text(body: dict) -> tuple[str, str]:
     """(kind, text) of a callback: the text parts of a rich text count as text; the leading space
     DingTalk leaves where the @robot mention was is stripped."""
-    msgtype = str(body.get("msgtype") or "")
+    msgtype = _text(body, "msgtype") or ""
     if msgtype == "text":
-        return "text", str(body["text"]["content"]).strip()
+        return "text", _text(body["text"], "content").strip()
     if msgtype == "richText":
         parts = body.get("content", {}).get("richText") or []
-        text = "".join(str(part["text"]) for part in parts if isinstance(part, dict) and "text" in part)
+        text = "".join(_text(part, "text") for part in parts if isinstance(part, dict) and "text" in part)
         text = text.strip()
         return ("text", text) if text else ("image", "")
     return KINDS.get(msgtype, msgtype or "unknown"), ""
+
+
+def _text(data: dict, key: str) -> str | None:
+    """A field DingTalk documents as a string: None when absent, MalformedMessage when not text."""
+    value = data.get(key)
+    if not isinstance(value, str | None):
+        raise MalformedMessage(f"{key} is not text")
+    return value
 
 
 def incoming_from(body: Any, webhook_prefix: str) -> Incoming:
@@ -91,16 +100,17 @@ def incoming_from(body: Any, webhook_prefix: str) -> Incoming:
         kind, text = message_text(body)
     except (KeyError, TypeError, AttributeError) as error:
         raise ValueError("message content malformed") from error
-    staff_id, sender_id = body.get("senderStaffId"), body.get("senderId")
-    user_id = staff_id or sender_id
-    if not body.get("msgId") or not user_id:
+    staff_id, sender_id = _text(body, "senderStaffId"), _text(body, "senderId")
+    user_id, msg_id = staff_id or sender_id, _text(body, "msgId")
+    if not msg_id or not user_id:
         raise ValueError("msgId or sender missing")
-    in_group = str(body.get("conversationType")) == GROUP_CHAT
-    if in_group and not body.get("conversationId"):
+    in_group = _text(body, "conversationType") == GROUP_CHAT
+    group_id, nick = _text(body, "conversationId"), _text(body, "senderNick")
+    if in_group and not group_id:
         raise ValueError("conversationId missing in a group message")
     # someone outside the organisation has no staff id: they are @-mentioned by their DingTalk id
     context: dict = {"at": {"atUserIds": [user_id]} if staff_id else {"atDingtalkIds": [user_id]},
-                     "senderNick": body.get("senderNick")}
+                     "senderNick": clean_name(nick) if nick else None}  # it goes out in a mention
     webhook, expires = body.get("sessionWebhook"), body.get("sessionWebhookExpiredTime")
     on_dingtalk = isinstance(webhook, str) and webhook.startswith(webhook_prefix + "?")
     if on_dingtalk and isinstance(expires, int):
@@ -108,9 +118,8 @@ def incoming_from(body: Any, webhook_prefix: str) -> Incoming:
     elif webhook:
         log.warning("%s: session webhook not on DingTalk's host or without expiry; replying via the OpenAPI",
                     PLATFORM)
-    return Incoming(platform=PLATFORM, event_id=str(body["msgId"]), user_id=str(user_id), text=text,
-                    group_id=str(body["conversationId"]) if in_group else None,
-                    display_name=body.get("senderNick"), kind=kind,
+    return Incoming(platform=PLATFORM, event_id=msg_id, user_id=user_id, text=text,
+                    group_id=group_id if in_group else None, display_name=nick, kind=kind,
                     mentioned=in_group,  # in a group DingTalk only delivers messages that @ the robot
                     context=context)
 
@@ -148,15 +157,17 @@ class DingTalkInput(InputChannel):
         @hook.route("/webhook", methods=["POST"])
         async def webhook(request: Request) -> HTTPResponse:
             if body_too_large(request):
-                return rejected(PLATFORM, 413, "body over 64 KB")
+                return rejected(PLATFORM, 413, "body too large")
             why = refusal(request.headers.get("timestamp", ""), request.headers.get("sign", ""),
                           self.app_secret, now_ms())
             if why:
                 return rejected(PLATFORM, 401, why)
             try:
-                incoming = incoming_from(json.loads(request.body), self.webhook_prefix)
-            except ValueError as error:  # JSONDecodeError and UnicodeDecodeError are ValueErrors
-                return rejected(PLATFORM, 400, f"malformed callback: {error.__class__.__name__}")
+                incoming = incoming_from(json_object(request.body), self.webhook_prefix)
+            except MalformedMessage as malformed:  # unreadable JSON, wrong types, a text over the limit
+                return rejected(PLATFORM, malformed.status, f"malformed callback: {malformed}")
+            except ValueError as error:
+                return rejected(PLATFORM, 400, f"malformed callback: {error}")
             await self.chat.accept(incoming, on_new_message)
             return response.json({})  # the answer goes out through the outbox, not in this response
 

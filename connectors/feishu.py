@@ -31,6 +31,7 @@ from sanic.response import HTTPResponse
 from bot.conversations import resident_from
 from bot.models import OutboxMessage
 from connectors.group_chat import GroupChat, Incoming, body_too_large, rejected, required
+from connectors.inbound import MalformedMessage, json_object
 from connectors.tokens import CachedToken
 
 PLATFORM = "feishu"
@@ -81,13 +82,18 @@ def incoming_from(event: dict, event_id: str, bot_open_id: str | None, bot_name:
     user_id = _dict(_dict(event.get("sender")).get("sender_id")).get("open_id")
     if not user_id or not isinstance(user_id, str):
         return None
-    mentions = [m for m in message.get("mentions") or [] if isinstance(m, dict)]
+    mentions = message.get("mentions") or []
+    if not isinstance(mentions, list):
+        raise MalformedMessage("mentions is not a list")
+    mentions = [m for m in mentions if isinstance(m, dict)]
 
     def is_bot(mention: dict) -> bool:
         open_id = _dict(mention.get("id")).get("open_id")
         return bool((bot_open_id and open_id == bot_open_id) or (bot_name and mention.get("name") == bot_name))
 
-    message_type = str(message.get("message_type"))  # as text: a forged list or object must not break KINDS.get
+    message_type = message.get("message_type")
+    if not isinstance(message_type, str):
+        raise MalformedMessage("message_type is not text")
     text = ""
     if message_type == "text":  # the bot's own mention goes; other people's read as @name
         spoken = {m["key"]: "" if is_bot(m) else f"@{m.get('name') or ''}" for m in mentions
@@ -98,17 +104,18 @@ def incoming_from(event: dict, event_id: str, bot_open_id: str | None, bot_name:
         platform=PLATFORM, event_id=event_id, user_id=user_id, text=text.strip(),
         group_id=message.get("chat_id") if message.get("chat_type") == "group" else None,
         display_name=speaker if isinstance(speaker, str) else None,
-        kind="text" if message_type == "text" else KINDS.get(message_type, str(message_type)),
+        kind="text" if message_type == "text" else KINDS.get(message_type, message_type),
         mentioned=any(is_bot(m) for m in mentions))
 
 
 def _text_of(content: Any) -> str:
     """A text message's `content` is itself a JSON string: {"text": "@_user_1 7号楼暖气不热"}."""
-    try:
-        text = json.loads(content).get("text")
-    except (TypeError, ValueError, AttributeError):
-        return ""
-    return text if isinstance(text, str) else ""
+    if not isinstance(content, str):
+        raise MalformedMessage("content is not a JSON string")
+    text = json_object(content).get("text")  # as deep as the event around it may be, no deeper
+    if not isinstance(text, str | None):
+        raise MalformedMessage("content's text is not text")
+    return text or ""
 
 
 def text_content(text: str, user_id: str | None) -> str:
@@ -153,7 +160,8 @@ class FeishuInput(InputChannel):
         @feishu_webhook.route("/webhook", methods=["POST"])
         async def receive(request: Request) -> HTTPResponse:
             if body_too_large(request):
-                return rejected(PLATFORM, 413, "body over 64 KB")
+                return rejected(PLATFORM, 413, "body too large")
+            incoming = None
             try:
                 signed = self.check_signature(request.headers, request.body)
                 event = self.read_event(request.body)
@@ -163,13 +171,15 @@ class FeishuInput(InputChannel):
                     return response.json({"challenge": event.get("challenge")})
                 if self.encrypt_key and not signed:
                     raise BadRequest(401, "unsigned event")
+                if header.get("event_type") == "im.message.receive_v1" and header.get("event_id"):
+                    incoming = incoming_from(_dict(event.get("event")), header["event_id"],
+                                             self.bot_open_id, self.bot_name)
             except BadRequest as error:
                 return rejected(PLATFORM, error.status, str(error))
-            if header.get("event_type") == "im.message.receive_v1" and header.get("event_id"):
-                incoming = incoming_from(_dict(event.get("event")), str(header["event_id"]),
-                                         self.bot_open_id, self.bot_name)
-                if incoming:
-                    await self.chat.accept(incoming, on_new_message)
+            except MalformedMessage as malformed:  # unreadable JSON, wrong types, a text over the limit
+                return rejected(PLATFORM, malformed.status, str(malformed))
+            if incoming:
+                await self.chat.accept(incoming, on_new_message)
             return response.json({})
 
         return feishu_webhook
@@ -194,7 +204,7 @@ class FeishuInput(InputChannel):
 
     def read_event(self, body: bytes) -> dict:
         """The event as a dict: parsed, and decrypted when it came encrypted."""
-        event = _json_object(body)
+        event = json_object(body)
         if "encrypt" in event:
             if not self.encrypt_key:
                 raise BadRequest(400, "encrypted event but no encrypt_key configured")
@@ -202,11 +212,12 @@ class FeishuInput(InputChannel):
                 plaintext = decrypt(self.encrypt_key, event["encrypt"])
             except (ValueError, TypeError):
                 raise BadRequest(400, "does not decrypt") from None
-            event = _json_object(plaintext)
+            event = json_object(plaintext)
         return event
 
     def check_token(self, token: Any) -> None:
-        if not isinstance(token, str) or not hmac.compare_digest(token.encode(), self.verification_token.encode()):
+        if not isinstance(token, str) or not hmac.compare_digest(
+                token.encode("utf-8", "surrogatepass"), self.verification_token.encode()):  # JSON may hold a lone one
             raise BadRequest(401, "wrong verification token")
 
     # sending ---------------------------------------------------------------------------
@@ -261,13 +272,3 @@ class FeishuInput(InputChannel):
 
 def _dict(value: Any) -> dict:
     return value if isinstance(value, dict) else {}
-
-
-def _json_object(raw: bytes | str) -> dict:
-    try:
-        parsed = json.loads(raw)
-    except (ValueError, TypeError):
-        raise BadRequest(400, "malformed JSON") from None
-    if not isinstance(parsed, dict):
-        raise BadRequest(400, "not a JSON object")
-    return parsed

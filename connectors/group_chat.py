@@ -24,14 +24,12 @@ import contextlib
 import itertools
 import logging
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
-from datetime import timedelta
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
 import aiohttp
 from rasa.core.channels.channel import OutputChannel, UserMessage
 from rasa.core.lock_store import LockError
-from rasa.core.tracker_store import FailSafeTrackerStore
 from rasa.shared.core.constants import ACTION_LISTEN_NAME
 from rasa.shared.core.events import ActionExecuted, UserUtteranceReverted
 from redis.exceptions import ConnectionError as RedisConnectionError
@@ -39,24 +37,27 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 from sanic import Blueprint, response
 from sanic.request import Request
 from sanic.response import HTTPResponse
-from sqlalchemy import delete, text, update
-from sqlalchemy.exc import IntegrityError, InterfaceError, OperationalError
+from sqlalchemy import text
+from sqlalchemy.exc import InterfaceError, OperationalError
 from sqlalchemy.orm import Session
 
 from bot import handoff
 from bot.clock import utc_now
 from bot.conversations import Resident
 from bot.db import shared_engine
-from bot.models import ReceivedEvent
 from bot.notifier import Sender, deliver_due, notify
 from bot.privacy import mask_sensitive
-from connectors.action_results import check_action_results_with_one_validator
+from connectors import inbox
+from connectors.inbound import MalformedMessage, checked_id, checked_text, clean_name
+from connectors.rasa_patches import check_action_results_with_one_validator, outages_of_the_tracker_store_are_errors
 
 log = logging.getLogger(__name__)
 
-MAX_BODY = 64 * 1024  # larger callbacks are refused with 413
+# Larger callbacks are refused with 413. What a resident may write is limited on the text itself
+# (`connectors.inbound.MAX_TEXT`, 64 KB): escaped, encrypted and in base64 a body carrying the
+# longest text allowed is up to about 3 times as long.
+MAX_BODY = 256 * 1024
 NOT_TEXT_REPLY = "我目前只能看懂文字消息，图片、语音、文件和表情还看不了。请用文字描述一下，比如“7号楼电梯坏了”。"
-STALE_PROCESSING = timedelta(minutes=10)  # a claim older than this was lost in a crash: take it again
 RETRY_EVERY = 5.0  # seconds between delivery-loop beats
 APOLOGY = "抱歉，系统正在恢复中，您的消息已经收到，恢复后会马上处理并回复您。"
 HELD_FIRST_WAIT, HELD_LONGEST_WAIT = 1.0, 30.0  # seconds between tries of a held message
@@ -77,10 +78,6 @@ class Unavailable(Exception):
     """A service the bot needs cannot be reached now; what met it is tried again later."""
 
 
-class MalformedMessage(ValueError):
-    """A callback whose fields have the wrong types (forged or broken): answered 400."""
-
-
 @dataclass(frozen=True)
 class Incoming:
     """A verified platform message, in the platform-neutral form the core works with."""
@@ -95,11 +92,17 @@ class Incoming:
     context: dict | None = None  # what the platform needs to answer in this conversation
 
     def __post_init__(self) -> None:
-        """Refuse what a platform parser let through with the wrong types, whichever platform."""
-        for name in ("platform", "event_id", "user_id", "text", "kind", "group_id", "display_name"):
-            value = getattr(self, name)
-            if not (isinstance(value, str) or (value is None and name in ("group_id", "display_name"))):
-                raise MalformedMessage(f"{name} is not text")
+        """Refuse what a platform parser let through with the wrong types or unusable ids, and
+        clean what a resident wrote, whichever platform (`connectors.inbound`)."""
+        for name in ("platform", "event_id", "user_id", "kind"):
+            checked_id(getattr(self, name), name)
+        if self.group_id is not None:
+            checked_id(self.group_id, "group_id")
+        if not isinstance(self.text, str) or not isinstance(self.display_name, str | None):
+            raise MalformedMessage("text or display_name is not text")
+        object.__setattr__(self, "text", checked_text(self.text))  # frozen: cleaned once, here
+        if self.display_name is not None:
+            object.__setattr__(self, "display_name", clean_name(self.display_name) or None)
 
     @property
     def resident(self) -> Resident:
@@ -129,6 +132,7 @@ class GroupChat:
     keywords: tuple[str, ...] = ("小助手",)
     single_use_replies: bool = False  # a message can be answered once (no apology: the answer needs it)
     _tasks: set = field(default_factory=set, repr=False)
+    _in_hand: set = field(default_factory=set, repr=False)  # event ids this server is answering
     _in_line: dict = field(default_factory=dict, repr=False)  # conversation → (lock, messages waiting)
     _outage: bool = field(default=False, repr=False)  # the last turn met one: probe before the next
     _server: Any = field(default=None, repr=False)  # the Rasa server's Sanic app, once serving
@@ -145,23 +149,10 @@ class GroupChat:
                 return text[len(keyword):].lstrip(" ，,:：")
         return None
 
-    # dedup -----------------------------------------------------------------------------
-    def claim(self, event_id: str) -> bool:
-        """True the first time an event id is seen (or when an earlier claim died in a crash)."""
-        now = utc_now()
-        engine = shared_engine()
-        try:
-            with Session(engine, future=True) as session, session.begin():
-                session.add(ReceivedEvent(platform=self.platform, event_id=event_id, received_at=now,
-                                          status="processing"))
-            return True
-        except IntegrityError:
-            with Session(engine, future=True) as session, session.begin():
-                taken = session.execute(update(ReceivedEvent).where(
-                    ReceivedEvent.platform == self.platform, ReceivedEvent.event_id == event_id,
-                    ReceivedEvent.status == "processing",
-                    ReceivedEvent.received_at < now - STALE_PROCESSING).values(received_at=now))
-                return taken.rowcount == 1
+    # the inbox ---------------------------------------------------------------------------
+    def claim(self, incoming: Incoming) -> bool:
+        """Record a callback; True when this server is to answer it (`connectors.inbox.record`)."""
+        return inbox.record(shared_engine(), self.platform, incoming.event_id, asdict(incoming), utc_now())
 
     def _finish(self, incoming: Incoming, reply: str | None) -> None:
         """Queue the reply (if any) and mark the event done, in one transaction: whatever
@@ -169,49 +160,98 @@ class GroupChat:
         with Session(shared_engine(), future=True) as session, session.begin():
             if reply:
                 self._queue(session, incoming.resident, reply, incoming.context)
-            session.execute(update(ReceivedEvent).where(
-                ReceivedEvent.platform == self.platform, ReceivedEvent.event_id == incoming.event_id)
-                .values(status="done"))
+            inbox.finish(session, self.platform, incoming.event_id)
 
     def _release(self, event_id: str) -> None:
         """Forget a claim, so that the platform's retry is processed."""
-        with Session(shared_engine(), future=True) as session, session.begin():
-            session.execute(delete(ReceivedEvent).where(
-                ReceivedEvent.platform == self.platform, ReceivedEvent.event_id == event_id))
+        inbox.forget(shared_engine(), self.platform, event_id)
 
     # receiving -------------------------------------------------------------------------
     async def accept(self, incoming: Incoming, on_new_message: OnNewMessage) -> bool:
-        """Take a callback in; returns False for a duplicate. Processing goes on in the background.
-        Raises `Unavailable` (answered 503, so the platform retries) when the database is down."""
+        """Take a callback in; returns False for a duplicate. Raises `Unavailable` (answered 503,
+        so the platform retries) when it cannot be recorded.
+
+        The record is begun, and the message's place in its conversation's line taken, before
+        anything is awaited; both go on if the platform hangs up meanwhile (the handler is then
+        cancelled, not the work): a recorded message is always answered, in the order it came."""
+        recorded = asyncio.ensure_future(asyncio.to_thread(self.claim, incoming))
+        recorded.add_done_callback(lambda done: self._in_hand_once(done, incoming.event_id))
+        self._spawn(self._answer_once_recorded(recorded, incoming, on_new_message))
         try:
-            claimed = await asyncio.to_thread(self.claim, incoming.event_id)
+            claimed = await asyncio.shield(recorded)
         except OUTAGES as error:
             raise Unavailable(f"database: {error.__class__.__name__}") from None
         if not claimed:
             log.info("%s: duplicate event %s ignored", self.platform, incoming.event_id)
-            return False
-        task = asyncio.create_task(self.process(incoming, on_new_message))
+        return claimed
+
+    def _in_hand_once(self, recorded: asyncio.Future, event_id: str) -> None:
+        """From its record on, the message's lease is kept (while it waits its turn too)."""
+        if not recorded.cancelled() and recorded.exception() is None and recorded.result():
+            self._in_hand.add(event_id)
+
+    def _spawn(self, work: Awaitable[None]) -> None:
+        task = asyncio.ensure_future(work)
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
-        return True
+
+    async def _answer_once_recorded(self, recorded: asyncio.Future, incoming: Incoming,
+                                    on_new_message: OnNewMessage) -> None:
+        async with self._in_order(incoming.resident.sender_id):
+            try:
+                claimed = await recorded
+            except Exception:  # noqa: BLE001 - not recorded: answered 503, the platform brings it again
+                return
+            if claimed:
+                await self._handle(incoming, on_new_message)
 
     async def process(self, incoming: Incoming, on_new_message: OnNewMessage) -> None:
         """Answer one message taken in, after the ones before it in the same conversation."""
         async with self._in_order(incoming.resident.sender_id):
+            await self._handle(incoming, on_new_message)
+
+    async def _handle(self, incoming: Incoming, on_new_message: OnNewMessage) -> None:
+        self._in_hand.add(incoming.event_id)
+        try:
             try:
                 texts = await self.answer(incoming, on_new_message)
             except Exception:
                 log.exception("%s: event %s failed; it will be taken again when retried",
                               self.platform, incoming.event_id)
                 await _until_done(self._release, incoming.event_id)
-                raise
+                return
             reply = "\n\n".join(texts)
             try:  # at once, not in a thread: the conversation's next message, which another server
                 self._finish(incoming, reply)  # may be answering already, must be queued after this
             except OUTAGES:
                 await _until_done(self._finish, incoming, reply)
-            if texts:
-                await self.send_now(incoming.resident)
+        finally:
+            self._in_hand.discard(incoming.event_id)
+        if texts:
+            await self.send_now(incoming.resident)
+
+    async def keep_inbox(self) -> None:
+        """Renew the leases of the messages in hand, and take the ones nobody has any more (a
+        server that died, a request cut off before its handler ran), oldest first."""
+        while True:
+            try:
+                now = utc_now()
+                await asyncio.to_thread(inbox.renew, shared_engine(), self.platform, sorted(self._in_hand), now)
+                for event_id, payload in await asyncio.to_thread(inbox.orphans, shared_engine(), self.platform, now):
+                    if event_id in self._in_hand:
+                        continue
+                    self._in_hand.add(event_id)
+                    try:
+                        incoming = Incoming(**payload)
+                    except (TypeError, ValueError):
+                        log.error("%s: event %s cannot be read back; dropped", self.platform, event_id)
+                        await asyncio.to_thread(self._release, event_id)
+                        continue
+                    log.info("%s: event %s taken from the inbox", self.platform, event_id)
+                    self._spawn(self.process(incoming, self._server.ctx.agent.handle_message))
+            except Exception:  # noqa: BLE001 - the database may be down: the next beat tries again
+                log.exception("%s: inbox beat failed", self.platform)
+            await asyncio.sleep(inbox.RENEW_EVERY)
 
     async def answer(self, incoming: Incoming, on_new_message: OnNewMessage) -> list[str]:
         """The bot's replies to a message. A turn that meets an outage is held: the resident hears
@@ -391,6 +431,7 @@ class GroupChat:
             check_action_results_with_one_validator()
             outages_of_the_tracker_store_are_errors(app)
             app.add_task(self.deliver_forever())
+            app.add_task(self.keep_inbox())
 
         @blueprint.exception(Unavailable)
         async def _unavailable(_request: Request, error: Unavailable) -> HTTPResponse:
@@ -399,20 +440,6 @@ class GroupChat:
         @blueprint.exception(MalformedMessage)
         async def _malformed(_request: Request, error: MalformedMessage) -> HTTPResponse:
             return rejected(self.platform, 400, f"malformed message: {error}")
-
-
-def outages_of_the_tracker_store_are_errors(app: Any) -> None:
-    """Rasa answers a tracker store that cannot be reached from memory (a conversation without its
-    past, a message never stored); an outage is raised instead, and the turn held."""
-    store = getattr(getattr(app.ctx, "agent", None), "tracker_store", None)
-    if isinstance(store, FailSafeTrackerStore):
-        store._on_tracker_store_error = _raise_outages
-
-
-def _raise_outages(error: Exception) -> None:
-    if isinstance(error, OUTAGES):
-        raise error
-    log.error("the tracker store failed (%s); Rasa goes on with one in memory", error.__class__.__name__)
 
 
 def action_server_health(app: Any) -> str | None:
@@ -456,4 +483,5 @@ def required(credentials: dict | None, platform: str, *names: str) -> dict:
 
 
 def body_too_large(request: Request) -> bool:
+    """Over `MAX_BODY`: refused before anything is parsed or decrypted."""
     return len(request.body or b"") > MAX_BODY

@@ -30,6 +30,7 @@ from sanic.response import HTTPResponse
 from bot.conversations import resident_from
 from bot.models import OutboxMessage
 from connectors.group_chat import GroupChat, Incoming, OnNewMessage, required
+from connectors.inbound import MalformedMessage, clean_name
 
 log = logging.getLogger(__name__)
 
@@ -59,7 +60,8 @@ def addressed_text(content: dict, bot_user_id: str, bot_names: Iterable[str]) ->
     body = REPLY_FALLBACK.sub("", str(content.get("body") or ""))
     names = sorted({bot_user_id, *(name for name in bot_names if name)}, key=len, reverse=True)
     mentions = content.get("m.mentions") if isinstance(content.get("m.mentions"), dict) else {}
-    mentioned = (bot_user_id in (mentions.get("user_ids") or [])
+    user_ids = mentions.get("user_ids") if isinstance(mentions.get("user_ids"), list) else []
+    mentioned = (bot_user_id in user_ids
                  or f"matrix.to/#/{bot_user_id}" in str(content.get("formatted_body") or "")
                  or any(name in body for name in names))
     for name in names:
@@ -240,7 +242,11 @@ class MatrixInput(InputChannel):
             if history_before_ms is None:
                 continue
             for event in timeline:
-                incoming = incoming_from(room_id, event, self)
+                try:
+                    incoming = incoming_from(room_id, event, self)
+                except MalformedMessage as malformed:  # skipped: refusing it would stop the whole sync
+                    log.warning("matrix: a room event refused: %s", malformed)
+                    continue
                 if incoming and _timestamp(event) >= history_before_ms:
                     await self.chat.accept(incoming, on_new_message)
 
@@ -248,7 +254,8 @@ class MatrixInput(InputChannel):
         for event in events:
             content = event.get("content") if isinstance(event.get("content"), dict) else {}
             if event.get("type") == "m.room.member" and content.get("displayname"):
-                self.display_names[(room_id, str(event.get("state_key")))] = str(content["displayname"])
+                name = clean_name(str(content["displayname"]))  # it goes out in replies' mentions
+                self.display_names[(room_id, str(event.get("state_key")))] = name
 
     async def accept_invitation(self, room_id: str, invite_state: list[dict]) -> None:
         """Join a room the bot was invited to; an invitation to a direct chat is noted in m.direct."""

@@ -14,7 +14,6 @@ Dedup, trigger, masking and the outbox are the group-chat core's (`connectors/gr
 import asyncio
 import hashlib
 import hmac
-import json
 import re
 from typing import Any
 
@@ -27,6 +26,7 @@ from sanic.response import HTTPResponse
 from bot.conversations import resident_from
 from bot.models import OutboxMessage
 from connectors.group_chat import GroupChat, Incoming, OnNewMessage, body_too_large, rejected
+from connectors.inbound import MalformedMessage, json_object
 
 PLATFORM = "onebot"
 TIMEOUT = aiohttp.ClientTimeout(total=10)
@@ -84,10 +84,10 @@ def incoming_from(event: dict, self_id: str) -> Incoming | None:
     """The core's view of a `post_type: message` event (None for notices, requests, heartbeats)."""
     if event.get("post_type") != "message":
         return None
-    message_type, user_id, message_id = event.get("message_type"), event.get("user_id"), event.get("message_id")
+    message_type, user_id, message_id = event.get("message_type"), _id(event, "user_id"), _id(event, "message_id")
     if message_type not in ("group", "private") or user_id is None or message_id is None:
         raise BadEvent(400, "message without message_type, user_id or message_id")
-    group_id = event.get("group_id") if message_type == "group" else None
+    group_id = _id(event, "group_id") if message_type == "group" else None
     if message_type == "group" and group_id is None:
         raise BadEvent(400, "group message without group_id")
     segments = segments_of(event.get("message"))
@@ -95,7 +95,7 @@ def incoming_from(event: dict, self_id: str) -> Incoming | None:
     for segment in segments:
         kind, data = segment["type"], segment["data"]
         if kind == "text":
-            text.append(str(data.get("text", "")))
+            text.append(_text(data))
         elif kind == "at" and str(data.get("qq")) == self_id:
             mentioned = True
         elif kind == "at":  # someone else: kept as residents read it
@@ -104,10 +104,28 @@ def incoming_from(event: dict, self_id: str) -> Incoming | None:
             kinds.append(KINDS.get(kind, kind))
     spoken = "".join(text).strip()
     sender = event.get("sender") if isinstance(event.get("sender"), dict) else {}
-    return Incoming(platform=PLATFORM, event_id=f"{self_id}:{message_id}", user_id=str(user_id), text=spoken,
-                    group_id=str(group_id) if group_id is not None else None,
-                    display_name=sender.get("card") or sender.get("nickname") or None,
+    return Incoming(platform=PLATFORM, event_id=f"{self_id}:{message_id}", user_id=user_id, text=spoken,
+                    group_id=group_id, display_name=sender.get("card") or sender.get("nickname") or None,
                     kind="text" if spoken or not kinds else kinds[0], mentioned=mentioned)
+
+
+def _id(event: dict, key: str) -> str | None:
+    """An id as text: OneBot's are integers, a bridge's may be strings; anything else (true, a
+    list, a number with a fraction) is malformed. None when absent."""
+    value = event.get(key)
+    if value is None or isinstance(value, str):
+        return value
+    if isinstance(value, int) and not isinstance(value, bool):
+        return str(value)
+    raise MalformedMessage(f"{key} is neither a number nor text")
+
+
+def _text(data: dict) -> str:
+    """A text segment's text, which must be text."""
+    text = data.get("text", "")
+    if not isinstance(text, str):
+        raise MalformedMessage("a text segment's text is not text")
+    return text
 
 
 def signature(secret: str, body: bytes) -> str:
@@ -151,13 +169,15 @@ class OneBotInput(InputChannel):
         @onebot_webhook.route("/webhook", methods=["POST"])
         async def receive(request: Request) -> HTTPResponse:
             if body_too_large(request):
-                return rejected(PLATFORM, 413, "body over 64 KB")
+                return rejected(PLATFORM, 413, "body too large")
             try:
                 self.check_signature(request.headers.get("X-Signature"), request.body)
-                event = _json_object(request.body)
+                event = json_object(request.body)
                 incoming = incoming_from(event, self.reporting_bot(request.headers.get("X-Self-ID"), event))
             except BadEvent as error:
                 return rejected(PLATFORM, error.status, str(error))
+            except MalformedMessage as malformed:  # unreadable JSON, wrong types, a text over the limit
+                return rejected(PLATFORM, malformed.status, str(malformed))
             if incoming:
                 await self.chat.accept(incoming, on_new_message)
             return response.empty()  # 204: no quick operation, the reply goes through the API
@@ -214,13 +234,3 @@ class OneBotInput(InputChannel):
     async def close(self) -> None:
         if self._session is not None:
             await self._session.close()
-
-
-def _json_object(raw: bytes) -> dict:
-    try:
-        parsed = json.loads(raw)
-    except (ValueError, TypeError):
-        raise BadEvent(400, "malformed JSON") from None
-    if not isinstance(parsed, dict):
-        raise BadEvent(400, "not a JSON object")
-    return parsed

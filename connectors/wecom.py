@@ -16,7 +16,6 @@ WeCom's crypto is in `connectors/wecom_crypto.py`; dedup, trigger, masking and t
 the group-chat core's (`connectors/group_chat.py`).
 """
 import asyncio
-import json
 import re
 import time
 from dataclasses import dataclass
@@ -33,6 +32,7 @@ from sanic.response import HTTPResponse
 from bot.conversations import Resident, resident_from
 from bot.models import OutboxMessage
 from connectors.group_chat import GroupChat, Incoming, OnNewMessage, body_too_large, rejected
+from connectors.inbound import MalformedMessage, json_object
 from connectors.tokens import CachedToken
 from connectors.wecom_crypto import BadCiphertext, BadSignature, WrongReceiveId, WXBizMsgCrypt
 
@@ -198,16 +198,6 @@ def parsed_xml(raw: bytes):
         raise Refused(400, f"unreadable XML ({error.__class__.__name__})") from None
 
 
-def parsed_json(raw: bytes | str) -> dict:
-    try:
-        data = json.loads(raw)
-    except ValueError:
-        raise Refused(400, "unreadable JSON") from None
-    if not isinstance(data, dict):
-        raise Refused(400, "JSON is not an object")
-    return data
-
-
 class WeComCallback(InputChannel):
     """What both WeCom callbacks share: the GET URL check, the size limit, and handing each
     message to the group-chat core. `read` turns a POST into an `Incoming` (None: nothing to do)."""
@@ -230,6 +220,8 @@ class WeComCallback(InputChannel):
                 incoming = self.read(request)
             except Refused as refused:
                 return rejected(self.name(), refused.status, refused.reason)
+            except MalformedMessage as malformed:  # unreadable JSON, wrong types, a text over the limit
+                return rejected(self.name(), malformed.status, str(malformed))
             if incoming is not None:
                 await self.chat.accept(incoming, on_new_message)
             return response.text("")  # WeCom wants an empty answer when the reply comes later
@@ -307,10 +299,10 @@ class WeComBotInput(WeComCallback):
                               single_use_replies=True)  # a response_url answers once
 
     def read(self, request: Request) -> Incoming | None:
-        encrypted = parsed_json(request.body).get("encrypt")
-        if not isinstance(encrypted, str):
+        encrypted = json_object(request.body).get("encrypt")
+        if not isinstance(encrypted, str) or not encrypted.isascii():  # base64, and signed as bytes
             raise Refused(400, "no encrypt field")
-        return self.incoming(parsed_json(decrypted_callback(self.crypt, request, encrypted)))
+        return self.incoming(json_object(decrypted_callback(self.crypt, request, encrypted)))
 
     def incoming(self, message: dict) -> Incoming | None:
         """A decrypted callback as the core's `Incoming`; None for events and stream refreshes."""
@@ -345,11 +337,20 @@ def _get(data: Any, *path: str) -> Any:
 
 
 def _text_of(message: dict) -> str:
-    """The text of a text message, or the text parts of a mixed (图文混排) one."""
+    """The text of a text message, or the text parts of a mixed (图文混排) one: `content` is a
+    string and `msg_item` a list, anything else is malformed."""
     if message.get("msgtype") == "text":
-        return str(_get(message, "text", "content") or "")
+        return _content(message)
     if message.get("msgtype") == "mixed":
         items = _get(message, "mixed", "msg_item")
-        return " ".join(str(_get(item, "text", "content") or "") for item in items or []
-                        if _get(item, "msgtype") == "text").strip()
+        if not isinstance(items, list):
+            raise MalformedMessage("mixed.msg_item is not a list")
+        return " ".join(_content(item) for item in items if _get(item, "msgtype") == "text").strip()
     return ""
+
+
+def _content(part: Any) -> str:
+    content = _get(part, "text", "content")
+    if not isinstance(content, str | None):
+        raise MalformedMessage("text.content is not text")
+    return content or ""

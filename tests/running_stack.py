@@ -61,6 +61,7 @@ class Stack:
     env: dict = field(default_factory=dict)
     actions_port: int = 0
     actions: subprocess.Popen | None = None
+    rasa_servers: dict = field(default_factory=dict)  # port → process
 
     @classmethod
     def start(cls, model: Path, work: Path, fake_base_url: str, database: str | None = None,
@@ -107,10 +108,19 @@ class Stack:
         self.actions = self._spawn("actions.log", [str(BIN / "rasa"), "run", "actions", "--actions", "actions",
                                                    "--port", str(self.actions_port)], self.env)
 
+    def restart_rasa_server(self, url: str) -> None:
+        """Kill the Rasa server at `url` as a crash would (no clean shutdown) and start it again."""
+        port = int(url.rsplit(":", 1)[1])
+        process = self.rasa_servers[port]
+        process.kill()
+        process.wait(timeout=30)
+        wait_for(f"{url}/status", self._spawn_rasa(port, f"rasa-{port}.log"))
+
     def _spawn_rasa(self, port: int, log_name: str) -> subprocess.Popen:
-        return self._spawn(log_name, [str(BIN / "rasa"), "run", "--enable-api", "--model", str(self.model),
+        self.rasa_servers[port] = self._spawn(log_name, [str(BIN / "rasa"), "run", "--enable-api", "--model", str(self.model),
                                       "--port", str(port), "--endpoints", str(self.work / "endpoints.yml"),
                                       "--credentials", str(self.work / "credentials.yml")], self.env)
+        return self.rasa_servers[port]
 
     def _spawn(self, log_name: str, command: list[str], env: dict) -> subprocess.Popen:
         log = open(self.work / log_name, "a")
@@ -118,11 +128,12 @@ class Stack:
         self.processes.append(subprocess.Popen(command, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT))
         return self.processes[-1]
 
-    def post(self, path: str, body: bytes, headers: dict | None = None, query: str = "") -> tuple[int, bytes]:
+    def post(self, path: str, body: bytes, headers: dict | None = None, query: str = "",
+             timeout: float = 60) -> tuple[int, bytes]:
         request = urllib.request.Request(f"{self.rasa_url}{path}{query}", data=body, method="POST",
                                          headers={"Content-Type": "application/json", **(headers or {})})
         try:
-            with urllib.request.urlopen(request, timeout=60) as answer:
+            with urllib.request.urlopen(request, timeout=timeout) as answer:
                 return answer.status, answer.read()
         except urllib.error.HTTPError as error:
             return error.code, error.read()

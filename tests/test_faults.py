@@ -4,8 +4,10 @@ PostgreSQL restarted during traffic, the platform's API down for a while, and on
 delivered several times at once. Whatever happens, no message is lost and none is answered or
 filed twice."""
 import json
+import socket
 import threading
 import time
+import urllib.error
 import uuid
 
 import pytest
@@ -13,7 +15,8 @@ from sqlalchemy import text
 
 from connectors.group_chat import APOLOGY
 from multi_stack import answer_like_dingtalk, shared_servers
-from test_dingtalk import GROUP, SECRETARY, SESSION_PATH, callback, deliver, replies, session_of, wait_for_replies
+from test_dingtalk import (APP_SECRET, GROUP, SECRETARY, SESSION_PATH, WEBHOOK, callback, deliver, independent_sign,
+                          now_ms, replies, session_of, wait_for_replies)
 
 REPORTS = ["{b}号楼电梯又坏了 谁来看看", "{b}号楼怎么停水了 也没提前通知一声", "{b}号楼门口垃圾堆成山了 臭得要命"]
 BATCH_SEND = "/dingtalk/v1.0/robot/oToMessages/batchSend"
@@ -166,3 +169,72 @@ def test_replies_and_notifications_wait_out_a_platform_outage_and_go_once_in_ord
     fake_platform.wait_for(lambda calls: all(told(calls, ticket) for ticket in tickets), 120)
     time.sleep(5)  # a second delivery would have come by now
     assert [told(fake_platform.sent(BATCH_SEND), ticket) for ticket in tickets] == [1] * len(tickets)
+
+
+def deliver_and_hang_up(stack, message: dict, after: float) -> int | None:
+    """Post a callback as a platform that waits `after` seconds, then hangs up (None: it did)."""
+    timestamp = str(now_ms())
+    try:
+        return stack.post(WEBHOOK, json.dumps(message, ensure_ascii=False).encode(),
+                          {"timestamp": timestamp, "sign": independent_sign(timestamp, APP_SECRET)}, timeout=after)[0]
+    except (socket.timeout, TimeoutError, urllib.error.URLError):
+        return None
+
+
+def hold_the_inbox(servers, seconds: float) -> threading.Thread:
+    """Lock the table that records callbacks for `seconds`, as a stalled database would."""
+    locked = threading.Event()
+
+    def stall() -> None:
+        with servers.stack.engine.connect() as connection, connection.begin():
+            connection.execute(text("LOCK TABLE received_events IN ACCESS EXCLUSIVE MODE"))
+            locked.set()
+            time.sleep(seconds)
+    holder = threading.Thread(target=stall)
+    holder.start()
+    assert locked.wait(10)
+    return holder
+
+
+@pytest.mark.parametrize("stall", [10, 40])
+def test_callbacks_the_platform_gave_up_on_during_a_stall_are_answered_once_in_order(servers, fake_platform, stall):
+    users = [fresh() for _ in range(3)]
+    first = [report(fake_platform, user, n, building=40 + n) for n, user in enumerate(users)]
+    second = [callback(fake_platform, "我报的事怎么样了", user=user) for user in users]
+    holder = hold_the_inbox(servers, stall)
+    try:
+        statuses = []
+        for n, (one, two) in enumerate(zip(first, second)):  # the platform waits 3 s, as Feishu does
+            statuses += [deliver_and_hang_up(servers.at(n), message, after=3) for message in (one, two)]
+        for n, one in enumerate(first):  # and sends again, to the other server
+            statuses.append(deliver_and_hang_up(servers.at(n + 1), one, after=3))
+    finally:
+        holder.join()
+    assert statuses[0] is None and set(statuses) <= {None, 200}  # it hung up; nothing was refused
+    for one, two in zip(first, second):
+        assert len(final_replies(fake_platform, one)) == 1 and len(final_replies(fake_platform, two)) == 1
+    time.sleep(5)  # a second answer would have come by now
+    sessions = [call.query.get("session") for call in fake_platform.sent(SESSION_PATH)]
+    for one, two in zip(first, second):
+        assert [s for s in sessions if s in (session_of(one), session_of(two))] == [session_of(one), session_of(two)]
+    assert all(reporter_of_exactly_one_ticket(servers, user) for user in users)
+
+
+def test_messages_held_by_a_server_that_crashed_are_answered_after_it_restarts(servers, fake_platform):
+    users = [fresh() for _ in range(4)]
+    servers.stack.stop_actions()  # the messages are held: apologised for, tried again and again
+    try:
+        held = [report(fake_platform, user, n, building=50 + n) for n, user in enumerate(users)]
+        for message in held:
+            assert deliver(servers.at(1), message)[0] == 200
+        for message in held:
+            assert wait_for_replies(fake_platform, session_of(message))[0].body["text"]["content"].endswith(APOLOGY)
+        servers.stack.restart_rasa_server(servers.urls[1])  # killed while holding them
+    finally:
+        servers.stack.start_actions()
+    for message in held:  # the platform's retry of one is not taken for a duplicate either
+        assert deliver(servers.at(1), message)[0] == 200
+    for message, user in zip(held, users):
+        answers = [r for r in final_replies(fake_platform, message) if APOLOGY not in r]
+        assert len(answers) == 1 and "工单#" in answers[0], answers
+        assert reporter_of_exactly_one_ticket(servers, user), user

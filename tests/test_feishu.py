@@ -335,7 +335,7 @@ def test_bad_requests_are_refused_and_the_server_keeps_working(feishu, fake_plat
     for malformed in (b'{"encrypt": "', b"[1, 2]", b'{"encrypt": "bm90IGEgY2lwaGVydGV4dA=="}',
                       encrypted(message_event("ou_feishu_bad", "x"), key="another-key")):
         assert feishu.post(WEBHOOK, malformed, signed_headers(malformed))[0] == 400
-    huge = json.dumps({"encrypt": "A" * (65 * 1024)}).encode()
+    huge = json.dumps({"encrypt": "A" * (257 * 1024)}).encode()
     assert feishu.post(WEBHOOK, huge, signed_headers(huge))[0] == 413
     assert not replies(fake_platform.calls, "ou_feishu_bad") and not tickets_of(feishu, "ou_feishu_bad")
 

@@ -334,6 +334,28 @@ async def test_failed_sends_are_retried_in_order_and_never_lost(engine, site):
     assert await deliver_due(engine, {"wecom": wecom}, T0 + timedelta(hours=1)) == 0  # exactly once
 
 
+async def test_after_an_outage_the_backlog_goes_at_once_in_order_per_recipient(engine, site):
+    with Session(engine, future=True) as s, s.begin():
+        for n in range(4):
+            for resident in ("wecom:g:ann", "wecom:g:ben", "wecom:g:cai"):
+                notify(s, resident, f"{resident} 第{n}条", T0)
+    delivered, down = [], {"wecom": True}
+
+    async def wecom(message):
+        if down["wecom"]:
+            raise ConnectionError("platform down")
+        delivered.append(message.text)
+    for second in range(0, 60, 5):  # the outage: every beat tries, every row backs off further
+        await deliver_due(engine, {"wecom": wecom}, T0 + timedelta(seconds=second))
+    down["wecom"] = False
+    with Session(engine, future=True) as s, s.begin():
+        notify(s, "wecom:g:dan", "恢复后的新消息", T0 + timedelta(seconds=61))
+    # one beat after recovery sends everything, not one row per resident per beat
+    assert await deliver_due(engine, {"wecom": wecom}, T0 + timedelta(seconds=62)) == 13
+    for resident in ("wecom:g:ann", "wecom:g:ben", "wecom:g:cai"):
+        assert [t for t in delivered if t.startswith(resident)] == [f"{resident} 第{n}条" for n in range(4)]
+
+
 async def test_a_message_that_can_never_be_sent_is_parked_and_the_next_one_goes(engine, site):
     with Session(engine, future=True) as s, s.begin():
         notify(s, "wecom:dm:nobody", "发不出去", T0)

@@ -453,14 +453,14 @@ def test_bad_callbacks_are_refused_and_the_server_keeps_working(wecom):
         "malformed xml": post(APP_PATH, b"<xml><Encrypt>", {}, signed_query(APP["token"], "x")),
         "entity expansion": post(APP_PATH, bomb, {}, signed_query(APP["token"], "a" * 1000)),
         "external entity": post(APP_PATH, external, {}, signed_query(APP["token"], "x")),
-        "too large": post(APP_PATH, body + b" " * (65 * 1024), {}, signed_query(APP["token"], encrypted)),
+        "too large": post(APP_PATH, body + b" " * (257 * 1024), {}, signed_query(APP["token"], encrypted)),
         "another corp": post(APP_PATH, body.replace(encrypted.encode(), elsewhere.encode()), {},
                              signed_query(APP["token"], elsewhere)),
         "bot wrong signature": post(BOT_PATH, bot_body, {}, signed_query("not-the-token", encrypted)),
         "bot stale timestamp": post(BOT_PATH, bot_body, {}, signed_query(BOT["token"], encrypted, 1409659813)),
         "bot malformed json": post(BOT_PATH, b'{"encrypt": ', {}, signed_query(BOT["token"], "x")),
-        "bot too large": post(BOT_PATH, json.dumps({"encrypt": "A" * 70000}).encode(), {},
-                              signed_query(BOT["token"], "A" * 70000)),
+        "bot too large": post(BOT_PATH, json.dumps({"encrypt": "A" * 270_000}).encode(), {},
+                              signed_query(BOT["token"], "A" * 270_000)),
     }
     assert {name: status for name, (status, _) in refused.items()} == {
         "wrong signature": 401, "stale timestamp": 401, "no signature": 401, "malformed xml": 400,
@@ -471,6 +471,20 @@ def test_bad_callbacks_are_refused_and_the_server_keeps_working(wecom):
                                                  BOT["token"], BOT["encoding_aes_key"]))
     assert wecom.app(user, "你好") == 200  # and the server still answers
     wecom.wait_for(lambda: wecom.direct_replies(user))
+
+
+def test_the_limit_is_on_the_text_not_on_what_encryption_makes_of_it(wecom):
+    """60 KB of text is about 80 KB once encrypted and in base64: taken; a text over 64 KB is not."""
+    user, longest = fresh("app"), "7号楼暖气不热，" * 3000
+    taken, encrypted = wecom.app_body(user, longest[:60 * 1024 // 3])  # 3 bytes a character in UTF-8
+    assert len(taken) > 64 * 1024
+    assert wecom.stack.post(APP_PATH, taken, {"Content-Type": "text/xml"}, signed_query(APP["token"], encrypted)) == (
+        200, b"")
+    wecom.wait_for(lambda: wecom.direct_replies(user))
+    too_long, encrypted = wecom.app_body(fresh("app"), longest[:70 * 1024 // 3])
+    assert wecom.stack.post(APP_PATH, too_long, {"Content-Type": "text/xml"},
+                            signed_query(APP["token"], encrypted))[0] == 413
+    assert "refused with 413: text over 64 KB" in wecom.stack.log_text()
 
 
 def test_nothing_is_lost_while_wecom_is_down(wecom):
