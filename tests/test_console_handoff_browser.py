@@ -1,7 +1,8 @@
 """转人工 end to end in real Chromium: a resident in a DingTalk group asks for a person; the branch
 secretary sees the conversation appear in the console's queue without reloading, takes it,
 replies, and the reply reaches the resident's group on the (fake) DingTalk platform, @-mentioning
-them; the bot stays silent for that resident meanwhile; handed back, the bot answers again.
+them; meanwhile the bot leaves that resident's chat to staff but still files a report; handed
+back, the bot answers again.
 
 The real stack (Rasa server with the DingTalk connector, action server) and the console started
 as `make run` starts it (`python -m console`), on one database. Screenshots go to tests/artifacts/."""
@@ -42,6 +43,14 @@ def says(fake_platform, session: str) -> list[dict]:
     return [c.body for c in fake_platform.sent(SESSION_PATH) if c.query.get("session") == session]
 
 
+def said_to(fake_platform, user: str, count: int) -> list[dict]:
+    """What the group received for `user`, whichever of their messages' sessions carried it (a
+    reply goes by the freshest session webhook the resident's messages brought)."""
+    def to_user(calls):
+        return [c.body for c in calls if c.path == SESSION_PATH and c.body.get("at") == {"atUserIds": [user]}]
+    return to_user(fake_platform.wait_for(lambda calls: len(to_user(calls)) >= count, 120))
+
+
 def wait_for_said(fake_platform, session: str, count: int) -> list[dict]:
     fake_platform.wait_for(lambda calls: len([c for c in calls if c.path == SESSION_PATH
                                               and c.query.get("session") == session]) >= count, 120)
@@ -67,10 +76,14 @@ def test_take_reply_and_hand_back_in_the_browser(live, fake_platform, console_ur
     row.wait_for()  # appears without a reload
     screenshot(page, "handoff_queue")
 
+    chat = callback(fake_platform, "有人在吗？", user=user)
+    assert deliver(live, chat)[0] == 200
+    fake_platform.wait_for(lambda _: processed(live, chat), 120)
+    assert says(fake_platform, session_of(chat)) == []  # staff have the conversation: the bot is silent
     meanwhile = callback(fake_platform, "7号楼电梯还是不动", user=user)
     assert deliver(live, meanwhile)[0] == 200
-    fake_platform.wait_for(lambda _: processed(live, meanwhile), 120)
-    assert says(fake_platform, session_of(meanwhile)) == []  # the bot is silent for this resident
+    [receipt] = wait_for_said(fake_platform, session_of(meanwhile), 1)  # a report is still filed
+    assert "已登记工单" in receipt["text"]["content"]
 
     row.get_by_role("link", name="打开").click()
     page.get_by_role("button", name="接手这个对话").click()
@@ -80,14 +93,13 @@ def test_take_reply_and_hand_back_in_the_browser(live, fake_platform, console_ur
     page.get_by_text("回复已发出").wait_for()
     page.locator(".transcript .staff", has_text="马上联系电梯维保").wait_for()
     screenshot(page, "handoff_conversation")
-    notice_and_reply = wait_for_said(fake_platform, session_of(asked), 2)
-    assert notice_and_reply[1]["text"]["content"] == f"@{user} 【社区工作人员】您好，我是张书记，马上联系电梯维保。"
-    assert notice_and_reply[1]["at"] == {"atUserIds": [user]}
+    reply = said_to(fake_platform, user, 3)[2]  # the notice, the receipt, the staff's reply
+    assert reply["text"]["content"] == f"@{user} 【社区工作人员】您好，我是张书记，马上联系电梯维保。"
 
     page.get_by_role("button", name="交回小助手").click()
     page.get_by_text("对话已交回小助手").wait_for()
     screenshot(page, "handoff_returned")
-    assert wait_for_said(fake_platform, session_of(asked), 3)[2]["text"]["content"].endswith(handoffs.HANDED_BACK)
+    assert said_to(fake_platform, user, 4)[3]["text"]["content"].endswith(handoffs.HANDED_BACK)
     again = callback(fake_platform, "你好", user=user)
     assert deliver(live, again)[0] == 200
     [answer] = wait_for_said(fake_platform, session_of(again), 1)
