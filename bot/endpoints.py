@@ -1,7 +1,8 @@
 """The Rasa server's endpoints file, made from the one database URL: the tracker store keeps
 conversations in the same database as the tickets (SQLite file or PostgreSQL). With
-`REDIS_URL` set (several Rasa servers behind a load balancer), Rasa's own `RedisLockStore`
-makes them take one conversation's messages one at a time, in order."""
+`REDIS_URL` set (several Rasa servers behind a load balancer), Rasa's Redis lock store (made
+atomic: `connectors.lock_store`) makes them take one conversation's messages one at a time, in
+order."""
 import os
 from pathlib import Path
 
@@ -11,6 +12,7 @@ from sqlalchemy.engine import make_url
 # Rasa's SQL tracker store with the connectors' guard: one conversation's database error (a lone
 # surrogate in a sender id) is that conversation's, not the end of the server.
 GUARDED_TRACKER_STORE = "connectors.rasa_patches.GuardedSQLTrackerStore"
+LOCK_STORE = "connectors.lock_store.AtomicRedisLockStore"
 
 def tracker_store(database_url: str) -> dict:
     """Rasa's SQL tracker store settings for `database_url`."""
@@ -27,7 +29,7 @@ def lock_store(redis_url: str) -> dict:
     """Rasa's Redis lock store settings for `redis://host:port/db`, with an optional
     `?key_prefix=` (letters and digits) when several bots share one Redis."""
     url = make_url(redis_url)
-    store = {"type": "redis", "url": url.host or "localhost", "port": url.port or 6379,
+    store = {"type": LOCK_STORE, "url": url.host or "localhost", "port": url.port or 6379,
              "db": int(url.database or 1)}
     if url.password:
         store["password"] = url.password

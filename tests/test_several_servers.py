@@ -1,5 +1,5 @@
 """Two Rasa servers, one conversation: they share the PostgreSQL tracker store and Rasa's own
-`RedisLockStore`, with one action server (tests/multi_stack.py). A resident's messages go to
+Redis lock store (`connectors.lock_store`), with one action server (tests/multi_stack.py). A resident's messages go to
 either server, as a load balancer would send them, through the real DingTalk webhook."""
 import json
 import uuid
