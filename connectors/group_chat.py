@@ -61,6 +61,7 @@ NOT_TEXT_REPLY = "我目前只能看懂文字消息，图片、语音、文件�
 RETRY_EVERY = 5.0  # seconds between delivery-loop beats
 APOLOGY = "抱歉，系统正在恢复中，您的消息已经收到，恢复后会马上处理并回复您。"
 HELD_FIRST_WAIT, HELD_LONGEST_WAIT = 1.0, 30.0  # seconds between tries of a held message
+ELSEWHERE_POLL = 0.5  # seconds between looks at a message another server is answering
 SILENT_TRIES = 3  # a turn without a reply while every service answers is tried this often
 # Turns in Rasa at once, per channel: more wait their turn without taking the event loop, which
 # so stays free to answer webhooks within the platforms' deadlines (WeCom 5 s, Feishu 3 s).
@@ -204,6 +205,23 @@ class GroupChat:
                 return
             if claimed:
                 await self._handle(incoming, on_new_message)
+            else:
+                await self._while_answered_elsewhere(incoming.event_id)
+
+    async def _while_answered_elsewhere(self, event_id: str) -> None:
+        """Keep the conversation's line while another server answers a message this one got too
+        (a platform's retry that reached both): the resident's next message, which came here
+        after it, is answered after it. Ends when that answer is in, or its lease runs out (the
+        sweep takes the message then, on whichever server)."""
+        deadline = asyncio.get_running_loop().time() + 2 * inbox.LEASE.total_seconds()
+        while asyncio.get_running_loop().time() < deadline:
+            try:
+                if not await asyncio.to_thread(inbox.held_elsewhere, shared_engine(), self.platform, event_id,
+                                               utc_now()):
+                    return
+            except OUTAGES:
+                pass  # the database is away: wait on, as the other server must
+            await asyncio.sleep(ELSEWHERE_POLL)
 
     async def process(self, incoming: Incoming, on_new_message: OnNewMessage) -> None:
         """Answer one message taken in, after the ones before it in the same conversation."""

@@ -56,6 +56,14 @@ def record(engine: Engine, platform: str, event_id: str, payload: dict, now: dat
             return True
 
 
+def held_elsewhere(engine: Engine, platform: str, event_id: str, now: datetime) -> bool:
+    """Whether another server is answering the message now (recorded, unanswered, its lease live)."""
+    with Session(engine, future=True) as session:
+        return session.scalar(select(ReceivedEvent.id).where(
+            ReceivedEvent.platform == platform, ReceivedEvent.event_id == event_id,
+            ReceivedEvent.status == "processing", ~_expired(now))) is not None
+
+
 def renew(engine: Engine, platform: str, event_ids: list[str], now: datetime) -> None:
     """Keep the messages this server is handling (held ones too) its own."""
     if not event_ids:

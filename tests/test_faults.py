@@ -12,6 +12,7 @@ import uuid
 
 import pytest
 from sqlalchemy import text
+from sqlalchemy.orm import Session
 
 from connectors.group_chat import APOLOGY
 from multi_stack import answer_like_dingtalk, shared_servers
@@ -238,3 +239,19 @@ def test_messages_held_by_a_server_that_crashed_are_answered_after_it_restarts(s
         answers = [r for r in final_replies(fake_platform, message) if APOLOGY not in r]
         assert len(answers) == 1 and "工单#" in answers[0], answers
         assert reporter_of_exactly_one_ticket(servers, user), user
+
+
+def test_the_next_message_waits_for_one_another_server_is_answering(servers, fake_platform):
+    """A platform's retry reached the other server first, which is answering it; the resident's
+    next message, which came here after it, is answered only after it."""
+    from bot.clock import utc_now
+    from connectors import inbox
+    user = fresh()
+    one, two = report(fake_platform, user, 0), callback(fake_platform, "我报的事怎么样了", user=user)
+    assert inbox.record(servers.stack.engine, "dingtalk", one["msgId"], {}, utc_now())  # "the other server"
+    assert deliver(servers.at(0), one)[0] == 200 and deliver(servers.at(0), two)[0] == 200
+    time.sleep(4)
+    assert replies(fake_platform, session_of(two)) == []  # held in line behind the message answered elsewhere
+    with Session(servers.stack.engine, future=True) as session, session.begin():
+        inbox.finish(session, "dingtalk", one["msgId"])
+    assert len(final_replies(fake_platform, two, 60)) == 1
