@@ -14,9 +14,9 @@ CONSOLE_PORT ?= 8080
 export PYTHONPATH := $(CURDIR)
 # One database for tickets and conversations: SQLite by default, PostgreSQL by setting this.
 export DATABASE_URL ?= sqlite:///$(CURDIR)/var/community.db
-# The FAQ staff maintain; `make train` rebuilds the generated training data when it changes.
+# The FAQ file `make run` imports into an empty database (staff keep it in the console after);
+# it is not part of the model: no training when it changes.
 export FAQ_FILE ?= faq/sample_faq.yml
-FAQ_GENERATED := nlu_data/faq_generated.yml
 export TF_CPP_MIN_LOG_LEVEL ?= 2
 export RASA_TELEMETRY_ENABLED := false
 export SQLALCHEMY_SILENCE_UBER_WARNING := 1
@@ -26,7 +26,7 @@ PYTHON310 := $(shell for p in "$$(pyenv root 2>/dev/null)"/versions/3.10*/bin/py
 	"$$HOME"/.pyenv/versions/3.10*/bin/python3.10 python3.10 /usr/bin/python3.10 /usr/local/bin/python3.10; do \
 	"$$p" -c 'import sys; assert sys.version_info[:2] == (3, 10)' >/dev/null 2>&1 && { echo "$$p"; break; }; done)
 
-TRAINING_INPUTS := config.yml domain.yml $(FAQ_GENERATED) $(shell find nlu_data -type f 2>/dev/null) \
+TRAINING_INPUTS := config.yml domain.yml $(shell find nlu_data -type f 2>/dev/null) \
 	nlu/location_extractor.py bot/locations.py
 
 .PHONY: help install train validate run shell test test-fast bench bench-load clean
@@ -59,20 +59,18 @@ $(VENV)/.installed: requirements.txt
 
 train: $(MODEL)
 
-$(FAQ_GENERATED): $(FAQ_FILE) bot/faq.py | $(VENV)/.installed
-	$(PY) -m bot faq build $(FAQ_FILE) --out $@ --domain domain.yml
-
 $(MODEL): $(VENV)/.installed $(TRAINING_INPUTS)
 	$(RASA) train --data nlu_data --config config.yml --domain domain.yml \
 		--out models --fixed-model-name community-assistant
 	touch $@
 
-validate: $(VENV)/.installed $(FAQ_GENERATED)
+validate: $(VENV)/.installed
 	$(RASA) data validate --fail-on-warnings --data nlu_data --domain domain.yml --config config.yml
 
 run: $(MODEL)
 	@mkdir -p var
 	$(PY) -m bot org import --if-empty org/sample_site.yml
+	$(PY) -m bot faq import --if-empty $(FAQ_FILE)
 	$(PY) -m bot endpoints var/endpoints.yml --action-url http://127.0.0.1:$(ACTIONS_PORT)/webhook
 	@$(PY) -m bot users ensure-admin --credentials-file var/console_admin.txt
 	@echo "Starting the action server (:$(ACTIONS_PORT)), the worker, the Rasa server (:$(RASA_PORT)) and the console (:$(CONSOLE_PORT)) …"
@@ -95,6 +93,7 @@ run: $(MODEL)
 
 shell: $(MODEL)
 	$(PY) -m bot org import --if-empty org/sample_site.yml
+	$(PY) -m bot faq import --if-empty $(FAQ_FILE)
 	$(PY) -m bot endpoints var/endpoints.yml --action-url http://127.0.0.1:$(ACTIONS_PORT)/webhook
 	@trap 'kill 0' INT TERM EXIT; \
 	$(RASA) run actions --actions actions --port $(ACTIONS_PORT) > var/actions.log 2>&1 & \
@@ -108,7 +107,7 @@ test-fast: $(VENV)/.installed
 	TEST_FAST=1 $(PY) -m pytest -q
 
 bench: $(VENV)/.installed
-	$(PY) bench/nlu_bench.py --shared $(SHARED)
+	$(PY) bench/nlu_bench.py --shared $(SHARED) --write
 	$(PY) bench/same_problem.py --write
 	$(MAKE) --no-print-directory bench-load
 

@@ -8,7 +8,7 @@ from rasa_sdk.events import SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions.context import database, resident_of
-from bot import faq, turn
+from bot import faq_matcher, turn
 from bot.clock import utc_now
 from bot.decision import Decision
 
@@ -18,12 +18,13 @@ log = logging.getLogger(__name__)
 
 
 def _warm_faq() -> None:
-    """Train the FAQ matcher while the server starts, so that no question waits for it: here, in
-    the main process, before Sanic forks its workers, which inherit it (what a thread had done
-    would not be inherited: each worker trained its own pairs of opinions at their first
-    questions). A FAQ file that cannot be read stops nothing else: reports are still filed."""
+    """Build the FAQ matcher while the server starts, so that no question waits for it: here, in
+    the main process, before Sanic forks its workers, which inherit it (and its embeddings, so a
+    console edit re-embeds only what changed). A FAQ that cannot be read stops nothing else:
+    reports are still filed."""
     try:
-        faq.warm()
+        with database() as session:
+            faq_matcher.current(session)
     except Exception:  # noqa: BLE001 - any FAQ problem: logged, and met again at the first question
         log.exception("the FAQ matcher could not be trained at start")
 
@@ -33,8 +34,10 @@ _warm_faq()
 
 def context_of(tracker: Tracker) -> turn.Context:
     """What the conversation knows before its latest message, from the tracker's slots."""
+    suggested = tracker.get_slot("suggested")
     return turn.Context(resident_of(tracker), utc_now(), turn.Pending.from_slot(tracker.get_slot("pending")),
-                        tracker.get_slot("compound"), bool(tracker.get_slot("misunderstood")))
+                        tracker.get_slot("compound"), bool(tracker.get_slot("misunderstood")),
+                        tuple(str(key) for key in suggested) if isinstance(suggested, list) else ())
 
 
 def take_turn(dispatcher: CollectingDispatcher, tracker: Tracker, decision: Decision | None = None) -> Events:
@@ -47,7 +50,8 @@ def take_turn(dispatcher: CollectingDispatcher, tracker: Tracker, decision: Deci
         dispatcher.utter_message(response=outcome.response)
     return [SlotSet("pending", outcome.pending.as_slot() if outcome.pending else None),
             SlotSet("compound", outcome.remembered_compound),
-            SlotSet("misunderstood", outcome.misunderstood)]
+            SlotSet("misunderstood", outcome.misunderstood),
+            SlotSet("suggested", list(outcome.suggested) or None)]
 
 
 class ActionTurn(Action):

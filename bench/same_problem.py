@@ -12,7 +12,6 @@ the threshold chosen on all pairs.
 """
 import argparse
 import csv
-import re
 import sys
 from pathlib import Path
 
@@ -22,9 +21,9 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 from bot import same_problem  # noqa: E402
 from bot.tickets import SAME_PROBLEM  # noqa: E402
+from benchmarks_md import BENCHMARKS, write_section  # noqa: E402 - bench/ is this script's folder
 
 PAIRS = ROOT / "tests" / "data" / "same_problem_pairs.tsv"
-BENCHMARKS = ROOT / "docs" / "benchmarks.md"
 SECTION = "## Same problem (反映集中)"
 FOLDS, SHUFFLES = 5, 10
 
@@ -102,15 +101,6 @@ def report(pairs: list[dict], ours: dict) -> str:
         "threshold and may go either way.", ""])
 
 
-def write_section(text: str, path: Path = BENCHMARKS) -> None:
-    """Replace the section in docs/benchmarks.md (up to the next `## `), or add it."""
-    old = path.read_text(encoding="utf-8") if path.exists() else "# Benchmarks\n\n"
-    pattern = re.compile(rf"^{re.escape(SECTION)}\n.*?(?=^## |\Z)", re.S | re.M)
-    new = pattern.sub(lambda _: text + "\n", old) if pattern.search(old) else old.rstrip("\n") + "\n\n" + text
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(new.rstrip("\n") + "\n", encoding="utf-8")
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--pairs", type=Path, default=PAIRS)
@@ -126,7 +116,7 @@ def main() -> None:
             if (score >= SAME_PROBLEM) != same:
                 print(f"{'same' if same else 'other'}\t{score:.3f}\t{pair['first']}\t{pair['second']}")
     if args.write:
-        write_section(text)
+        write_section(SECTION, text)
 
 
 if __name__ == "__main__":

@@ -1,12 +1,13 @@
 """Command line: `python -m bot eval-nlu FILE.tsv [--json]`, `python -m bot eval-locations FILE.tsv [--json]`,
 `python -m bot db upgrade`, `python -m bot org import FILE.yml`, `python -m bot org show`,
-`python -m bot faq build FILE`, `python -m bot eval-faq FILE.tsv`, `python -m bot endpoints FILE`,
+`python -m bot faq import|export FILE`, `python -m bot eval-faq FILE.tsv`, `python -m bot endpoints FILE`,
 `python -m bot worker`, `python -m bot users add NAME --role ROLE`, `python -m bot users ensure-admin`."""
 import argparse
 import contextlib
 import json
 import os
 import sys
+from pathlib import Path
 
 from bot.evaluation import (EvalFileError, faq_report, locations_report, nlu_report, score_faq,
                             score_locations, score_nlu)
@@ -36,10 +37,10 @@ def _evaluate(args, score, report) -> None:
 
 
 def _score_faq(path, parser):
-    from bot.faq import FaqFileError, entries_by_id
+    from bot.faq import FaqFileError, faq_file, load
     try:
-        entries = entries_by_id()
-    except (FaqFileError, OSError) as error:
+        entries = load(faq_file())
+    except FaqFileError as error:
         sys.exit(f"error: {error}")
     return score_faq(path, parser, entries)
 
@@ -61,17 +62,36 @@ def _score_locations(path, parser):
     return score_locations(path, parser)
 
 
-def _faq_build(args) -> None:
-    from bot.faq import ENOUGH_QUESTIONS, FaqFileError, build, thin
+def _faq_import(args) -> None:
+    from sqlalchemy.orm import Session
+
+    from bot import faq, faq_store
+    from bot.clock import utc_now
+    from bot.db import make_engine
+    from bot.migrate import upgrade
+    engine = make_engine()
+    upgrade(engine)
     try:
-        entries = build(args.file, args.out, args.domain)
-    except FaqFileError as error:
+        entries = faq.load(args.file)
+    except faq.FaqFileError as error:
         sys.exit(f"error: {error}")
-    print(f"{args.out} and {args.domain}: {len(entries)} FAQ entries from {args.file}")
-    few = thin(entries)
-    if few:
-        print(f"warning: {len(few)} entries have fewer than {ENOUGH_QUESTIONS} questions ({', '.join(few)}): "
-              "residents' own wordings find them less often; add more ways residents ask them", file=sys.stderr)
+    with Session(engine, future=True) as session, session.begin():
+        if args.if_empty and faq_store.version(session):
+            print("the FAQ is already in the database (kept in the console); not importing", args.file)
+            return
+        added, updated = faq_store.import_entries(session, entries, f"python -m bot faq import {args.file}", utc_now())
+    print(f"{args.file}: {added} FAQ entries added, {updated} updated; the bot answers from them now")
+
+
+def _faq_export(args) -> None:
+    from sqlalchemy.orm import Session
+
+    from bot import faq, faq_store
+    from bot.db import make_engine
+    with Session(make_engine(), future=True) as session:
+        entries = faq_store.entries(session)
+    Path(args.file).write_text(faq.dump(entries), encoding="utf-8")
+    print(f"{args.file}: {len(entries)} FAQ entries")
 
 
 def _db_upgrade(_args) -> None:
@@ -197,12 +217,14 @@ def main(argv: list[str] | None = None) -> None:
     org_import.add_argument("--if-empty", action="store_true", help="only when the directory has no compound yet")
     org_import.set_defaults(run=_org_import)
     org.add_parser("show", help="print the org directory (phone numbers masked)").set_defaults(run=_org_show)
-    faq_commands = commands.add_parser("faq", help="the FAQ file (常见问题)").add_subparsers(dest="action", required=True)
-    faq_build = faq_commands.add_parser("build", help="check a FAQ file and write Rasa's retrieval training data")
-    faq_build.add_argument("file")
-    faq_build.add_argument("--out", default="nlu_data/faq_generated.yml", help="the generated training examples")
-    faq_build.add_argument("--domain", default="domain.yml", help="the domain whose marked block gets the responses")
-    faq_build.set_defaults(run=_faq_build)
+    faq_commands = commands.add_parser("faq", help="the FAQ (常见问题)").add_subparsers(dest="action", required=True)
+    faq_import = faq_commands.add_parser("import", help="check a FAQ file (YAML) and put its entries in the database")
+    faq_import.add_argument("file")
+    faq_import.add_argument("--if-empty", action="store_true", help="only when the database has no FAQ yet")
+    faq_import.set_defaults(run=_faq_import)
+    faq_export = faq_commands.add_parser("export", help="write the database's FAQ as a FAQ file (YAML)")
+    faq_export.add_argument("file")
+    faq_export.set_defaults(run=_faq_export)
     endpoints = commands.add_parser("endpoints", help="write Rasa's endpoints file for DATABASE_URL")
     endpoints.add_argument("file")
     endpoints.add_argument("--action-url", default="http://127.0.0.1:5055/webhook")

@@ -11,7 +11,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from bot import faq
+from bot import faq, faq_matcher
 from bot.decision import decide
 from bot.locations import FIELDS
 from bot.replies import first_values
@@ -170,40 +170,45 @@ def locations_report(scores: dict) -> str:
     return "\n".join(lines)
 
 
-def score_faq(path: str | Path, parse: Parse, entries: dict[str, "faq.Entry"]) -> dict:
-    """Top-1 accuracy on covered questions, abstaining on uncovered ones, wrong answers, latency.
-
-    A row is `question<TAB>faq_id`, with `none` for a question the FAQ does not cover. The
-    bot decides with `bot.faq.choose_answer`, as the live action does.
-    """
+def score_faq(path: str | Path, parse: Parse, entries: list["faq.Entry"]) -> dict:
+    """How the FAQ does on `question<TAB>faq_id` rows (`none`: a question it does not cover),
+    deciding as the live bot does (`bot.faq_matcher.choose_for`): covered questions answered
+    directly and right (top-1), or with the right entry among the suggestions (resolved);
+    suggestions given; wrong direct answers; uncovered questions given no direct answer."""
     rows = read_rows(path, 2)
+    known = {entry.id for entry in entries}
     for number, (_, expected) in enumerate(rows, start=2):
-        if expected != "none" and expected not in entries:
+        if expected != "none" and expected not in known:
             raise EvalFileError(f"{path}:{number}: no FAQ entry {expected!r}")
     parse(rows[0][0] if rows else "")  # warm-up, not timed
-    matcher = faq.Matcher(entries)
-    covered = right = wrong = none_rows = abstained_on_none = 0
+    matcher = faq_matcher.Matcher(entries)
+    covered = right = resolved = suggested = wrong = none_rows = abstained_on_none = 0
     latencies, errors = [], []
     for question, expected in rows:
         started = time.perf_counter()
         result = parse(question)
-        answer = faq.choose_answer(result, matcher)
+        choice = faq_matcher.choose_for(result, decide(result), matcher)
         latencies.append((time.perf_counter() - started) * 1000)
-        got = answer.id if answer else "none"
+        got = choice.answer.id if choice.answer else "none"
+        offered = [entry.id for entry in choice.suggestions]
+        suggested += bool(offered)
         if expected == "none":
             none_rows += 1
             abstained_on_none += got == "none"
         else:
             covered += 1
             right += got == expected
+            resolved += got == expected or expected in offered
         if got not in ("none", expected):
             wrong += 1
         if got != expected:
-            errors.append({"question": question, "expected": expected, "got": got,
+            errors.append({"question": question, "expected": expected, "got": got, "suggested": offered,
                            "intent": (result.get("intent") or {}).get("name")})
     return {
         "rows": len(rows),
         "top1_accuracy": _ratio(right, covered),
+        "resolved_rate": _ratio(resolved, covered),
+        "suggestion_rate": _ratio(suggested, len(rows)),
         "wrong_answer_rate": _ratio(wrong, len(rows)),
         "abstain_rate_on_none": _ratio(abstained_on_none, none_rows),
         "latency_ms_p50": percentile(latencies, 50),
@@ -215,11 +220,13 @@ def score_faq(path: str | Path, parse: Parse, entries: dict[str, "faq.Entry"]) -
 def faq_report(scores: dict) -> str:
     """The human-readable summary `eval-faq` prints."""
     lines = [f"rows                    {scores['rows']}",
-             f"top-1 accuracy          {scores['top1_accuracy']:.3f}  (covered questions)",
+             f"top-1 accuracy          {scores['top1_accuracy']:.3f}  (covered questions answered directly and right)",
+             f"resolved                {scores['resolved_rate']:.3f}  (covered: the right answer, or it among the suggestions)",
+             f"suggestions given       {scores['suggestion_rate']:.3f}  (of all questions)",
              f"wrong-answer rate       {scores['wrong_answer_rate']:.3f}  (of all questions)",
              f"abstain rate on none    {scores['abstain_rate_on_none']:.3f}",
              f"latency p50/p99         {scores['latency_ms_p50']:.1f} / {scores['latency_ms_p99']:.1f} ms"]
     if scores["errors"]:
-        lines += ["", "misses:"] + [f"  {e['expected']} → {e['got']} ({e['intent']}): {e['question']}"
+        lines += ["", "misses:"] + [f"  {e['expected']} → {e['got']} {e['suggested'] or ''} ({e['intent']}): {e['question']}"
                                     for e in scores["errors"]]
     return "\n".join(lines)

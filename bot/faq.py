@@ -1,85 +1,24 @@
-"""常见问题 (FAQ): a YAML file staff maintain, turned into Rasa's retrieval format.
+"""常见问题 (FAQ): a YAML file staff maintain, or the same entries in the database, kept in the
+console (`bot.faq_store`).
 
 Each entry has an id, several ways residents ask it, the answer, and optionally a contact, a
-link and the community it is meant for. `build` writes `faq/<id>` examples (a generated training file)
-and `utter_faq/<id>` responses (a generated block of domain.yml) for Rasa's ResponseSelector;
-`choose_answer` decides from a parse result whether the bot answers, and with which entry, or
-says it is not sure and offers 转人工. It asks two opinions trained on the file's own questions
-whenever it is read: their wording (character n-grams) and their meaning (sentence embeddings);
-and it answers only when the question is as near the answer as the entry's own questions are.
+link and the community it is meant for. The FAQ is not part of the Rasa model: the intent
+classifier only learns that a message is a question (`ask_info`, trained on general questions);
+`bot.faq_matcher` reads the FAQ at run time and decides whether to answer, suggest or say it is
+not sure, so an edit answers the very next question.
 """
-import math
 import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
-from statistics import NormalDist
 
-import numpy as np
 import yaml
-from sklearn.feature_extraction.text import TfidfVectorizer
-from sklearn.svm import LinearSVC
 
-from bot import embeddings
-from bot.decision import Decision, decide, report_likelihood
-from bot.replies import OPENING_REPLIES
-from bot.taxonomy import category_for_intent
-
-RETRIEVAL_INTENT = "faq"
-# What a question may come as: the FAQ's own intent, other information questions, and a
-# message the intent classifier is unsure of (the ResponseSelector may still know it).
-QUESTION_INTENTS = ("faq", "ask_info", "nlu_fallback")
-# A greeting or a compound's name that goes on to ask something ("@小助手 下午社区几点下班",
-# "我住X小区，地下车位一个月多少钱"): the classifier takes the opening for the whole message. The
-# FAQ answers it when it is sure; otherwise the bot greets, or notes the compound, as it would.
-OPENING_INTENTS = tuple(OPENING_REPLIES)
-OPENING_LENGTH = 8  # characters: longer than a greeting or a name on its own ("我住长青家园7栋")
-# How sure (the wording's and the meaning's average) the bot must be to answer, and how sure
-# when both rank the same entry first; below, "not sure".
-SURE_CONFIDENCE = 0.5
-ANSWER_CONFIDENCE = 0.4
-# The least margin of the meaning's SVM for some entry: a question no entry is about ranks some
-# entry first all the same, but far from its questions.
-LEAST_MEANING_MARGIN = -0.65
-# How nearly a question must mean what one of the answer's questions says (cosine of the sentence
-# embeddings). The opinions only compare the entries with each other, so they grow surer as the
-# file shrinks: with 12 of the sample's entries they answered 32 % of the questions about the
-# others; this floor does not move with the file (32 → 17 %; with all 60 entries the three
-# evaluation files lost one right answer and gained three "not sure" on uncovered questions).
-LEAST_SIMILARITY = 0.90
-# How much less a question may be about the answer than the entry's own questions are (cosine of
-# the question's embedding to the answer's, below the least of its questions'), unless it says
-# what one of them says (SAME_AS_A_QUESTION). The opinions judge which entry a question is
-# nearest; this judges whether the answer says what it asks: "入职体检去哪家医院做" is near the
-# free check-up's questions, but less near its answer than any of them. Over the sample's three
-# evaluation files and the second site's: 10 fewer right answers (394 → 384 of 465 covered
-# questions), 14 fewer wrong ones (27 → 13; on the second site 8.3 % → 3.9 % of all questions,
-# "not sure" on uncovered ones 0.73 → 0.91). A tolerance of 0.005: 2 more right, 3 more wrong;
-# 0.001: 4 fewer right, 1 fewer wrong.
-ANSWER_TOLERANCE = 0.003
-# A message whose report intents together are this likely is not plainly a question, even when
-# no single category is sure enough to file.
-MAYBE_A_REPORT = 0.5
-# A report the model files with less confidence than this, or an unclear message that may be a
-# report, can still be a question the FAQ knows well ("物业费的收费标准是多少" as a property
-# report at 0.6, "供暖几号开始" as heating): the FAQ answers it only when both opinions rank
-# the same entry first, their average is this sure, the meaning's margin this near, and the
-# message means nearly the same as one of the entry's questions. Never an urgent message.
-# Measured on the 300 reports of ../shared/eval and our held-out file, against the sample FAQ
-# and random 5- and 12-entry parts of it: none answered from the FAQ (the nearest any came to a
-# question was 0.943).
-WEAK_REPORT_CONFIDENCE = 0.7
-SURE_OF_A_WEAK_REPORT = 0.75
-NEAR_FOR_A_WEAK_REPORT = -0.55
-SAME_AS_A_QUESTION = 0.95
-# The ways of asking an entry needs for residents' own wordings to find it: the opinions learn
-# an entry mostly from its questions. The sample's entries cut to their first 5, 4 and 3
-# questions (from 5-8) answered 0.74, 0.66 and 0.58 of the untuned file's covered questions
-# instead of 0.85.
-ENOUGH_QUESTIONS = 5
+# What a question may come as: an information question, or a message the intent classifier is
+# unsure of (the FAQ may still know it).
+ASK_INTENT = "ask_info"
+QUESTION_INTENTS = (ASK_INTENT, "nlu_fallback")
 DEFAULT_FILE = "faq/sample_faq.yml"
-GENERATED_HEADER = ("# GENERATED by `python -m bot faq build {source}` — do not edit;\n"
-                    "# edit {source} and run `make train` (which rebuilds this file).\n")
 NOT_SURE = ("这个问题我不太确定，怕说错耽误您的事。您可以回复“转人工”，社区工作人员会为您解答；"
             "如果是要反映问题，直接描述就行，比如“7号楼电梯坏了”。")
 _ID = re.compile(r"^[a-z][a-z0-9_]*$")
@@ -114,8 +53,10 @@ def _entry(item, number: int, seen: set[str]) -> Entry:
         raise FaqFileError(f"{where}: must be a mapping with id, questions and answer")
     entry_id = str(item.get("id") or "").strip()
     where = f"entries[{number}] ({entry_id or 'no id'})"
-    if not _ID.match(entry_id):
-        raise FaqFileError(f"{where}: id must be lowercase letters, digits and underscores")
+    try:
+        check_entry_id(entry_id)
+    except FaqFileError as error:
+        raise FaqFileError(f"{where}: {error}") from None
     if entry_id in seen:
         raise FaqFileError(f"{where}: duplicate id {entry_id!r}")
     questions = item.get("questions")
@@ -130,6 +71,23 @@ def _entry(item, number: int, seen: set[str]) -> Entry:
     seen.add(entry_id)
     return Entry(entry_id, tuple(dict.fromkeys(str(q).strip() for q in questions if str(q).strip())), answer,
                  _optional(item, "contact"), _optional(item, "link"), _optional(item, "community"))
+
+
+def check_entry_id(entry_id: str) -> None:
+    """An entry's id: lowercase letters, digits and underscores, as in a FAQ file."""
+    if not _ID.match(entry_id or ""):
+        raise FaqFileError("id must be lowercase letters, digits and underscores (条目编号只能用小写字母、数字和下划线)")
+
+
+def dump(entries: list[Entry]) -> str:
+    """A FAQ file (YAML) of `entries`, which `load` reads back."""
+    items = []
+    for entry in entries:
+        item = {"id": entry.id, "questions": list(entry.questions), "answer": entry.answer}
+        item.update({key: value for key, value in (("contact", entry.contact), ("link", entry.link),
+                                                    ("community", entry.community)) if value})
+        items.append(item)
+    return _yaml({"entries": items})
 
 
 def _optional(item: dict, key: str) -> str | None:
@@ -162,20 +120,8 @@ def _no_question_twice(entries: list[Entry]) -> None:
                 raise FaqFileError(f"entry {entry.id}: question {question!r} is also under {owner[question]}")
 
 
-def training_examples(entries: list[Entry]) -> dict:
-    """Rasa's retrieval format: the `faq/<id>` examples."""
-    return {"version": "3.1",
-            "nlu": [{"intent": f"{RETRIEVAL_INTENT}/{e.id}", "examples": "".join(f"- {q}\n" for q in e.questions)}
-                    for e in entries]}
-
-
-def responses(entries: list[Entry]) -> dict:
-    """The `utter_faq/<id>` responses."""
-    return {f"utter_{RETRIEVAL_INTENT}/{e.id}": [{"text": e.reply()}] for e in entries}
-
-
 class _BlockDumper(yaml.SafeDumper):
-    """Writes multi-line strings as `|` blocks, the way Rasa's own training files look."""
+    """Writes multi-line strings as `|` blocks, as FAQ files are written by hand."""
 
 
 _BlockDumper.add_representer(str, lambda dumper, value: dumper.represent_scalar(
@@ -186,242 +132,6 @@ def _yaml(data: dict) -> str:
     return yaml.dump(data, Dumper=_BlockDumper, allow_unicode=True, sort_keys=False, width=1000)
 
 
-BEGIN = "  # BEGIN FAQ RESPONSES: GENERATED by `python -m bot faq build {source}`, do not edit\n"
-END = "  # END FAQ RESPONSES\n"
-
-
-def _with_responses(domain_text: str, block: str) -> str:
-    """domain.yml with the generated block between the markers at the end of `responses:`."""
-    start, end = domain_text.find("  # BEGIN FAQ RESPONSES"), domain_text.find(END)
-    if start < 0 or end < 0:
-        raise FaqFileError("domain.yml has no '# BEGIN FAQ RESPONSES' … '# END FAQ RESPONSES' markers")
-    return domain_text[:start] + block + domain_text[end + len(END):]
-
-
-def build(source: str | Path, out: str | Path, domain: str | Path = "domain.yml") -> list[Entry]:
-    """Write the generated examples to `out` and the responses into `domain`'s marked block;
-    return the entries."""
-    entries = load(source)
-    try:
-        domain_text = Path(domain).read_text(encoding="utf-8")
-    except OSError as error:
-        raise FaqFileError(f"{domain}: {error.strerror}") from None
-    indented = "".join(f"  {line}\n" for line in _yaml(responses(entries)).splitlines())
-    domain_text = _with_responses(domain_text, BEGIN.format(source=source) + indented + END)
-    Path(out).write_text(GENERATED_HEADER.format(source=source) + _yaml(training_examples(entries)),
-                         encoding="utf-8")
-    Path(domain).write_text(domain_text, encoding="utf-8")
-    return entries
-
-
-def thin(entries: list[Entry]) -> list[str]:
-    """The ids of the entries with fewer than ENOUGH_QUESTIONS ways of asking them."""
-    return [entry.id for entry in entries if len(entry.questions) < ENOUGH_QUESTIONS]
-
-
 def faq_file() -> Path:
-    """The FAQ file the bot was trained on: FAQ_FILE, else the sample."""
+    """The FAQ file: FAQ_FILE, else the sample."""
     return Path(os.environ.get("FAQ_FILE") or DEFAULT_FILE)
-
-
-_loaded: dict[tuple[Path, float], tuple[dict[str, Entry], "Matcher"]] = {}
-
-
-def _current() -> tuple[dict[str, Entry], "Matcher"]:
-    path = faq_file()
-    key = (path, path.stat().st_mtime)
-    if key not in _loaded:
-        _loaded.clear()
-        entries = {entry.id: entry for entry in load(path)}
-        _loaded[key] = (entries, Matcher(entries))
-    return _loaded[key]
-
-
-def entries_by_id() -> dict[str, Entry]:
-    """The FAQ file's entries by id, read again whenever the file changes."""
-    return _current()[0]
-
-
-def matcher() -> "Matcher":
-    """The matcher of the FAQ file's questions, rebuilt whenever the file changes."""
-    return _current()[1]
-
-
-def warm() -> None:
-    """Read the FAQ file and train the opinions of every community it names, and the one pair
-    the others share, before the first question (the action server does it before it forks)."""
-    built = matcher()
-    named = {entry.community for entry in built.entries.values()}
-    for community in {None, "", *named}:  # "": the communities no entry names
-        built.views(community)
-
-
-class _View:
-    """A linear SVM over one representation of FAQ questions: which entry's questions a
-    resident's message is most like."""
-
-    TEMPERATURE = 0.1  # of the softmax that turns the SVM's margins into probabilities
-
-    def __init__(self, vectors, labels: list[str], represent):
-        self._represent = represent
-        self._ids = list(dict.fromkeys(labels))
-        self._svm = LinearSVC(C=1.0).fit(vectors, labels) if len(self._ids) > 1 else None
-
-    def margins(self, text: str) -> dict[str, float]:
-        """Each entry's SVM margin: above zero, `text` is like its questions."""
-        if self._svm is None:
-            return dict.fromkeys(self._ids, 1.0)
-        margins = self._svm.decision_function(self._represent([_MENTION.sub("", text)]))[0]
-        return dict(zip(self._svm.classes_, margins.tolist()))
-
-    @classmethod
-    def probabilities(cls, margins: dict[str, float]) -> dict[str, float]:
-        """The margins as each entry's probability of being the one asked for."""
-        values = np.array(list(margins.values()))
-        scaled = np.exp((values - values.max()) / cls.TEMPERATURE)
-        return dict(zip(margins, (scaled / scaled.sum()).tolist()))
-
-
-class Matcher:
-    """Two opinions on which entry a question asks for, trained in a moment whenever the FAQ
-    file is read: its wording (措辞, TF-IDF of character 1-3-grams of the questions) and its
-    meaning (语义, multilingual-e5-small sentence embeddings of the questions, and of each answer
-    as a passage: "暖气啥时候来" and "供暖季几号开始" share no word). The answer teaches the
-    meaning what an entry is about beyond its few questions: with the sample's entries cut to
-    3 questions each, 0.44 → 0.54 of the untuned file's covered questions answered (0.88 with all).
-    Each community gets a pair trained on the entries meant for it, so an entry for another
-    community neither answers nor crowds out the resident's own."""
-
-    def __init__(self, entries: dict[str, Entry]):
-        self.entries = entries
-        questions = [(question, entry_id) for entry_id, entry in entries.items() for question in entry.questions]
-        self._labels = [entry_id for _, entry_id in questions]
-        self._characters = TfidfVectorizer(analyzer="char", ngram_range=(1, 3), sublinear_tf=True)
-        texts = [question for question, _ in questions]
-        self._vectors = (self._characters.fit_transform(texts), embeddings.embed(texts))
-        labels = np.array(self._labels)
-        self._questions_of = {entry_id: self._vectors[1][labels == entry_id] for entry_id in entries}
-        self._answer_of = dict(zip(entries, embeddings.embed([entry.answer for entry in entries.values()],
-                                                             passages=True)))
-        self._least_about_answer = _answer_bars({entry_id: self._questions_of[entry_id] @ answer
-                                                 for entry_id, answer in self._answer_of.items()})
-        self._views: dict[tuple[int, ...], tuple[_View, _View]] = {}  # by the questions they learn
-
-    def similarity(self, text: str, entry_id: str) -> float:
-        """How nearly `text` means what one of the entry's questions says (cosine, up to 1)."""
-        return float((self._questions_of[entry_id] @ _question_vector(text)).max())
-
-    def asks_what_the_answer_says(self, text: str, entry_id: str) -> bool:
-        """Whether `text` is about the entry's answer (e5's query to its passage) about as nearly
-        as the least of the entry's own questions is: a question on the entry's topic that asks
-        something its answer does not say ("出租房子要交哪些税" beside the rental registration)
-        is further from the answer than the ways the entry is asked."""
-        about = float(_question_vector(text) @ self._answer_of[entry_id])
-        return about >= self._least_about_answer[entry_id] - ANSWER_TOLERANCE
-
-    def views(self, community: str | None = None) -> tuple[_View, _View]:
-        """The wording and the meaning for the residents of `community` (None: every entry).
-        Communities with the same entries share one pair: every community that no entry names
-        gets the pair of the entries meant for everyone, trained once."""
-        rows = tuple(row for row, entry_id in enumerate(self._labels)
-                     if community is None or self.entries[entry_id].community in (None, community))
-        if rows not in self._views:
-            labels = [self._labels[row] for row in rows]
-            wording, meaning = self._vectors
-            answer_labels = list(dict.fromkeys(labels))
-            answers = [self._answer_of[entry_id] for entry_id in answer_labels]
-            self._views[rows] = (_View(wording[list(rows)], labels, self._characters.transform),
-                                 _View(np.vstack([meaning[list(rows)], *answers]),
-                                       labels + answer_labels, embeddings.embed))
-        return self._views[rows]
-
-
-def _question_vector(text: str) -> np.ndarray:
-    """A resident's message as e5 embeds a query, without the @-mentions."""
-    return embeddings.embed([_MENTION.sub("", text)])[0]
-
-
-def _answer_bars(about: dict[str, np.ndarray]) -> dict[str, float]:
-    """Each entry's bar of nearness to its answer, from its questions' (`about`): the least of
-    them, lowered for an entry with fewer than ENOUGH_QUESTIONS by what the missing questions
-    would likely have lowered it. The least of n draws lies about −Φ⁻¹(0.625 / (n + 0.25))
-    spreads below their mean (Blom): the least of three 0.87, of five 1.18; the spread is the
-    file's, pooled over its entries. With the sample's entries cut to their first two or three
-    questions, 0.40 and 0.58 of the untuned file's covered questions answered instead of 0.28
-    and 0.52, still with no wrong answer."""
-    spread = np.concatenate([values - values.mean() for values in about.values()])
-    sigma = math.sqrt(float((spread ** 2).sum()) / max(1, len(spread) - len(about)))
-
-    def least(count: int) -> float:  # in spreads below the mean
-        return -NormalDist().inv_cdf(0.625 / (min(count, ENOUGH_QUESTIONS) + 0.25))
-
-    return {entry_id: float(values.min()) - sigma * (least(ENOUGH_QUESTIONS) - least(len(values)))
-            for entry_id, values in about.items()}
-
-
-@dataclass(frozen=True)
-class _Bar:
-    """How near and how sure the FAQ must be to answer a message."""
-    least_meaning_margin: float
-    least_similarity: float  # to the nearest of the answer's questions
-    agreed: float  # the least average when both opinions rank the entry first
-    alone: float = math.inf  # the least average otherwise (inf: never)
-
-
-QUESTION = _Bar(LEAST_MEANING_MARGIN, LEAST_SIMILARITY, ANSWER_CONFIDENCE, SURE_CONFIDENCE)
-WEAK_REPORT = _Bar(NEAR_FOR_A_WEAK_REPORT, SAME_AS_A_QUESTION, SURE_OF_A_WEAK_REPORT)
-
-
-def bar_for(parse: dict, decision: Decision) -> _Bar | None:
-    """How sure the FAQ must be to answer this message; None: it is not answered from the FAQ.
-
-    A message plainly asking (a question intent, or a greeting or a name that goes on, and not a
-    report nor as likely one as not) has the question's bar; a report the model is not sure of,
-    or an unclear message that may be a report, the stricter one; a sure or urgent report, or
-    another dialogue intent, none. `decision` is `bot.decision.decide`'s for the same parse."""
-    if decision.is_report:
-        return WEAK_REPORT if not decision.urgent and decision.confidence < WEAK_REPORT_CONFIDENCE else None
-    intent = (parse.get("intent") or {}).get("name") or ""
-    if intent in QUESTION_INTENTS or (intent in OPENING_INTENTS and _asks_more(parse.get("text") or "")):
-        return QUESTION if report_likelihood(parse) < MAYBE_A_REPORT else WEAK_REPORT
-    return WEAK_REPORT if category_for_intent(intent) is not None else None
-
-
-def _asks_more(text: str) -> bool:
-    """Whether a greeting or a compound's name goes on to say more than itself."""
-    return len("".join(_MENTION.sub("", text).split())) > OPENING_LENGTH
-
-
-def choose_answer(parse: dict, matcher: Matcher, community: str | None = None,
-                  decision: Decision | None = None) -> Entry | None:
-    """The entry to answer a message with, or None ("not sure", or not a question).
-
-    A sure report is never answered from the FAQ, nor a message whose meaning is far from every
-    entry's questions (`bar_for`). The wording's and the meaning's probabilities, over the entries
-    meant for the resident's community, are averaged; the best entry is the answer when the
-    average is sure of it, or fairly sure and both opinions rank it first, the message means
-    nearly what one of its questions says, and it is about the answer as nearly as they are (or
-    says what one of them says).
-    """
-    bar = bar_for(parse, decision or decide(parse))
-    if bar is None:
-        return None
-    wording, meaning = matcher.views(community)
-    text = parse.get("text") or ""
-    meant = meaning.margins(text)
-    if max(meant.values()) < bar.least_meaning_margin:
-        return None
-    opinions = [_View.probabilities(margins) for margins in (wording.margins(text), meant)]
-    score = {entry_id: sum(opinion[entry_id] for opinion in opinions) / 2 for entry_id in meant}
-    best = max(score, key=score.__getitem__)
-    first_choices = {max(opinion, key=opinion.__getitem__) for opinion in opinions}
-    sure = score[best] >= bar.alone or (score[best] >= bar.agreed and first_choices == {best})
-    if not sure:
-        return None
-    near = matcher.similarity(text, best)
-    if near >= bar.least_similarity and (near >= SAME_AS_A_QUESTION or matcher.asks_what_the_answer_says(text, best)):
-        return matcher.entries[best]
-    return None
-
-
-_MENTION = re.compile(r"@\S+\s*")

@@ -8,10 +8,10 @@ Rasa action only turns the outcome into events, so "why did the bot say this?" i
 in `Outcome.why`.
 
 In order: a message with no words (an emoji); the answer to a question the bot asked (which
-compound?); a report (filed, the emergency advice first when urgent, with a person when asked
-for); a satisfaction answer; a status question; a request for a person; while staff have the
-conversation, nothing more (staff read it in the console); the small talk; the FAQ; else "not
-understood", twice in a row handing over.
+compound?); the number of a FAQ suggestion (猜你想问) the bot offered; a report (filed, the
+emergency advice first when urgent, with a person when asked for); a satisfaction answer; a status question; a request for a person; while staff have the
+conversation, nothing more (staff read it in the console); the small talk; the FAQ (an answer,
+suggestions, or "not sure"); else "not understood", twice in a row handing over.
 """
 import logging
 import re
@@ -20,7 +20,7 @@ from datetime import datetime
 
 from sqlalchemy.orm import Session
 
-from bot import faq, handoff, intake, org, tickets
+from bot import faq, faq_matcher, faq_store, handoff, intake, org, tickets
 from bot.conversations import Resident
 from bot.decision import Decision, decide
 from bot.intake import PendingReport
@@ -75,6 +75,7 @@ class Context:
     pending: Pending | None = None
     remembered_compound: str | None = None  # one-to-one chats: the compound named before
     misunderstood_last: bool = False
+    suggested: tuple[str, ...] = ()  # the FAQ entries the bot last offered (猜你想问), in order
 
 
 @dataclass
@@ -87,6 +88,7 @@ class Outcome:
     pending: Pending | None = None
     remembered_compound: str | None = None
     misunderstood: bool = False
+    suggested: tuple[str, ...] = ()
     ticket_ids: list[int] = field(default_factory=list)
     handed_over: str | None = None  # the handoff's reason when this turn started one
 
@@ -149,6 +151,10 @@ class _Turn:
             answered = self._answer_pending(pending)
             if answered is not None:
                 return answered
+        if self.context.suggested and not message.decision.is_report:
+            picked = self._picked_suggestion()
+            if picked is not None:
+                return picked
         if message.decision.is_report:
             return self._report(pending.reports if pending else ())
         outcome = self._not_a_report()
@@ -186,13 +192,43 @@ class _Turn:
                     return compound
         return None
 
+    # --- the FAQ ------------------------------------------------------------------------------------
+
+    def _picked_suggestion(self) -> Outcome | None:
+        """The answer of the suggestion the resident chose, by its number or in words."""
+        matcher = faq_matcher.current(self.session)
+        offered = [key for key in self.context.suggested if key in matcher.entries]
+        number = faq_matcher.picked_number(self.message.text, len(offered))
+        entry = matcher.entries[offered[number - 1]] if number else None
+        if entry is None and self.message.intent in faq.QUESTION_INTENTS:
+            entry = matcher.pick(self.message.text, offered)
+        if entry is None:
+            return None
+        return Outcome(f"the resident chose the suggestion {entry.id}", [entry.reply()])
+
+    def _faq(self, choice: "faq_matcher.Choice") -> Outcome | None:
+        """The FAQ's answer or suggestions; None when it has neither. What it could not answer
+        directly is counted for staff (常见问题 in the console)."""
+        message = self.message
+        if choice.answer is not None:
+            return Outcome(f"the FAQ answers with {choice.answer.id} ({choice.likelihood:.2f})", [choice.answer.reply()])
+        community = self._community()
+        if choice.suggestions:
+            faq_store.record_asked(self.session, message.text, community, "suggested", self.context.now)
+            return Outcome(f"the FAQ suggests {', '.join(e.id for e in choice.suggestions)}",
+                           [faq_matcher.suggestions_reply(choice)],
+                           suggested=tuple(entry.id for entry in choice.suggestions))
+        if message.intent == faq.ASK_INTENT:
+            faq_store.record_asked(self.session, message.text, community, "not_sure", self.context.now)
+        return None
+
     # --- reports ---------------------------------------------------------------------------------
 
     def _report(self, waiting: tuple[PendingReport, ...]) -> Outcome:
         message = self.message
-        entry = None
-        if not message.decision.urgent:  # an unsure report may be a question the FAQ answers
-            entry = faq.choose_answer(message.parse, faq.matcher(), self._community(), message.decision)
+        # an unsure report may be a question the FAQ answers, when it is very sure
+        entry = faq_matcher.choose_for(message.parse, message.decision, faq_matcher.current(self.session),
+                                       self._community()).answer
         if entry is not None:
             return Outcome(f"the FAQ is sure of {entry.id}; the report ({message.decision.category}) was unsure",
                            [entry.reply() + IF_A_REPORT])
@@ -267,12 +303,13 @@ class _Turn:
             return Outcome("staff have the conversation: the message waits for them in the console")
         if message.intent in RESPONSES:
             return Outcome(f"small talk: {message.intent}", response=RESPONSES[message.intent])
-        entry = faq.choose_answer(message.parse, faq.matcher(), self._community(), message.decision)
-        if entry is not None:
-            return Outcome(f"the FAQ answers with {entry.id}", [entry.reply()])
+        answered = self._faq(faq_matcher.choose_for(message.parse, message.decision,
+                                                    faq_matcher.current(self.session), self._community()))
+        if answered is not None:
+            return answered
         if message.intent in OPENING_REPLIES:
             return Outcome(f"{message.intent} the FAQ does not answer", [OPENING_REPLIES[message.intent]])
-        reply = faq.NOT_SURE if message.intent in faq.QUESTION_INTENTS[:2] else NOT_UNDERSTOOD
+        reply = faq.NOT_SURE if message.intent == faq.ASK_INTENT else NOT_UNDERSTOOD
         outcome = Outcome(f"not understood ({message.intent or 'no intent'})", [reply], misunderstood=True)
         if self.context.misunderstood_last:
             outcome = Outcome("not understood twice in a row")

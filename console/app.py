@@ -1,8 +1,9 @@
 """The staff console (工作人员后台): an aiohttp application with server-rendered pages.
 
 `create_app(engine, rasa_url=…)` builds it; `python -m console` runs it (see `main`). Each
-feature is a view module with `setup(app)`: accounts (`auth_views`), tickets, the dashboard, and
-the handoff queue (`handoff_views`) when that module is there. Templates extend `base.html`.
+feature is a view module with `setup(app)`: accounts (`auth_views`), tickets, the dashboard,
+volunteers, the FAQ (`faq_views`), and the handoff queue (`handoff_views`) when that module is
+there. Templates extend `base.html`.
 """
 import argparse
 import base64
@@ -30,7 +31,7 @@ log = logging.getLogger(__name__)
 
 HERE = Path(__file__).resolve().parent
 VIEW_MODULES = ("console.auth_views", "console.tickets_views", "console.dashboard_views",
-                "console.volunteers_views")
+                "console.volunteers_views", "console.faq_views")
 OPTIONAL_VIEW_MODULES = ("console.handoff_views",)
 ERROR_TITLES = {400: "请求有误", 403: "无权访问", 404: "找不到页面", 405: "不支持的操作", 413: "内容太大"}
 

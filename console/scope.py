@@ -7,21 +7,23 @@
 `compound_ids_for(session_or_engine, user) -> set[int] | None` asks the database;
 `can_see_compound(user, compound_id)` answers from a user loaded by `console.auth.current_user`
 (its communities and compounds are loaded with it); `limit_to(query, column, ids)` adds the
-scope to a query on any column holding a compound id.
+scope to a query on any column holding a compound id. What is kept per community by name (the
+FAQ) asks `covered_communities(user)`.
 """
 from sqlalchemy import Column, select
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, selectinload
 from sqlalchemy.sql import Select
 
-from bot.models import Community, Grid, User
+from bot.models import Community, Compound, Grid, User
 
 
 def load_user(session: Session, user_id: int) -> User | None:
-    """A user with its scope loaded: its communities with their compounds, and its compounds."""
+    """A user with its scope loaded: its communities with their compounds, and its compounds
+    with their communities."""
     return session.scalars(select(User).where(User.id == user_id).options(
         selectinload(User.communities).selectinload(Community.grids).selectinload(Grid.compounds),
-        selectinload(User.compounds))).first()
+        selectinload(User.compounds).selectinload(Compound.grid).selectinload(Grid.community))).first()
 
 
 def covered_compound_ids(user: User) -> set[int] | None:
@@ -32,6 +34,15 @@ def covered_compound_ids(user: User) -> set[int] | None:
     for community in user.communities:
         ids |= {compound.id for grid in community.grids for compound in grid.compounds}
     return ids
+
+
+def covered_communities(user: User) -> set[str] | None:
+    """The names of the communities a loaded user covers, a secretary's through their compounds;
+    None for an admin (all)."""
+    if user.role == "admin":
+        return None
+    return {community.name for community in user.communities} | {
+        compound.grid.community.name for compound in user.compounds}
 
 
 def compound_ids_for(session_or_engine: Session | Engine, user: User) -> set[int] | None:

@@ -1,0 +1,248 @@
+"""Which FAQ entry a resident's question asks for, and whether to answer it, suggest entries
+(猜你想问) or say "not sure": one matcher, calibrated on the FAQ's own questions when it is read.
+
+1. Every question of every entry is embedded (multilingual-e5-small, as a query); so is every
+   answer (as a passage).
+2. A message's score for an entry is its cosine to the nearest of the entry's questions plus its
+   cosine to the entry's answer (the answer says what the entry is about beyond its few
+   questions); the entries are ranked by it.
+3. Three figures describe the ranking: the first score, its lead over the second, and whether the
+   entry of the nearest question is the first.
+4. Calibration asks the FAQ itself: each question is asked again without itself (its entry should
+   come first) and without its whole entry (a question the FAQ does not cover). A logistic
+   regression learns from those how likely the first entry is right, given the three figures.
+5. Likely enough (ANSWER_ODDS) → the answer. Otherwise the first three entries scoring at least
+   what the FAQ's own questions score for their entry in all but a few cases (the SUGGEST_QUANTILE
+   of those scores) → suggestions. Nothing that near → "not sure".
+So a file with two or three questions an entry calibrates itself, and a change to the FAQ (a
+console edit) is a new matcher for the next question: no training, no restart.
+"""
+import logging
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from sklearn.linear_model import LogisticRegression
+from sqlalchemy.orm import Session
+
+from bot import embeddings, faq_store
+from bot.decision import Decision, report_likelihood
+from bot.faq import QUESTION_INTENTS, Entry, faq_file, load
+from bot.replies import OPENING_REPLIES
+from bot.taxonomy import category_for_intent
+
+log = logging.getLogger(__name__)
+
+# How likely the first entry must be right to be answered directly: a wrong answer misleads a
+# resident, a suggestion costs one more message; answering at twice the odds of being wrong
+# weighs a wrong answer as two detours.
+ANSWER_ODDS = 2 / 3
+# A covered question scores at least this quantile of what the FAQ's own questions score for
+# their own entry (asked without themselves) to be offered as a suggestion.
+SUGGEST_QUANTILE = 0.05
+SUGGESTIONS = 3
+# A report the model files with less confidence than this may still be a question the FAQ knows
+# ("物业费的收费标准是多少" as a property report): answered only when the FAQ is this sure, and
+# never with suggestions (a report is filed rather than guessed at). Never an urgent one.
+WEAK_REPORT_CONFIDENCE = 0.7
+WEAK_REPORT_ODDS = 0.9
+# A message whose report intents together are this likely is not plainly a question.
+MAYBE_A_REPORT = 0.5
+# A greeting or a compound's name that goes on to ask ("@小助手 下午社区几点下班", "我住X小区，地下
+# 车位一个月多少钱"): the classifier takes the opening for the whole message; longer than this, it
+# may be a question.
+OPENING_LENGTH = 8
+_MENTION = re.compile(r"@\S+\s*")
+
+
+@dataclass(frozen=True)
+class Choice:
+    """What the FAQ says to a message: `answer` (an entry), else `suggestions` (entries), else
+    neither ("not sure"). `likelihood`: how likely the first entry is right."""
+    answer: Entry | None
+    suggestions: tuple[Entry, ...]
+    likelihood: float
+
+
+NOTHING = Choice(None, (), 0.0)
+
+_vectors: dict[tuple[str, bool], np.ndarray] = {}  # text (query or passage) → embedding, across rebuilds
+
+
+def _embed(texts: list[str], passages: bool = False) -> np.ndarray:
+    """Embeddings, each text embedded once per process: a console edit re-embeds only what changed."""
+    missing = list(dict.fromkeys(t for t in texts if (t, passages) not in _vectors))
+    if missing:
+        for text, vector in zip(missing, embeddings.embed(missing, passages=passages)):
+            _vectors[(text, passages)] = vector
+    if not texts:
+        return np.zeros((0, 384), dtype=np.float32)
+    return np.vstack([_vectors[(t, passages)] for t in texts])
+
+
+def _clean(text: str) -> str:
+    return _MENTION.sub("", text or "").strip()
+
+
+class Matcher:
+    """The matcher of one version of the FAQ (see the module's description)."""
+
+    def __init__(self, entries: list[Entry]):
+        self.entries = {entry.id: entry for entry in entries}
+        self._ids = list(self.entries)
+        rows = [(question, index) for index, entry in enumerate(entries) for question in entry.questions]
+        self._owner = np.array([index for _, index in rows], dtype=int)
+        self._questions = _embed([question for question, _ in rows])
+        self._answers = _embed([entry.answer for entry in entries], passages=True)
+        self._model, self.suggest_bar = self._calibrate()
+
+    # --- scoring ---------------------------------------------------------------------------------
+
+    def _nearest_questions(self, similarities: np.ndarray, allowed: np.ndarray) -> np.ndarray:
+        """Each entry's nearest question (−inf for entries not allowed)."""
+        nearest = np.full(len(self._ids), -np.inf)
+        np.maximum.at(nearest, self._owner, similarities)
+        nearest[~allowed] = -np.inf
+        return nearest
+
+    @staticmethod
+    def _figures(nearest: np.ndarray, about_answers: np.ndarray) -> tuple[np.ndarray, np.ndarray, list[float]]:
+        """The entries' scores (nearest question + answer), their order, and the three figures."""
+        scores = nearest + about_answers
+        order = np.argsort(-scores)
+        first = order[0]
+        second = scores[order[1]] if len(order) > 1 and np.isfinite(scores[order[1]]) else scores[first] - 0.2
+        return scores, order, [float(scores[first]), float(scores[first] - second), float(np.argmax(nearest) == first)]
+
+    # --- calibration -----------------------------------------------------------------------------
+
+    def _calibrate(self) -> tuple[LogisticRegression | None, float]:
+        """Learn from the FAQ's own questions how likely the first entry is right, and the bar for
+        suggestions (module description, step 4)."""
+        similar = self._questions @ self._questions.T
+        about_answers = self._questions @ self._answers.T
+        figures, right, own_scores = [], [], []
+        everyone = np.ones(len(self._ids), dtype=bool)
+        for row, owner in enumerate(self._owner):
+            similarities = similar[row].copy()
+            similarities[row] = -np.inf  # asked without itself
+            nearest = self._nearest_questions(similarities, everyone)
+            if np.isfinite(nearest[owner]):
+                scores, order, numbers = self._figures(nearest, about_answers[row])
+                figures.append(numbers)
+                right.append(order[0] == owner)
+                own_scores.append(scores[owner])
+            if len(self._ids) > 2:
+                without_entry = everyone.copy()
+                without_entry[owner] = False  # a question the FAQ does not cover
+                figures.append(self._figures(self._nearest_questions(similarities, without_entry), about_answers[row])[2])
+                right.append(False)
+        bar = float(np.quantile(own_scores, SUGGEST_QUANTILE)) if own_scores else 1.0
+        if len(set(right)) < 2:
+            log.warning("FAQ of %s entries: too few questions to learn when to answer; suggestions only",
+                        len(self._ids))
+            return None, bar
+        return LogisticRegression(C=100.0, max_iter=1000).fit(np.array(figures), np.array(right)), bar
+
+    # --- choosing --------------------------------------------------------------------------------
+
+    def choose(self, text: str, community: str | None = None, odds: float = ANSWER_ODDS,
+               suggest: bool = True) -> Choice:
+        """The FAQ's choice for `text` from a resident of `community` (None: any entry)."""
+        text = _clean(text)
+        if not text or not self._ids:
+            return NOTHING
+        allowed = np.array([community is None or self.entries[i].community in (None, community)
+                            for i in self._ids])
+        if not allowed.any():
+            return NOTHING
+        query = _embed([text])[0]
+        scores, order, numbers = self._figures(self._nearest_questions(self._questions @ query, allowed),
+                                               self._answers @ query)
+        likelihood = float(self._model.predict_proba([numbers])[0, 1]) if self._model is not None else 0.0
+        if likelihood >= odds:
+            return Choice(self.entries[self._ids[order[0]]], (), likelihood)
+        if not suggest:
+            return Choice(None, (), likelihood)
+        near = tuple(self.entries[self._ids[i]] for i in order[:SUGGESTIONS]
+                     if np.isfinite(scores[i]) and scores[i] >= self.suggest_bar)
+        return Choice(None, near, likelihood)
+
+    def pick(self, text: str, among: list[str]) -> Entry | None:
+        """Which of the suggested entries `among` a resident's words name ("办老年卡那个"): the
+        nearest of them, when it is as near as a suggestion has to be."""
+        text = _clean(text)
+        allowed = np.array([i in among for i in self._ids])
+        if not text or not allowed.any():
+            return None
+        query = _embed([text])[0]
+        scores = self._figures(self._nearest_questions(self._questions @ query, allowed), self._answers @ query)[0]
+        best = int(np.argmax(scores))
+        return self.entries[self._ids[best]] if scores[best] >= self.suggest_bar else None
+
+
+# --- the message's turn -------------------------------------------------------------------------
+
+def choose_for(parse: dict, decision: Decision, matcher: Matcher, community: str | None = None) -> Choice:
+    """The FAQ's choice for a parsed message, as the live bot and `eval-faq` make it: a sure or
+    urgent report gets none (it is filed); an unsure report only a very sure answer; a question
+    (or an opening that goes on) the answer, suggestions or "not sure"; other intents none."""
+    text = parse.get("text") or ""
+    intent = (parse.get("intent") or {}).get("name") or ""
+    if decision.is_report:
+        if decision.urgent or decision.confidence >= WEAK_REPORT_CONFIDENCE:
+            return NOTHING
+        return matcher.choose(text, community, WEAK_REPORT_ODDS, suggest=False)
+    asks = intent in QUESTION_INTENTS or (intent in OPENING_REPLIES and len("".join(_clean(text).split())) > OPENING_LENGTH)
+    if asks and report_likelihood(parse) < MAYBE_A_REPORT:
+        return matcher.choose(text, community)
+    if asks or category_for_intent(intent) is not None:
+        return matcher.choose(text, community, WEAK_REPORT_ODDS, suggest=False)
+    return NOTHING
+
+
+def suggestions_reply(choice: Choice) -> str:
+    lines = ["猜你想问："] + [f"{number}. {entry.questions[0]}" for number, entry in enumerate(choice.suggestions, 1)]
+    return "\n".join(lines + ["回复序号看答案；都不是的话，可以换个说法再问，或回复“转人工”。"])
+
+
+_NUMBERS = {"1": 1, "2": 2, "3": 3, "一": 1, "二": 2, "两": 2, "三": 3, "①": 1, "②": 2, "③": 3}
+_PICK = re.compile(r"^\s*(?:第)?\s*([123一二两三①②③])\s*(?:个|条|项)?\s*[.。!！]?\s*$")
+
+
+def picked_number(text: str, count: int) -> int | None:
+    """The suggestion a reply's number names ("2", "第二个"), 1-based; None when it is not one."""
+    match = _PICK.match(_clean(text))
+    if match is None:
+        return None
+    number = _NUMBERS[match.group(1)]
+    return number if number <= count else None
+
+
+# --- the FAQ the live bot answers from -----------------------------------------------------------
+
+_current: dict[tuple, Matcher] = {}
+
+
+def current(session: Session | None) -> Matcher:
+    """The matcher of the live FAQ: the database's once a FAQ was imported (`python -m bot faq
+    import`, the console), else the FAQ file; rebuilt when either changes (the database's version
+    is read at every question, so a console edit answers the next one)."""
+    version = faq_store.version(session) if session is not None else 0
+    if version:
+        key = ("database", version)
+        build = lambda: faq_store.entries(session)  # noqa: E731
+    else:
+        path = faq_file()
+        key = ("file", str(path), Path(path).stat().st_mtime)
+        build = lambda: load(path)  # noqa: E731
+    if key not in _current:
+        entries = build()
+        _current.clear()
+        _current[key] = Matcher(entries)
+    return _current[key]
+
+
+def matcher_for_file(path: str | Path) -> Matcher:
+    return Matcher(load(path))
