@@ -198,7 +198,8 @@ def choose_for(parse: dict, decision: Decision, matcher: Matcher, community: str
     if asks and report_likelihood(parse) < MAYBE_A_REPORT:
         return matcher.choose(text, community)
     if asks or category_for_intent(intent) is not None:
-        return matcher.choose(text, community, WEAK_REPORT_ODDS, suggest=False)
+        # not filed, maybe a report: answered only when very sure; suggestions beat "没太明白"
+        return matcher.choose(text, community, WEAK_REPORT_ODDS)
     return NOTHING
 
 
