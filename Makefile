@@ -10,6 +10,9 @@ MODEL := models/community-assistant.tar.gz
 RASA_PORT ?= 5005
 ACTIONS_PORT ?= 5055
 CONSOLE_PORT ?= 8080
+# Where the Rasa server listens: this machine only, behind nginx (README, "Several Rasa servers").
+# The action server always listens on 127.0.0.1: only the Rasa server calls it.
+RASA_INTERFACE ?= 127.0.0.1
 
 export PYTHONPATH := $(CURDIR)
 # One database for tickets and conversations: SQLite by default, PostgreSQL by setting this.
@@ -27,7 +30,7 @@ PYTHON310 := $(shell for p in "$$(pyenv root 2>/dev/null)"/versions/3.10*/bin/py
 	"$$p" -c 'import sys; assert sys.version_info[:2] == (3, 10)' >/dev/null 2>&1 && { echo "$$p"; break; }; done)
 
 TRAINING_INPUTS := config.yml domain.yml $(shell find nlu_data -type f 2>/dev/null) \
-	nlu/location_extractor.py bot/locations.py
+	nlu/location_extractor.py nlu/linear_blend.py bot/locations.py
 
 .PHONY: help install train validate run shell test test-fast bench bench-load clean
 
@@ -74,19 +77,20 @@ run: $(MODEL)
 	$(PY) -m bot endpoints var/endpoints.yml --action-url http://127.0.0.1:$(ACTIONS_PORT)/webhook
 	@$(PY) -m bot users ensure-admin --credentials-file var/console_admin.txt
 	@echo "Starting the action server (:$(ACTIONS_PORT)), the worker, the Rasa server (:$(RASA_PORT)) and the console (:$(CONSOLE_PORT)) …"
-	@trap 'kill 0' INT TERM EXIT; \
-	$(RASA) run actions --actions actions --port $(ACTIONS_PORT) > var/actions.log 2>&1 & \
+	@token=$$($(PY) -m bot rasa-token var/rasa_token) || exit 1; \
+	trap 'kill 0' INT TERM EXIT; \
+	SANIC_HOST=127.0.0.1 $(RASA) run actions --actions actions --port $(ACTIONS_PORT) > var/actions.log 2>&1 & \
 	$(PY) -m bot worker > var/worker.log 2>&1 & \
-	$(RASA) run --enable-api --model $(MODEL) --port $(RASA_PORT) \
+	$(RASA) run --enable-api --auth-token "$$token" --interface $(RASA_INTERFACE) --model $(MODEL) --port $(RASA_PORT) \
 		--endpoints var/endpoints.yml --credentials credentials.yml > var/rasa.log 2>&1 & \
-	RASA_URL=http://127.0.0.1:$(RASA_PORT) $(PY) -m console --port $(CONSOLE_PORT) > var/console.log 2>&1 & \
-	until curl -sf localhost:$(RASA_PORT)/status >/dev/null; do sleep 1; done; \
+	RASA_URL=http://127.0.0.1:$(RASA_PORT) RASA_TOKEN="$$token" $(PY) -m console --port $(CONSOLE_PORT) > var/console.log 2>&1 & \
+	until curl -sf "127.0.0.1:$(RASA_PORT)/status?token=$$token" >/dev/null; do sleep 1; done; \
 	echo ""; \
 	echo "社区小助手 is running (logs in var/, database $$DATABASE_URL):"; \
-	echo "  chat over REST:  curl -s localhost:$(RASA_PORT)/webhooks/rest/webhook -d '{\"sender\":\"rest:wangjiang-demo:me\",\"message\":\"7号楼电梯坏了\"}'"; \
+	echo "  chat over REST:  curl -s 127.0.0.1:$(RASA_PORT)/webhooks/rest/webhook -d '{\"sender\":\"rest:wangjiang-demo:me\",\"message\":\"7号楼电梯坏了\"}'"; \
 	echo "  chat in a shell: make shell"; \
 	echo "  org directory:   .venv/bin/python -m bot org show"; \
-	echo "  Rasa HTTP API:   http://localhost:$(RASA_PORT)/status"; \
+	echo "  Rasa HTTP API:   http://127.0.0.1:$(RASA_PORT)/status?token=… (the token in var/rasa_token, or RASA_TOKEN)"; \
 	echo "  staff console:   http://localhost:$(CONSOLE_PORT)/ (user admin, password in var/console_admin.txt)"; \
 	echo "Ctrl-C stops everything."; \
 	wait
@@ -96,8 +100,8 @@ shell: $(MODEL)
 	$(PY) -m bot faq import --if-empty $(FAQ_FILE)
 	$(PY) -m bot endpoints var/endpoints.yml --action-url http://127.0.0.1:$(ACTIONS_PORT)/webhook
 	@trap 'kill 0' INT TERM EXIT; \
-	$(RASA) run actions --actions actions --port $(ACTIONS_PORT) > var/actions.log 2>&1 & \
-	$(RASA) shell --model $(MODEL) --endpoints var/endpoints.yml
+	SANIC_HOST=127.0.0.1 $(RASA) run actions --actions actions --port $(ACTIONS_PORT) > var/actions.log 2>&1 & \
+	$(RASA) shell --interface 127.0.0.1 --model $(MODEL) --endpoints var/endpoints.yml
 
 test: $(VENV)/.installed $(CHROMIUM) validate
 	$(PY) -m pytest

@@ -1,7 +1,8 @@
 """Command line: `python -m bot eval-nlu FILE.tsv [--json]`, `python -m bot eval-locations FILE.tsv [--json]`,
 `python -m bot db upgrade`, `python -m bot org import FILE.yml`, `python -m bot org show`,
 `python -m bot faq import|export FILE`, `python -m bot eval-faq FILE.tsv`, `python -m bot endpoints FILE`,
-`python -m bot worker`, `python -m bot users add NAME --role ROLE`, `python -m bot users ensure-admin`."""
+`python -m bot rasa-token FILE`, `python -m bot worker`, `python -m bot users add NAME --role ROLE`,
+`python -m bot users ensure-admin`."""
 import argparse
 import contextlib
 import json
@@ -9,9 +10,11 @@ import os
 import sys
 from pathlib import Path
 
-from bot.evaluation import (EvalFileError, faq_report, locations_report, nlu_report, score_faq,
-                            score_locations, score_nlu)
 from bot.users import ROLES
+
+# Each command imports what it needs inside its function: the evaluation commands reach spaCy
+# and through it TensorFlow (hundreds of MB, seconds to load), which the worker and --help must
+# never pay for (tests/test_cli_weight.py keeps it so).
 
 
 def _load_parser(model: str):
@@ -25,7 +28,23 @@ def _load_parser(model: str):
         sys.exit(f"error: {error}")
 
 
+def _eval_nlu(args) -> None:
+    from bot.evaluation import nlu_report, score_nlu
+    _evaluate(args, score_nlu, nlu_report)
+
+
+def _eval_faq(args) -> None:
+    from bot.evaluation import faq_report
+    _evaluate(args, _score_faq, faq_report)
+
+
+def _eval_locations(args) -> None:
+    from bot.evaluation import locations_report
+    _evaluate(args, _score_locations, locations_report)
+
+
 def _evaluate(args, score, report) -> None:
+    from bot.evaluation import EvalFileError
     # Libraries (jieba, Rasa) print while loading and parsing; stdout carries only the result.
     with contextlib.redirect_stdout(sys.stderr):
         parser = _load_parser(args.model)
@@ -37,6 +56,7 @@ def _evaluate(args, score, report) -> None:
 
 
 def _score_faq(path, parser):
+    from bot.evaluation import score_faq
     from bot.faq import FaqFileError, faq_file, load
     try:
         entries = load(faq_file())
@@ -51,6 +71,7 @@ def _score_locations(path, parser):
     # figures should then say.
     from sqlalchemy.exc import SQLAlchemyError
 
+    from bot.evaluation import score_locations
     from nlu.location_extractor import directory_names
     try:
         listed = bool(directory_names())
@@ -134,6 +155,11 @@ def _endpoints(args) -> None:
     write_endpoints(args.file, database_url(), args.action_url)
 
 
+def _rasa_token(args) -> None:
+    from bot.endpoints import rasa_token
+    print(rasa_token(args.file))
+
+
 def _worker(args) -> None:
     import asyncio
     import logging
@@ -202,10 +228,14 @@ def _org_show(_args) -> None:
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m bot", description="社区小助手 command line")
     commands = parser.add_subparsers(dest="command", required=True)
-    for name, help_text in (("eval-nlu", "score category and urgency on category<TAB>urgent<TAB>text rows"),
-                            ("eval-locations", "score compound/building/unit/room on text<TAB>compound<TAB>building<TAB>unit<TAB>room rows"),
-                            ("eval-faq", "score FAQ answers on question<TAB>faq_id rows (none: not covered); FAQ_FILE names the FAQ")):
+    for name, run, help_text in (
+            ("eval-nlu", _eval_nlu, "score category and urgency on category<TAB>urgent<TAB>text rows"),
+            ("eval-locations", _eval_locations,
+             "score compound/building/unit/room on text<TAB>compound<TAB>building<TAB>unit<TAB>room rows"),
+            ("eval-faq", _eval_faq,
+             "score FAQ answers on question<TAB>faq_id rows (none: not covered); FAQ_FILE names the FAQ")):
         command = commands.add_parser(name, help=help_text)
+        command.set_defaults(run=run)
         command.add_argument("file")
         command.add_argument("--json", action="store_true", help="print one JSON object")
         command.add_argument("--model", default="models", help="model file or folder (default: models/)")
@@ -229,6 +259,9 @@ def main(argv: list[str] | None = None) -> None:
     endpoints.add_argument("file")
     endpoints.add_argument("--action-url", default="http://127.0.0.1:5055/webhook")
     endpoints.set_defaults(run=_endpoints)
+    token = commands.add_parser("rasa-token", help="print the Rasa HTTP API's token: RASA_TOKEN, else FILE's (made once)")
+    token.add_argument("file")
+    token.set_defaults(run=_rasa_token)
     worker = commands.add_parser("worker", help="run the escalation clock")
     worker.add_argument("--seconds", type=float, default=30, help="beat interval")
     worker.set_defaults(run=_worker)
@@ -244,14 +277,7 @@ def main(argv: list[str] | None = None) -> None:
     ensure.add_argument("--credentials-file", default="var/console_admin.txt", help="where the password is kept")
     ensure.set_defaults(run=_users_ensure_admin)
     args = parser.parse_args(argv)
-    if args.command in ("db", "org", "faq", "endpoints", "worker", "users"):
-        args.run(args)
-    elif args.command == "eval-nlu":
-        _evaluate(args, score_nlu, nlu_report)
-    elif args.command == "eval-faq":
-        _evaluate(args, _score_faq, faq_report)
-    else:
-        _evaluate(args, _score_locations, locations_report)
+    args.run(args)
 
 
 if __name__ == "__main__":

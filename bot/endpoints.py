@@ -2,8 +2,9 @@
 conversations in the same database as the tickets (SQLite file or PostgreSQL). With
 `REDIS_URL` set (several Rasa servers behind a load balancer), Rasa's Redis lock store (made
 atomic: `connectors.lock_store`) makes them take one conversation's messages one at a time, in
-order."""
+order. And the token of the Rasa server's HTTP API (`rasa_token`)."""
 import os
+import secrets
 from pathlib import Path
 
 import yaml
@@ -50,3 +51,17 @@ def write_endpoints(path: str | Path, database_url: str, action_url: str, redis_
         content["lock_store"] = lock_store(redis_url)
     Path(path).write_text("# Made by `python -m bot endpoints` from DATABASE_URL; do not edit.\n"
                           + yaml.safe_dump(content, allow_unicode=True, sort_keys=False), encoding="utf-8")
+
+
+def rasa_token(path: str | Path) -> str:
+    """The token `rasa run --auth-token` asks of every call to its HTTP API (read a conversation,
+    add events to it): `RASA_TOKEN`, else the one kept in `path`, made on the first start and
+    readable by its owner only."""
+    if os.environ.get("RASA_TOKEN"):
+        return os.environ["RASA_TOKEN"]
+    path = Path(path)
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.touch(mode=0o600)
+        path.write_text(secrets.token_urlsafe(32) + "\n", encoding="utf-8")
+    return path.read_text(encoding="utf-8").strip()

@@ -272,15 +272,19 @@ def conversation_in_url(sender_id: str) -> str:
 
 @dataclass(frozen=True)
 class RasaConversations:
-    """Rasa's HTTP API (`rasa run --enable-api`) for one conversation's events."""
+    """Rasa's HTTP API (`rasa run --enable-api --auth-token TOKEN`) for one conversation's events."""
     url: str
+    token: str | None = None  # Rasa's `--auth-token`, sent as the `token` query parameter
     timeout: float = 10.0
 
     async def append(self, sender_id: str, events: list[dict]) -> None:
-        path = f"{self.url.rstrip('/')}/conversations/{conversation_in_url(sender_id)}/tracker/events"
+        url = URL(f"{self.url.rstrip('/')}/conversations/{conversation_in_url(sender_id)}/tracker/events",
+                  encoded=True)
+        if self.token:
+            url = url.update_query(token=self.token)
         try:
             async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=self.timeout)) as http:
-                async with http.post(URL(path, encoded=True), json=events) as answer:
+                async with http.post(url, json=events) as answer:
                     if answer.status >= 300:
                         raise RasaError(f"Rasa answered HTTP {answer.status}")
         except (aiohttp.ClientError, TimeoutError) as error:

@@ -2,7 +2,7 @@
 
 Plain `Column` declarations (SQLAlchemy 1.4, used in 2.0 style). Times are naive UTC.
 """
-from sqlalchemy import (JSON, Boolean, Column, DateTime, Float, ForeignKey, Integer, String, Table, Text,
+from sqlalchemy import (JSON, Boolean, Column, DateTime, Float, ForeignKey, Index, Integer, String, Table, Text,
                         UniqueConstraint)
 from sqlalchemy.orm import declarative_base, relationship
 
@@ -224,13 +224,35 @@ class User(Base):
     __tablename__ = "users"
     id = Column(Integer, primary_key=True)
     username = Column(String(50), nullable=False, unique=True)
-    password_hash = Column(String(200), nullable=False)  # scrypt$n$r$p$salt$hash, see bot/users.py
+    password_hash = Column(String(200), nullable=False)  # Argon2id (older accounts: scrypt), see bot/users.py
     role = Column(String(30), nullable=False)  # admin, community_staff, branch_secretary
-    failed_logins = Column(Integer, nullable=False, default=0)
-    locked_until = Column(DateTime)
     created_at = Column(DateTime, nullable=False)
+    last_login_at = Column(DateTime)
+    disabled_at = Column(DateTime)  # set: the account may not log in (停用)
     communities = relationship("Community", secondary=user_communities, order_by="Community.name")
     compounds = relationship("Compound", secondary=user_compounds, order_by="Compound.name")
+
+
+class ConsoleSession(Base):
+    """A login to the console: its random id is all the session cookie holds, so ending the row
+    (退出, or an admin ending the user's sessions) ends every copy of that cookie."""
+    __tablename__ = "console_sessions"
+    id = Column(String(64), primary_key=True)
+    user_id = Column(ForeignKey("users.id", ondelete="CASCADE"), nullable=False, index=True)
+    created_at = Column(DateTime, nullable=False)
+    last_seen_at = Column(DateTime, nullable=False)
+    ended_at = Column(DateTime)
+
+
+class LoginFailure(Base):
+    """A wrong password (or unknown user name) from one client, kept while it still counts
+    towards refusing that client (see bot/users.py)."""
+    __tablename__ = "login_failures"
+    __table_args__ = (Index("ix_login_failures_client_at", "client", "at"),)
+    id = Column(Integer, primary_key=True)
+    username = Column(String(100), nullable=False)  # as typed: unknown names count like real ones
+    client = Column(String(64), nullable=False)  # the remote address
+    at = Column(DateTime, nullable=False, index=True)
 
 
 class Handoff(Base):
@@ -375,3 +397,12 @@ class FaqChange(Base):
     entry_key = Column(String(64), index=True)
     action = Column(String(30), nullable=False)  # imported, entry_added, answer_edited, question_added, question_removed, entry_removed
     detail = Column(Text)
+
+
+class WorkerHeartbeat(Base):
+    """The escalation clock's last beat, one row per host it runs on (心跳): staff see on the
+    console's /health whether the clock still runs, before any ticket is late for want of it."""
+    __tablename__ = "worker_heartbeats"
+    host = Column(String(200), primary_key=True)
+    beat_at = Column(DateTime, nullable=False)
+    every_seconds = Column(Float, nullable=False)  # the beat interval: a beat missed three times is late

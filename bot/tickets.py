@@ -12,10 +12,10 @@ from sqlalchemy.orm import Session
 
 from bot import same_problem
 from bot.clock import local_text, utc_now
-from bot.conversations import sender_id
+from bot.conversations import resident_from, sender_id
 from bot.models import Building, Compound, Reporter, Ticket, TimelineEntry
 from bot.notifier import notify
-from bot.privacy import mask_phone
+from bot.privacy import mask_phone, mask_sensitive, public_numbers
 from bot.taxonomy import CATEGORIES
 
 LEVELS = ("grid", "community", "subdistrict")
@@ -302,14 +302,18 @@ def assign(session: Session, ticket: Ticket, person: Person, now: datetime, acto
 
 
 def resolve(session: Session, ticket: Ticket, now: datetime, note: str, actor: str) -> None:
-    """办结: record the answer and ask every reporter whether they are satisfied."""
+    """办结: record the answer and ask every reporter whether they are satisfied. The timeline
+    keeps the note as staff wrote it; a reporter in a group hears it masked, as every message
+    there is, since staff write personal mobiles into notes ("已联系石书记139…")."""
     ticket.resolved_at = now
     set_status(session, ticket, "resolved", now, f"办结：{note}", actor)
+    in_group = mask_sensitive(note, public_numbers(session))
     for reporter in ticket.reporters:
         reporter.satisfaction_asked_at = now
         reporter.satisfaction = None
+        said = in_group if resident_from(reporter.sender_id).group_id else note
         notify(session, reporter.sender_id,
-               f"您反映的{describe(ticket)}已处理：{note}\n请回复“满意”“基本满意”或“不满意”。", now, ticket.id)
+               f"您反映的{describe(ticket)}已处理：{said}\n请回复“满意”“基本满意”或“不满意”。", now, ticket.id)
 
 
 def rate(session: Session, platform: str, user_id: str, answer: str, now: datetime) -> Ticket | None:

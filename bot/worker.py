@@ -2,7 +2,8 @@
 
 Due times live in the database, so the clock survives restarts; several clocks may run at once
 (each escalation is claimed atomically, see `tickets.escalate_overdue`). The notifications it
-writes are delivered from the outbox by the Rasa server's platform connectors.
+writes are delivered from the outbox by the Rasa server's platform connectors. Each beat that
+went through leaves a heartbeat (`bot.health`), which the console's /health shows.
 """
 import asyncio
 import logging
@@ -10,7 +11,7 @@ import logging
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
-from bot import tickets, volunteers
+from bot import health, tickets, volunteers
 from bot.clock import utc_now
 
 log = logging.getLogger(__name__)
@@ -40,6 +41,7 @@ async def run_forever(engine: Engine, seconds: float = 30) -> None:
     while True:
         try:
             tick(engine)
+            health.record_beat(engine, utc_now(), seconds)
         except Exception:  # noqa: BLE001 - a failed beat (database restarting …) is retried next beat
             log.exception("escalation beat failed; retrying in %s s", seconds)
         await asyncio.sleep(seconds)

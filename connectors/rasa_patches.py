@@ -14,6 +14,8 @@
   as the body is a 500, a number as the text fails in the NLU, a sender id the database cannot
   encode fails every action). It bypasses our connectors, so it gets their edge here
   (`connectors.inbound`): a JSON object, a usable sender id, a text, metadata as an object.
+  And a sender id of its own: `wecom:<group>:<user>` would speak as that WeCom member in their
+  group (report in their name, read their tickets' status, get staff replies meant for them).
 
 `connectors/__init__.py` applies the second and the last at import, so they are in place in any
 Rasa server that names one of our channels, for Rasa's REST channel too; the channels apply the
@@ -39,6 +41,7 @@ from sanic.exceptions import SanicException
 from sanic.request import Request
 from sqlalchemy.orm import Session
 
+from bot.conversations import resident_from
 from connectors.inbound import MalformedMessage, checked_id, checked_text, clean_text, json_object
 
 log = logging.getLogger(__name__)
@@ -146,7 +149,14 @@ def _read(request: Request, part: Callable[[dict], Any]) -> Any:
 
 
 def _sender(body: dict) -> str | None:
-    return None if body.get("sender") is None else checked_id(body["sender"], "sender")  # None: Rasa's default
+    if body.get("sender") is None:
+        return None  # Rasa's default
+    sender = checked_id(body["sender"], "sender")
+    platform = resident_from(sender).platform  # read as the actions read it: "wec%6Fm" is wecom too
+    if platform != RestInput.name():
+        raise MalformedMessage(f"sender names the platform {platform!r}: the REST channel takes only its own "
+                               "sender ids, rest:<group>:<user> or an id without a platform")
+    return sender
 
 
 def _message(body: dict) -> str:

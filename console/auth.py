@@ -5,6 +5,7 @@ For view modules (tickets, dashboard, handoff):
 - `current_user(request) -> User`: the logged-in staff account, with its communities and
   compounds loaded (detached from any database session). Raises `HTTPFound` to `/login` when
   nobody is logged in, so a handler can simply call it.
+- `admin_user(request) -> User`: the same, for pages of admins only (403 for anyone else).
 - `login_required`: the middleware that makes every route need a login, except the routes
   whose handler is marked with `@public` (the login page) and static files.
 - `csrf_token(request) -> str`: the token every POST form must carry as the hidden field
@@ -15,7 +16,9 @@ For view modules (tickets, dashboard, handoff):
   forgets it is still protected; calling it again is harmless.
 
 Sessions are encrypted cookies (aiohttp-session's `EncryptedCookieStorage`), `HttpOnly` and
-`SameSite=Lax`, that expire after `SESSION_SECONDS`.
+`SameSite=Lax`, that expire after `SESSION_SECONDS`. The cookie names a login kept in the
+database (`bot.users.start_session`), checked at every request: 退出, an admin ending the
+account's sessions, or disabling it, ends the login for every copy of the cookie.
 """
 import hmac
 import logging
@@ -27,13 +30,15 @@ from aiohttp_session import Session as CookieSession
 from aiohttp_session import get_session
 from sqlalchemy.orm import Session
 
+from bot import users
+from bot.clock import utc_now
 from bot.models import User
 from console.keys import ENGINE
 from console.scope import load_user
 
 log = logging.getLogger(__name__)
 
-SESSION_SECONDS = 12 * 3600
+SESSION_SECONDS = int(users.SESSION_TIME.total_seconds())
 _USER = "console.user"
 _SESSION = "console.session"
 
@@ -54,15 +59,24 @@ def cookie_session(request: web.Request) -> CookieSession:
 def current_user(request: web.Request) -> User:
     """The logged-in user; raises HTTPFound to /login when there is none."""
     if _USER not in request:
-        user_id = cookie_session(request).get("user_id")
+        session_id = cookie_session(request).get("session_id")
         user = None
-        if user_id is not None:
-            with Session(request.app[ENGINE], future=True, expire_on_commit=False) as session:
-                user = load_user(session, user_id)
+        if session_id is not None:
+            with Session(request.app[ENGINE], future=True, expire_on_commit=False) as session, session.begin():
+                user_id = users.session_user_id(session, session_id, utc_now())
+                user = load_user(session, user_id) if user_id else None
         if user is None:
             raise web.HTTPFound(request.app.router["login"].url_for().with_query(next=request.path_qs))
         request[_USER] = user
     return request[_USER]
+
+
+def admin_user(request: web.Request) -> User:
+    """The logged-in user, who must be an admin (403 otherwise)."""
+    user = current_user(request)
+    if user.role != "admin":
+        raise web.HTTPForbidden(text="只有管理员可以管理账号。")
+    return user
 
 
 def optional_user(request: web.Request) -> User | None:
@@ -114,14 +128,20 @@ async def csrf_protect(request: web.Request, handler: Handler) -> web.StreamResp
     return await handler(request)
 
 
-def log_in(request: web.Request, user_id: int) -> None:
-    """Start a fresh session for the user (a new CSRF token, nothing kept from before)."""
+def log_in(request: web.Request, session_id: str) -> None:
+    """Give the browser the login `session_id` (from `bot.users.start_session`) in a fresh
+    cookie session (a new CSRF token, nothing kept from before)."""
     session = cookie_session(request)
     session.invalidate()
-    session["user_id"] = user_id
+    session["session_id"] = session_id
     session["csrf"] = secrets.token_urlsafe(32)
     session.changed()
 
 
 def log_out(request: web.Request) -> None:
+    """End the login in the database, so a copy of the cookie opens nothing, and drop the cookie."""
+    session_id = cookie_session(request).get("session_id")
+    if session_id:
+        with Session(request.app[ENGINE], future=True) as session, session.begin():
+            users.end_session(session, session_id, utc_now())
     cookie_session(request).invalidate()

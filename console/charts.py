@@ -1,7 +1,9 @@
 """Charts drawn on the server as inline SVG: readable at a glance, no script, no library.
 
 `bar_chart` draws labelled horizontal bars (tickets per category, per compound);
-`column_chart` draws grouped columns over weeks (the trend). Labels are escaped.
+`column_chart` draws grouped columns over weeks (the trend). Labels are escaped. No `style`
+attribute: the Content-Security-Policy allows only the stylesheet (`svg.chart` there shrinks a
+chart to a narrow screen).
 """
 from markupsafe import Markup, escape
 
@@ -26,7 +28,7 @@ def bar_chart(items: list[tuple[str, int]], title: str, width: int = 520) -> Mar
             f'<rect x="{LABEL}" y="{y + 4}" width="{length}" height="{ROW - 8}" rx="3" fill="{COLORS[0]}"/>'
             f'<text x="{LABEL + length + 6}" y="{y + 17}" font-size="13">{value}</text>')
     return Markup(f'<svg role="img" aria-label="{escape(title)}" viewBox="0 0 {width} {height}" '
-                  f'width="100%" style="max-width:{width}px">{"".join(rows)}</svg>')
+                  f'width="{width}" class="chart">{"".join(rows)}</svg>')
 
 
 def column_chart(labels: list[str], series: list[tuple[str, list[int]]], title: str,
@@ -54,4 +56,4 @@ def column_chart(labels: list[str], series: list[tuple[str, list[int]]], title: 
         parts.append(f'<rect x="{left + k * 110}" y="6" width="12" height="12" fill="{COLORS[k % len(COLORS)]}"/>'
                      f'<text x="{left + k * 110 + 18}" y="17" font-size="12">{escape(name)}</text>')
     return Markup(f'<svg role="img" aria-label="{escape(title)}" viewBox="0 0 {width} {height}" '
-                  f'width="100%" style="max-width:{width}px">{"".join(parts)}</svg>')
+                  f'width="{width}" class="chart">{"".join(parts)}</svg>')

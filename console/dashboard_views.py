@@ -12,6 +12,7 @@ from console.auth import current_user
 from console.charts import bar_chart, column_chart
 from console.keys import ENGINE
 from console.metrics import Figures, Period, figures, local_day
+from console.params import day
 from console.scope import covered_compound_ids
 
 routes = web.RouteTableDef()
@@ -19,20 +20,10 @@ DEFAULT_DAYS = 56  # eight weeks
 MAX_DAYS = 366
 
 
-def _day(query: MultiMapping, name: str, default: date) -> date:
-    value = query.get(name, "")
-    if not value:
-        return default
-    try:
-        return date.fromisoformat(value)
-    except ValueError:
-        raise web.HTTPBadRequest(text=f"日期格式应为 2026-11-01：{value[:20]}") from None
-
-
 def parse_period(query: MultiMapping, today: date) -> Period:
     """`from` and `to` (YYYY-MM-DD, Beijing days); the last eight weeks by default."""
-    end = _day(query, "to", today)
-    start = _day(query, "from", end - timedelta(days=DEFAULT_DAYS - 1))
+    end = day(query["to"], "结束日期") if query.get("to") else today
+    start = day(query["from"], "开始日期") if query.get("from") else end - timedelta(days=DEFAULT_DAYS - 1)
     if start > end:
         raise web.HTTPBadRequest(text="开始日期不能晚于结束日期。")
     if (end - start).days >= MAX_DAYS:

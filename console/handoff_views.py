@@ -23,7 +23,8 @@ from bot.models import Handoff, Ticket, User
 from bot.taxonomy import CATEGORIES
 from bot.tickets import OPEN_STATUSES
 from console.auth import current_user
-from console.keys import ENGINE, RASA_URL
+from console.keys import ENGINE, RASA
+from console.params import whole_number
 from console.scope import can_see_compound, compound_ids_for
 
 log = logging.getLogger(__name__)
@@ -155,7 +156,7 @@ async def reply(request: web.Request) -> web.Response:
     handoff, sent = _apply(request, lambda session, handoff, user, now:
                            handoffs.reply(session, handoff, user, text, now))
     try:
-        await handoffs.RasaConversations(request.app[RASA_URL]).record_staff_message(
+        await request.app[RASA].record_staff_message(
             handoff.sender_id, sent.text, current_user(request).username)
     except handoffs.RasaError as error:
         log.warning("handoff %s: reply sent but not recorded in the conversation: %s", handoff.id, error)
@@ -165,7 +166,8 @@ async def reply(request: web.Request) -> web.Response:
 
 def _link(session: Session, handoff: Handoff, user: User, value: str) -> None:
     value = value.strip().lstrip("#")
-    ticket = session.get(Ticket, int(value)) if value.isdigit() else None
+    number = whole_number(value)
+    ticket = session.get(Ticket, number) if number is not None else None
     if ticket is None or not can_see_compound(user, ticket.compound_id):
         raise ValueError(f"找不到您负责范围内的工单“{value}”。")
     handoffs.link_ticket(handoff, ticket)
@@ -224,7 +226,7 @@ async def hand_back(request: web.Request) -> web.Response:
     if handoff.status == "returned":
         raise web.HTTPConflict(text="这个对话已经交回小助手了。")
     try:
-        await handoffs.RasaConversations(request.app[RASA_URL]).resume(handoff.sender_id, handoffs.HANDED_BACK)
+        await request.app[RASA].resume(handoff.sender_id, handoffs.HANDED_BACK)
     except handoffs.RasaError as error:
         log.error("handoff %s not handed back: %s", handoff.id, error)
         return aiohttp_jinja2.render_template("handoff_detail.html", request, _detail(

@@ -2,5 +2,7 @@
 from aiohttp import web
 from sqlalchemy.engine import Engine
 
+from bot.handoff import RasaConversations
+
 ENGINE = web.AppKey("engine", Engine)      # the one database engine of the process
-RASA_URL = web.AppKey("rasa_url", str)     # the Rasa server's HTTP API (tracker store, pausing)
+RASA = web.AppKey("rasa", RasaConversations)  # the Rasa server's HTTP API (staff replies, handing back)

@@ -2,9 +2,10 @@
 
 A period is whole days in Beijing time; the tickets counted are those filed in it. Over them:
 tickets per category and per compound, 办结率 (resolved within the category's SLA, counted from
-filing, over all), the average time to resolve, 满意度 (满意 + 基本满意 over all answers
-their reporters gave), how many are overdue (`ticket_filters.is_overdue`) and urgent, and the
-trend week by week (Monday to Sunday).
+filing, over the tickets already due: resolved, or past that SLA — one still open within it is no
+failure yet, and is counted apart as 未到期), the average time to resolve, 满意度 (满意 + 基本满意
+over all answers their reporters gave), how many are overdue (`ticket_filters.is_overdue`) and
+urgent, and the trend week by week (Monday to Sunday).
 """
 from collections import Counter
 from dataclasses import dataclass, field
@@ -51,6 +52,7 @@ class Week:
 @dataclass
 class Figures:
     total: int = 0
+    due: int = 0  # resolved, or past their SLA: the tickets 办结率 judges
     urgent: int = 0
     overdue: int = 0
     resolved: int = 0
@@ -63,8 +65,13 @@ class Figures:
 
     @property
     def completion_rate(self) -> float | None:
-        """办结率: resolved within SLA over all tickets."""
-        return self.resolved_in_sla / self.total if self.total else None
+        """办结率: resolved within SLA over the tickets already due."""
+        return self.resolved_in_sla / self.due if self.due else None
+
+    @property
+    def not_yet_due(self) -> int:
+        """未到期: neither resolved nor past its SLA, so still able to be resolved in time."""
+        return self.total - self.due
 
     @property
     def average_resolve_hours(self) -> float | None:
@@ -85,9 +92,19 @@ def local_day(moment: datetime) -> date:
     return moment.replace(tzinfo=timezone.utc).astimezone(LOCAL_ZONE).date()
 
 
+def sla_deadline(ticket: Ticket) -> datetime:
+    """When the ticket must be resolved to count as on time: its category's SLA from filing (not
+    `due_at`, which an escalation moves on)."""
+    return ticket.created_at + CATEGORIES[ticket.category].sla
+
+
 def resolved_in_sla(ticket: Ticket) -> bool:
-    return ticket.resolved_at is not None and \
-        ticket.resolved_at - ticket.created_at <= CATEGORIES[ticket.category].sla
+    return ticket.resolved_at is not None and ticket.resolved_at <= sla_deadline(ticket)
+
+
+def is_due(ticket: Ticket, now: datetime) -> bool:
+    """Whether 办结率 judges the ticket yet: resolved, or past the deadline it can no longer meet."""
+    return ticket.resolved_at is not None or sla_deadline(ticket) <= now
 
 
 def figures(session: Session, scope: set[int] | None, period: Period, now: datetime) -> Figures:
@@ -104,6 +121,7 @@ def figures(session: Session, scope: set[int] | None, period: Period, now: datet
 
 def _count(result: Figures, ticket: Ticket, now: datetime) -> None:
     result.total += 1
+    result.due += is_due(ticket, now)
     result.urgent += ticket.urgent
     result.overdue += is_overdue(ticket, now)
     result.by_category[category_zh(ticket.category)] += 1

@@ -14,6 +14,7 @@ from sqlalchemy.sql import Select
 from bot.models import Ticket
 from bot.taxonomy import CATEGORIES
 from bot.tickets import LEVELS, OPEN_STATUSES, STATUS_ZH
+from console.params import whole_number
 from console.scope import limit_to
 
 OPEN = "open"  # every status that still needs work (未办结)
@@ -58,11 +59,11 @@ def _flag(query: MultiMapping, name: str) -> bool:
 def parse_filters(query: MultiMapping) -> TicketFilters:
     """The filters in a request's query string; HTTPBadRequest for a value that is not offered."""
     compound = query.get("compound", "")
-    if compound and not compound.isdigit():
+    if compound and whole_number(compound) is None:
         raise web.HTTPBadRequest(text=f"筛选条件 compound 的值无效：{compound[:50]}")
     return TicketFilters(status=_choice(query, "status", (OPEN, *STATUS_ZH)),
                          category=_choice(query, "category", CATEGORIES),
-                         compound=int(compound) if compound else None,
+                         compound=whole_number(compound) if compound else None,
                          level=_choice(query, "level", LEVELS),
                          overdue=_flag(query, "overdue"), urgent=_flag(query, "urgent"))
 

@@ -21,12 +21,15 @@ from bot.taxonomy import CATEGORIES
 from bot.tickets import LEVEL_ZH, OPEN_STATUSES, SATISFACTION, STATUS_ZH
 from console.auth import cookie_session, current_user
 from console.keys import ENGINE
+from console.metrics import local_day
+from console.params import whole_number
 from console.scope import can_see_compound, covered_compound_ids, limit_to
 from console.text import category_zh, local_datetime
 from console.ticket_filters import TicketFilters, is_overdue, parse_filters, ticket_query
 
 routes = web.RouteTableDef()
 PAGE_SIZE = 50
+MAX_PAGE = 10 ** 6  # far beyond any list, yet small enough that no database overflows on the offset
 MAX_TEXT = 2000
 STATUS_CHOICES = ("assigned", "in_progress", "closed")  # resolving needs a note: its own form
 
@@ -42,9 +45,10 @@ def _filters_in_scope(request: web.Request) -> tuple[TicketFilters, set[int] | N
 
 def _page(query: MultiMapping) -> int:
     page = query.get("page", "1")
-    if not page.isdigit() or int(page) < 1:
+    number = whole_number(page, MAX_PAGE)
+    if not number:
         raise web.HTTPBadRequest(text=f"页码无效：{page[:20]}")
-    return int(page)
+    return number
 
 
 def _visible_compounds(session: Session, scope: set[int] | None) -> list[Compound]:
@@ -71,9 +75,14 @@ CSV_HEADERS = ("工单号", "类别", "紧急", "小区", "楼栋", "单元", "�
                "反映户数", "提交时间", "办结时限", "办结时间", "超期", "满意度")
 
 
+# Control characters a resident's message may carry (NUL, ESC, …) but a CSV cell cannot hold:
+# the csv module refuses NUL, and Excel shows the others as boxes. Line breaks and tabs stay.
+CONTROL = dict.fromkeys([*range(0x00, 0x09), 0x0b, 0x0c, *range(0x0e, 0x20), 0x7f])
+
+
 def _cell(value) -> str:
     """A CSV cell Excel shows as text: a leading = + - @ would make it a formula."""
-    text = "" if value is None else str(value)
+    text = "" if value is None else str(value).translate(CONTROL)
     return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
 
 
@@ -103,7 +112,7 @@ async def export_csv(request: web.Request) -> web.Response:
         query = ticket_query(filters, scope, now).options(selectinload(Ticket.compound),
                                                           selectinload(Ticket.reporters))
         writer.writerows(_csv_row(ticket, now) for ticket in session.scalars(query))
-    name = f"工单_{now:%Y%m%d}.csv"
+    name = f"工单_{local_day(now):%Y%m%d}.csv"  # the day in Beijing: at 07:00 there it is still yesterday in UTC
     return web.Response(body=("\ufeff" + out.getvalue()).encode("utf-8"), content_type="text/csv", charset="utf-8",
                         headers={"Content-Disposition": f"attachment; filename=\"tickets.csv\"; "
                                                         f"filename*=UTF-8''{quote(name)}"})

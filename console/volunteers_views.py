@@ -7,7 +7,7 @@ compound answers 403, whichever URL is used.
 """
 import csv
 import io
-from datetime import date, datetime, timedelta
+from datetime import date, timedelta
 from urllib.parse import quote
 
 import aiohttp_jinja2
@@ -22,6 +22,7 @@ from bot.models import PointsEntry, Ticket, Volunteer, VolunteerTask
 from console.auth import cookie_session, current_user
 from console.keys import ENGINE
 from console.metrics import Period, local_day
+from console.params import month, whole_number
 from console.scope import can_see_compound, covered_compound_ids, limit_to
 from console.text import local_datetime
 from console.tickets_views import _cell
@@ -101,11 +102,11 @@ def _skills_of(form: MultiMapping) -> list[str]:
 async def offer(request: web.Request) -> web.Response:
     """Mark a ticket as suitable for volunteers: it is offered to those whose skills fit."""
     form = await request.post()
-    ticket_id = str(form.get("ticket_id", ""))
-    if not ticket_id.isdigit():
+    ticket_id = whole_number(str(form.get("ticket_id", "")))
+    if ticket_id is None:
         raise web.HTTPBadRequest(text="工单号无效。")
     with Session(request.app[ENGINE], future=True) as session, session.begin():
-        ticket = session.get(Ticket, int(ticket_id))
+        ticket = session.get(Ticket, ticket_id)
         if ticket is None:
             raise web.HTTPNotFound(text="没有这个工单。")
         if not can_see_compound(current_user(request), ticket.compound_id):
@@ -147,10 +148,10 @@ async def history(request: web.Request) -> web.Response:
 
 
 def _points(form: MultiMapping) -> int:
-    value = str(form.get("points", "")).strip()
-    if not value.isdigit() or not 0 < int(value) <= MAX_POINTS:
-        raise web.HTTPBadRequest(text="兑换积分须为正整数。")
-    return int(value)
+    points = whole_number(str(form.get("points", "")).strip(), MAX_POINTS)
+    if not points:
+        raise web.HTTPBadRequest(text=f"兑换积分须为 1 到 {MAX_POINTS} 之间的整数。")
+    return points
 
 
 @routes.post(r"/volunteers/{id:\d+}/spend", name="volunteer_spend")
@@ -171,11 +172,7 @@ async def spend(request: web.Request) -> web.Response:
 
 def month_period(query: MultiMapping, today: date) -> Period:
     """`month` (YYYY-MM, Beijing time); this month by default."""
-    value = query.get("month", "") or f"{today:%Y-%m}"
-    try:
-        first = date.fromisoformat(f"{value}-01")
-    except ValueError:
-        raise web.HTTPBadRequest(text=f"月份格式应为 2026-11：{value[:20]}") from None
+    first = month(query["month"]) if query.get("month") else today.replace(day=1)
     following = (first + timedelta(days=32)).replace(day=1)
     return Period(first, following - timedelta(days=1))
 
@@ -212,7 +209,7 @@ async def export_csv(request: web.Request) -> web.Response:
         query = limit_to(select(PointsEntry).join(Volunteer), Volunteer.compound_id, _scope(request)).order_by(
             PointsEntry.at, PointsEntry.id)
         writer.writerows(_csv_row(entry) for entry in session.scalars(query))
-    name = f"志愿积分_{datetime.now():%Y%m%d}.csv"
+    name = f"志愿积分_{local_day(utc_now()):%Y%m%d}.csv"  # the day in Beijing, whatever the server's zone
     return web.Response(body=("\ufeff" + out.getvalue()).encode("utf-8"), content_type="text/csv", charset="utf-8",
                         headers={"Content-Disposition": f"attachment; filename=\"volunteer-points.csv\"; "
                                                         f"filename*=UTF-8''{quote(name)}"})

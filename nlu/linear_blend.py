@@ -5,32 +5,62 @@ classifier: on short, keyword-rich reports it is often sharper than DIET, which 
 word order and context. The component turns the SVM's scores into probabilities (a softmax
 with a temperature) and averages them with DIET's ranking, so that either can outvote the
 other only when it is clearly surer. It runs after DIET and before the FallbackClassifier.
+
+The trained vectorizers and SVM are stored with skops, as Rasa stores its own scikit-learn
+classifiers: loading a skops file builds only the types it was told to trust, where unpickling
+would run whatever code the file names.
 """
 from __future__ import annotations
 
-import pickle
+import contextlib
+from pathlib import Path
 from typing import Any, Dict, List, Text
 
 import numpy as np
 import scipy.sparse
+import skops.io
 from rasa.engine.graph import ExecutionContext, GraphComponent
 from rasa.engine.recipes.default_recipe import DefaultV1Recipe
 from rasa.engine.storage.resource import Resource
 from rasa.engine.storage.storage import ModelStorage
 from rasa.nlu.classifiers.classifier import IntentClassifier
 from rasa.nlu.constants import TOKENS_NAMES
+from rasa.shared.exceptions import RasaException
 from rasa.shared.nlu.constants import INTENT, TEXT
 from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
 from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.svm import LinearSVC
 
-MODEL_FILE = "linear_blend.pkl"
+MODEL_FILE = "linear_blend.skops"
+PICKLED_MODEL_FILE = "linear_blend.pkl"  # how models trained before skops stored it
+
+
+class RetrainTheModel(RasaException):
+    """A model whose linear blend is stored in a format this version does not load."""
 
 
 def _given_tokens(tokens: List[Text]) -> List[Text]:
     """The analyzer of the word vectorizer: the jieba tokens the pipeline already made."""
     return tokens
+
+
+def _type_name(kind: Any) -> Text:
+    return f"{kind.__module__}.{kind.__qualname__}"
+
+
+# What the stored model holds beyond the types skops trusts by default: the word vectorizer's
+# analyzer (ours) and TF-IDF's sparse matrix of inverse document frequencies.
+TRUSTED = [_type_name(_given_tokens), _type_name(scipy.sparse.csr_matrix)]
+
+
+def _read(directory: Path) -> Dict[Text, Any]:
+    if (directory / PICKLED_MODEL_FILE).exists():
+        raise RetrainTheModel(
+            f"This model was trained by an older version, which stored the linear intent blend as a "
+            f"pickle ({PICKLED_MODEL_FILE}); pickles are not loaded, since loading one runs any code it "
+            f"names. Train the model again (make train, or rasa train) and load the new one.")
+    return skops.io.load(directory / MODEL_FILE, trusted=TRUSTED)
 
 
 @DefaultV1Recipe.register(DefaultV1Recipe.ComponentType.INTENT_CLASSIFIER, is_trainable=True)
@@ -57,12 +87,12 @@ class LinearIntentBlend(GraphComponent, IntentClassifier):
     @classmethod
     def load(cls, config: Dict[Text, Any], model_storage: ModelStorage, resource: Resource,
              execution_context: ExecutionContext, **kwargs: Any) -> LinearIntentBlend:
-        try:
-            with model_storage.read_from(resource) as directory:
-                model = pickle.loads((directory / MODEL_FILE).read_bytes())
-        except ValueError:  # trained without intent examples
-            model = None
-        return cls(config, model_storage, resource, model)
+        with contextlib.ExitStack() as reading:
+            try:
+                directory = reading.enter_context(model_storage.read_from(resource))
+            except ValueError:  # trained without intent examples: nothing was stored
+                return cls(config, model_storage, resource)
+            return cls(config, model_storage, resource, _read(directory))
 
     def train(self, training_data: TrainingData) -> Resource:
         examples = [m for m in training_data.intent_examples if m.get(INTENT) and m.get(TEXT)]
@@ -75,7 +105,7 @@ class LinearIntentBlend(GraphComponent, IntentClassifier):
         self._model = {"chars": chars, "words": words, "svm": LinearSVC(C=self._config["C"])}
         self._model["svm"].fit(self._features(examples), [m.get(INTENT) for m in examples])
         with self._storage.write_to(self._resource) as directory:
-            (directory / MODEL_FILE).write_bytes(pickle.dumps(self._model))
+            skops.io.dump(self._model, directory / MODEL_FILE)
         return self._resource
 
     def _features(self, messages: List[Message]) -> scipy.sparse.csr_matrix:

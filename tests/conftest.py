@@ -2,6 +2,7 @@
 import os
 import subprocess
 import sys
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -68,21 +69,31 @@ def _drop_schema(schema: str) -> None:
     admin.dispose()
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
-def engine(request, tmp_path):
-    """A migrated, empty database: an SQLite file, and the real PostgreSQL on 127.0.0.1."""
+@contextmanager
+def migrated_engine(kind: str, folder: Path):
+    """A migrated, empty database: an SQLite file in `folder` (kind "sqlite"), or a schema of its
+    own on the real PostgreSQL on 127.0.0.1 (kind "postgresql"), dropped afterwards."""
     from bot.db import make_engine
     from bot.migrate import upgrade
     schema = None
-    if request.param == "sqlite":
-        engine = make_engine(f"sqlite:///{tmp_path / 'test.db'}")
+    if kind == "sqlite":
+        engine = make_engine(f"sqlite:///{folder / 'test.db'}")
     else:
         engine, schema = _fresh_postgres()
     upgrade(engine)
-    yield engine
-    engine.dispose()
-    if schema:
-        _drop_schema(schema)
+    try:
+        yield engine
+    finally:
+        engine.dispose()
+        if schema:
+            _drop_schema(schema)
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def engine(request, tmp_path):
+    """A migrated, empty database: an SQLite file, and the real PostgreSQL on 127.0.0.1."""
+    with migrated_engine(request.param, tmp_path) as engine:
+        yield engine
 
 
 @pytest.fixture(scope="session")
@@ -99,3 +110,15 @@ def stack(trained_model, fake_platform, tmp_path_factory):
     stack = Stack.start(trained_model, tmp_path_factory.mktemp("stack"), fake_platform.base_url)
     yield stack
     stack.stop()
+
+
+@pytest.fixture(autouse=True)
+def cheap_password_hashing(request, monkeypatch):
+    """Argon2id at its real cost (64 MiB, a quarter of a second a hash) for every account and
+    login the tests make would add minutes; a test marked `real_password_cost` checks the real one."""
+    if request.node.get_closest_marker("real_password_cost") is None:
+        from argon2 import PasswordHasher
+
+        from bot import users
+        monkeypatch.setattr(users, "HASHER", PasswordHasher(time_cost=1, memory_cost=8, parallelism=1))
+

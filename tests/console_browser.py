@@ -16,10 +16,10 @@ TIMEOUT_MS = 30_000
 
 
 @contextmanager
-def running_console(database_url: str, rasa_url: str, work: Path) -> Iterator[str]:
+def running_console(database_url: str, rasa_url: str, work: Path, rasa_token: str = "") -> Iterator[str]:
     """`python -m console` on `database_url`; yields its base URL, log in `work/console.log`."""
     port = free_port()
-    env = {**project_env(), "DATABASE_URL": database_url}
+    env = {**project_env(), "DATABASE_URL": database_url, "RASA_TOKEN": rasa_token}  # as `make run` passes it
     with open(work / "console.log", "w") as log:
         process = subprocess.Popen([str(BIN / "python"), "-m", "console", "--port", str(port), "--rasa-url", rasa_url,
                                     "--secret-file", str(work / "console_secret.key")],

@@ -2,6 +2,7 @@
 import importlib
 import json
 import pkgutil
+import secrets
 import socket
 import subprocess
 import time
@@ -62,6 +63,7 @@ class Stack:
     actions_port: int = 0
     actions: subprocess.Popen | None = None
     rasa_servers: dict = field(default_factory=dict)  # port → process
+    rasa_token: str = field(default_factory=lambda: secrets.token_urlsafe(16))  # every server's --auth-token
 
     @classmethod
     def start(cls, model: Path, work: Path, fake_base_url: str, database: str | None = None,
@@ -82,7 +84,7 @@ class Stack:
             stack._spawn_actions()
             rasa = stack._spawn_rasa(rasa_port, "rasa.log")
             wait_for(f"http://127.0.0.1:{actions_port}/health", stack.actions)
-            wait_for(f"{stack.rasa_url}/status", rasa)
+            wait_for(stack.api("/status"), rasa)
         except Exception:
             stack.stop()
             raise
@@ -101,12 +103,14 @@ class Stack:
     def add_rasa_server(self) -> str:
         """One more Rasa server on the same stores and action server; returns its URL."""
         port = free_port()
-        wait_for(f"http://127.0.0.1:{port}/status", self._spawn_rasa(port, f"rasa-{port}.log"))
-        return f"http://127.0.0.1:{port}"
+        url = f"http://127.0.0.1:{port}"
+        wait_for(self.api("/status", url), self._spawn_rasa(port, f"rasa-{port}.log"))
+        return url
 
     def _spawn_actions(self) -> None:
         self.actions = self._spawn("actions.log", [str(BIN / "rasa"), "run", "actions", "--actions", "actions",
-                                                   "--port", str(self.actions_port)], self.env)
+                                                   "--port", str(self.actions_port)],
+                                   {**self.env, "SANIC_HOST": "127.0.0.1"})  # as `make run` starts it
 
     def restart_rasa_server(self, url: str) -> None:
         """Kill the Rasa server at `url` as a crash would (no clean shutdown) and start it again."""
@@ -114,10 +118,11 @@ class Stack:
         process = self.rasa_servers[port]
         process.kill()
         process.wait(timeout=30)
-        wait_for(f"{url}/status", self._spawn_rasa(port, f"rasa-{port}.log"))
+        wait_for(self.api("/status", url), self._spawn_rasa(port, f"rasa-{port}.log"))
 
     def _spawn_rasa(self, port: int, log_name: str) -> subprocess.Popen:
         self.rasa_servers[port] = self._spawn(log_name, [str(BIN / "rasa"), "run", "--enable-api", "--model", str(self.model),
+                                      "--auth-token", self.rasa_token, "--interface", "127.0.0.1",
                                       "--port", str(port), "--endpoints", str(self.work / "endpoints.yml"),
                                       "--credentials", str(self.work / "credentials.yml")], self.env)
         return self.rasa_servers[port]
@@ -138,9 +143,15 @@ class Stack:
         except urllib.error.HTTPError as error:
             return error.code, error.read()
 
-    def get(self, path: str) -> tuple[int, bytes]:
+    def api(self, path: str, url: str | None = None) -> str:
+        """`path` of the HTTP API of the Rasa server at `url` (default: this one's), with the token."""
+        return f"{url or self.rasa_url}{path}{'&' if '?' in path else '?'}token={self.rasa_token}"
+
+    def get(self, path: str, authenticated: bool = True) -> tuple[int, bytes]:
+        """GET `path` of the Rasa server's HTTP API, with its token unless told otherwise."""
         try:
-            with urllib.request.urlopen(f"{self.rasa_url}{path}", timeout=60) as answer:
+            with urllib.request.urlopen(self.api(path) if authenticated else f"{self.rasa_url}{path}",
+                                        timeout=60) as answer:
                 return answer.status, answer.read()
         except urllib.error.HTTPError as error:
             return error.code, error.read()

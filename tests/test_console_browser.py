@@ -74,10 +74,11 @@ def database_figures(engine) -> dict:
         per_compound = dict(s.execute(select(Compound.name, func.count(Ticket.id)).join(Ticket.compound)
                                       .group_by(Compound.name)).all())
     in_sla = [t for t in rows if t.resolved_at and t.resolved_at - t.created_at <= CATEGORIES[t.category].sla]
+    due = [t for t in rows if t.resolved_at or t.created_at + CATEGORIES[t.category].sla <= now]
     good = [a for a in answers if a in ("satisfied", "basically_satisfied")]
     return {
         "total": str(len(rows)),
-        "completion": f"{100 * len(in_sla) / len(rows):.1f}%",
+        "completion": f"{100 * len(in_sla) / len(due):.1f}%",
         "satisfaction": f"{100 * len(good) / len(answers):.1f}%",
         "overdue": str(sum(t.overdue or (t.status in OPEN_STATUSES and t.due_at < now) for t in rows)),
         "urgent": str(sum(t.urgent for t in rows)),

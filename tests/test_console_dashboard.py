@@ -36,7 +36,10 @@ def test_the_figures_for_everything(worked):
     with Session(worked.engine, future=True) as s:
         numbers = figures(s, None, recent(worked), worked.now)
     assert (numbers.total, numbers.urgent, numbers.overdue) == (5, 2, 1)  # 望江华庭's noise is past due
-    assert numbers.resolved_in_sla == 1 and numbers.completion_rate == pytest.approx(0.2)  # only 供暖
+    # 办结率 judges the 3 tickets already due (供暖 and 燃气 resolved, 噪音 past its SLA): only 供暖 was
+    # on time; 停车 (reopened) and 电梯 still have time, and are no failure yet
+    assert (numbers.due, numbers.not_yet_due) == (3, 2)
+    assert numbers.resolved_in_sla == 1 and numbers.completion_rate == pytest.approx(1 / 3)
     assert numbers.resolved == 2 and numbers.average_resolve_hours == pytest.approx(5.5)  # 1 h and 10 h
     assert numbers.answer_count == 4 and numbers.satisfaction_rate == pytest.approx(0.75)
     assert numbers.by_category == {"供暖": 1, "燃气": 1, "停车秩序": 1, "电梯": 1, "噪音扰民": 1}
@@ -78,7 +81,8 @@ async def test_the_page_shows_the_users_figures_next_to_svg_charts(client_as, wo
     query = f"from={period.start}&to={period.end}"
     admin = await (await (await client_as("admin")).get(f"/dashboard?{query}")).text()
     assert [kpi(admin, n) for n in ("total", "completion", "resolve-hours", "satisfaction", "overdue", "urgent")] \
-        == ["5", "20.0%", "5.5", "75.0%", "1", "2"]
+        == ["5", "33.3%", "5.5", "75.0%", "1", "2"]
+    assert "按时办结 1 / 已到期 3" in admin and kpi(admin, "not-yet-due") == "2"  # 另有 2 件未到期
     assert admin.count("<svg") == 3 and 'aria-label="各小区工单数"' in admin and "望江华庭" in admin
     secretary = await (await (await client_as("zhang")).get(f"/dashboard?{query}")).text()
     assert [kpi(secretary, n) for n in ("total", "completion", "urgent")] == ["2", "50.0%", "1"]

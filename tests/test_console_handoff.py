@@ -30,15 +30,19 @@ JINYU = Resident("wecom", "wrOgQhDgAAJinYuCheng01", "alice", "王阿姨")    # �
 WANGJIANG = Resident("rest", "wangjiang-demo", "bob", "李大爷")          # 望江华庭, 和谐社区
 STRANGER = Resident("rest", None, "carol")                               # one-to-one, no compound
 MENTION = {"mention": "alice"}  # the reply context the connector left on its last row to alice
+RASA_TOKEN = "rasa-api-token"
 
 
 class FakeRasa:
-    """Rasa's HTTP API as far as the console uses it: it records the events appended."""
+    """Rasa's HTTP API as far as the console uses it: it records the events appended, and, as
+    `rasa run --auth-token` does, refuses a request without the token with 401."""
 
     def __init__(self) -> None:
         self.appended: list[tuple[str, list]] = []
 
     async def append(self, request: web.Request) -> web.Response:
+        if request.query.get("token") != RASA_TOKEN:
+            return web.json_response({"reason": "NotAuthenticated"}, status=401)
         self.appended.append((request.match_info["sender"], await request.json()))
         return web.json_response({})
 
@@ -84,8 +88,8 @@ async def rasa(aiohttp_server):
 @pytest.fixture
 def console(site, rasa, aiohttp_client):
     """Log in as one of the accounts; returns a client with its session cookie."""
-    async def as_user(username: str):
-        client = await aiohttp_client(create_app(site, rasa_url=rasa.url))
+    async def as_user(username: str, rasa_token: str = RASA_TOKEN):
+        client = await aiohttp_client(create_app(site, rasa_url=rasa.url, rasa_token=rasa_token))
         page = await (await client.get("/login")).text()
         answer = await client.post("/login", data={"username": username, "password": PASSWORD,
                                                    "csrf_token": csrf_of(page)}, allow_redirects=False)
@@ -147,7 +151,7 @@ async def test_the_queue_shows_waiting_time_group_compound_and_the_latest_messag
 
 async def test_the_queue_page_fetches_its_rows_again_by_itself(console):
     page = await (await (await console("admin")).get("/handoff")).text()
-    assert 'data-src="/handoff/rows"' in page and "setInterval" in page
+    assert 'data-src="/handoff/rows"' in page and '<script src="/static/handoff.js">' in page
 
 
 # scope, whatever the URL --------------------------------------------------------------------------
@@ -310,6 +314,14 @@ async def test_handing_back_resumes_the_conversation_in_rasa(console, site, rasa
     assert [m.text for m in outbox_to(site, JINYU)] == [handoffs.HANDED_BACK]
     assert "王阿姨" not in await (await client.get("/handoff/rows")).text()
     assert (await post(client, f"/handoff/{handoff_id(site, JINYU)}/return")).status == 409
+
+
+async def test_without_rasas_token_nothing_is_handed_back_or_recorded(console, site, rasa):
+    client = await console("zhang", rasa_token="not-the-token")
+    assert (await post(client, f"/handoff/{handoff_id(site, JINYU)}/return")).status == 502
+    answer = await post(client, f"/handoff/{handoff_id(site, JINYU)}/reply", text="您好")
+    assert "done=unrecorded" in answer.headers["Location"]
+    assert rasa.appended == [] and handoff_row(site, JINYU).status == "taken"
 
 
 async def test_when_rasa_is_down_nothing_is_handed_back(site, aiohttp_client):

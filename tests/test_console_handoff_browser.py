@@ -28,7 +28,8 @@ def console_url(stack, tmp_path_factory):
     with Session(stack.engine, future=True) as session, session.begin():
         if not session.scalars(select(User).where(User.username == "zhang_handoff")).first():
             create_user(session, "zhang_handoff", "branch_secretary", PASSWORD, utc_now(), compounds=["金御城"])
-    with running_console(str(stack.engine.url), stack.rasa_url, tmp_path_factory.mktemp("console")) as url:
+    with running_console(str(stack.engine.url), stack.rasa_url, tmp_path_factory.mktemp("console"),
+                         stack.rasa_token) as url:
         yield url
 
 

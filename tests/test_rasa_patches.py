@@ -106,6 +106,23 @@ def test_rasas_rest_channel_refuses_what_it_cannot_use_with_a_4xx(body, status):
     assert refused.value.status_code == status
 
 
+@pytest.mark.parametrize("sender", ["wecom:wrOgQhDgAAJinYuCheng01:alice", "dingtalk:dm:alice", "feishu:oc_1:ou_1",
+                                    "onebot:123456:10001", "matrix:%21room%3Aexample.org:%40alice%3Aexample.org",
+                                    "wec%6Fm:wrOgQhDgAAJinYuCheng01:alice", "wechat:g:alice"])
+def test_rasas_rest_channel_refuses_a_sender_id_of_another_platform(sender):
+    request = RestRequest(json.dumps({"sender": sender, "message": "我上次报的事处理得怎么样了"}).encode())
+    with pytest.raises(SanicException) as refused:
+        asyncio.run(RestInput()._extract_sender(request))
+    assert refused.value.status_code == 400 and "REST channel takes only its own sender ids" in str(refused.value)
+
+
+@pytest.mark.parametrize("sender", ["rest:wangjiang-demo:me", "rest:dm:vol_liu", "rest:c0ffee00", "c0ffee00",
+                                    "wecom:alice"])
+def test_rasas_rest_channel_takes_its_own_sender_ids(sender):
+    request = RestRequest(json.dumps({"sender": sender, "message": "你好"}).encode())
+    assert asyncio.run(RestInput()._extract_sender(request)) == sender
+
+
 def test_rasas_rest_channel_passes_on_a_clean_message():
     rest = RestInput()
     request = RestRequest(json.dumps({"sender": "rest:g:alice", "message": "7号楼\u202e暖气不热",

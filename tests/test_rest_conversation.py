@@ -1,5 +1,6 @@
 """Conversations over the REST channel through the real Rasa server and action server, with the
-sample site in the database; tickets are checked in that database."""
+sample site in the database; tickets are checked in that database. And what the server keeps
+closed: its HTTP API without the token, the REST channel to other platforms' sender ids."""
 import json
 
 GROUP = "rest:wangjiang-demo"  # bound to 望江华庭 in org/sample_site.yml
@@ -75,7 +76,8 @@ def test_the_model_knows_a_question_but_not_the_faq_entries(stack):
     """The FAQ is read at run time (a console edit needs no training): the model only tells a
     question from a report."""
     def parse(text):
-        status, body = stack.post("/model/parse", json.dumps({"text": text}).encode())
+        status, body = stack.post("/model/parse", json.dumps({"text": text}).encode(),
+                                  query=f"?token={stack.rasa_token}")
         assert status == 200, body
         return json.loads(body)
     question = parse("垃圾分类厨余垃圾几点可以扔")
@@ -86,3 +88,24 @@ def test_the_model_knows_a_question_but_not_the_faq_entries(stack):
 def test_a_report_is_never_answered_from_the_faq(stack):
     replies = stack.rest(f"{GROUP}:faq3", "4号楼门口的垃圾桶三天没人清了 臭死了")
     assert "环境卫生" in replies[0] and "已登记" in replies[0]
+
+
+def test_rasas_http_api_answers_only_with_its_token(stack):
+    stack.rest(f"{GROUP}:api", "你好")
+    for path in ("/status", f"/conversations/{GROUP}:api/tracker"):
+        assert stack.get(path, authenticated=False)[0] == 401
+        assert stack.get(path)[0] == 200
+    event = json.dumps([{"event": "bot", "text": "假冒的工作人员回复"}]).encode()
+    for query in ("", "?token=guessed"):
+        assert stack.post(f"/conversations/{GROUP}:api/tracker/events", event, query=query)[0] == 401
+        assert stack.post("/model/parse", b'{"text": "\u4f60\u597d"}', query=query)[0] == 401
+    assert stack.post("/model/parse", b'{"text": "\u4f60\u597d"}', query=f"?token={stack.rasa_token}")[0] == 200
+    _, tracker = stack.get(f"/conversations/{GROUP}:api/tracker")
+    assert "假冒的工作人员回复" not in tracker.decode()
+
+
+def test_the_rest_channel_cannot_speak_as_a_wecom_member(stack):
+    """A REST request naming a WeCom member of 金御城's group would report and ask in their name."""
+    status, body = stack.post("/webhooks/rest/webhook", json.dumps(
+        {"sender": "wecom:wrOgQhDgAAJinYuCheng01:alice", "message": "我上次报的事处理得怎么样了"}).encode())
+    assert status == 400 and "REST channel takes only its own sender ids" in body.decode()
