@@ -101,3 +101,16 @@ async def test_the_default_period_is_the_last_eight_weeks(client_as, worked):
 async def test_a_period_that_makes_no_sense_is_a_400(client_as, query):
     client = await client_as("admin")
     assert (await client.get(f"/dashboard?{query}")).status == 400
+
+
+async def test_staff_see_on_the_dashboard_whether_the_escalation_clock_runs(client_as, site):
+    from bot import health
+    from bot.clock import utc_now
+    stopped = await (await (await client_as("admin")).get("/dashboard")).text()
+    assert "超期升级程序从未运行" in stopped  # no beat yet: overdue tickets would stay where they are
+    health.record_beat(site.engine, utc_now() - timedelta(minutes=10), every_seconds=30)
+    late = await (await (await client_as("admin")).get("/dashboard")).text()
+    assert "已 10 分钟没有运行" in late
+    health.record_beat(site.engine, utc_now(), every_seconds=30)
+    running = await (await (await client_as("zhang")).get("/dashboard")).text()
+    assert "超期升级程序运行正常" in running and "没有运行" not in running
