@@ -81,7 +81,7 @@ run: $(MODEL)
 	trap 'kill 0' INT TERM EXIT; \
 	SANIC_HOST=127.0.0.1 $(RASA) run actions --actions actions --port $(ACTIONS_PORT) > var/actions.log 2>&1 & \
 	$(PY) -m bot worker > var/worker.log 2>&1 & \
-	$(RASA) run --enable-api --auth-token "$$token" --interface $(RASA_INTERFACE) --model $(MODEL) --port $(RASA_PORT) \
+	$(RASA) run --enable-api --auth-token="$$token" --interface $(RASA_INTERFACE) --model $(MODEL) --port $(RASA_PORT) \
 		--endpoints var/endpoints.yml --credentials credentials.yml > var/rasa.log 2>&1 & \
 	RASA_URL=http://127.0.0.1:$(RASA_PORT) RASA_TOKEN="$$token" $(PY) -m console --port $(CONSOLE_PORT) > var/console.log 2>&1 & \
 	until curl -sf "127.0.0.1:$(RASA_PORT)/status?token=$$token" >/dev/null; do sleep 1; done; \

@@ -63,5 +63,6 @@ def rasa_token(path: str | Path) -> str:
     if not path.exists():
         path.parent.mkdir(parents=True, exist_ok=True)
         path.touch(mode=0o600)
-        path.write_text(secrets.token_urlsafe(32) + "\n", encoding="utf-8")
+        # hex: a token starting with "-" would be taken by `rasa run` for an option
+        path.write_text(secrets.token_hex(32) + "\n", encoding="utf-8")
     return path.read_text(encoding="utf-8").strip()

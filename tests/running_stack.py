@@ -63,7 +63,9 @@ class Stack:
     actions_port: int = 0
     actions: subprocess.Popen | None = None
     rasa_servers: dict = field(default_factory=dict)  # port → process
-    rasa_token: str = field(default_factory=lambda: secrets.token_urlsafe(16))  # every server's --auth-token
+    # every server's --auth-token; starting with "-" as token_urlsafe's may, which `rasa run` takes
+    # for an option unless given as --auth-token=…
+    rasa_token: str = field(default_factory=lambda: "-" + secrets.token_urlsafe(16))
 
     @classmethod
     def start(cls, model: Path, work: Path, fake_base_url: str, database: str | None = None,
@@ -122,7 +124,7 @@ class Stack:
 
     def _spawn_rasa(self, port: int, log_name: str) -> subprocess.Popen:
         self.rasa_servers[port] = self._spawn(log_name, [str(BIN / "rasa"), "run", "--enable-api", "--model", str(self.model),
-                                      "--auth-token", self.rasa_token, "--interface", "127.0.0.1",
+                                      f"--auth-token={self.rasa_token}", "--interface", "127.0.0.1",
                                       "--port", str(port), "--endpoints", str(self.work / "endpoints.yml"),
                                       "--credentials", str(self.work / "credentials.yml")], self.env)
         return self.rasa_servers[port]
