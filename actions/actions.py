@@ -23,8 +23,7 @@ def _warm_faq() -> None:
     console edit re-embeds only what changed). A FAQ that cannot be read stops nothing else:
     reports are still filed."""
     try:
-        with database() as session:
-            faq_matcher.current(session)
+        faq_matcher.warm(database)
     except Exception:  # noqa: BLE001 - any FAQ problem: logged, and met again at the first question
         log.exception("the FAQ matcher could not be trained at start")
 

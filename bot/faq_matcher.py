@@ -226,23 +226,37 @@ def picked_number(text: str, count: int) -> int | None:
 _current: dict[tuple, Matcher] = {}
 
 
+def _source(session: Session | None):
+    """The live FAQ's key (which FAQ, which version) and how to read its entries."""
+    version = faq_store.version(session) if session is not None else 0
+    if version:
+        return ("database", version), lambda: faq_store.entries(session)
+    path = faq_file()
+    return ("file", str(path), Path(path).stat().st_mtime), lambda: load(path)
+
+
+def _remember(key: tuple, entries: list[Entry]) -> Matcher:
+    _current.clear()
+    _current[key] = Matcher(entries)
+    return _current[key]
+
+
 def current(session: Session | None) -> Matcher:
     """The matcher of the live FAQ: the database's once a FAQ was imported (`python -m bot faq
     import`, the console), else the FAQ file; rebuilt when either changes (the database's version
     is read at every question, so a console edit answers the next one)."""
-    version = faq_store.version(session) if session is not None else 0
-    if version:
-        key = ("database", version)
-        build = lambda: faq_store.entries(session)  # noqa: E731
-    else:
-        path = faq_file()
-        key = ("file", str(path), Path(path).stat().st_mtime)
-        build = lambda: load(path)  # noqa: E731
-    if key not in _current:
-        entries = build()
-        _current.clear()
-        _current[key] = Matcher(entries)
-    return _current[key]
+    key, read = _source(session)
+    return _current[key] if key in _current else _remember(key, read())
+
+
+def warm(open_session) -> None:
+    """Build the live FAQ's matcher before the first question, holding no database transaction
+    while it embeds: on SQLite a read held that long kept the Rasa server from creating its tables."""
+    with open_session() as session:
+        key, read = _source(session)
+        entries = None if key in _current else read()
+    if entries is not None:
+        _remember(key, entries)
 
 
 def matcher_for_file(path: str | Path) -> Matcher:
