@@ -98,14 +98,21 @@ def _optional(item: dict, key: str) -> str | None:
 def load(path: str | Path) -> list[Entry]:
     """The entries of a FAQ file, checked; a bad file raises FaqFileError naming the entry."""
     try:
-        data = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
-    except yaml.YAMLError as error:
-        raise FaqFileError(f"{path}: not valid YAML: {error}") from None
+        text = Path(path).read_text(encoding="utf-8")
     except OSError as error:
         raise FaqFileError(f"{path}: {error.strerror}") from None
+    return loads(text, str(path))
+
+
+def loads(text: str, name: str) -> list[Entry]:
+    """The entries of a FAQ file's text (`name`: what the errors call it, e.g. an upload's name)."""
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as error:
+        raise FaqFileError(f"{name}: not valid YAML: {error}") from None
     items = data.get("entries") if isinstance(data, dict) else None
     if not isinstance(items, list) or not items:
-        raise FaqFileError(f"{path}: needs a non-empty `entries:` list")
+        raise FaqFileError(f"{name}: needs a non-empty `entries:` list")
     seen: set[str] = set()
     entries = [_entry(item, number, seen) for number, item in enumerate(items)]
     _no_question_twice(entries)

@@ -257,7 +257,3 @@ def warm(open_session) -> None:
         entries = None if key in _current else read()
     if entries is not None:
         _remember(key, entries)
-
-
-def matcher_for_file(path: str | Path) -> Matcher:
-    return Matcher(load(path))

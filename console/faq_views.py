@@ -8,7 +8,6 @@ those who cover that community; an entry for every community is seen by all staf
 admins and community staff, who alone may import (non-admins only their communities' entries).
 Residents' questions of an unknown community are for admins only.
 """
-import tempfile
 from pathlib import Path
 from urllib.parse import quote
 
@@ -192,15 +191,10 @@ def _read_upload(filename: str, data: bytes) -> list[Entry]:
         return faq_xlsx.read(data)
     if suffix not in (".yml", ".yaml"):
         raise FaqFileError("只能导入 .yml、.yaml 或 .xlsx 文件")
-    with tempfile.TemporaryDirectory() as folder:  # faq.load reads a path
-        path = Path(folder) / "faq.yml"
-        path.write_bytes(data)
-        try:
-            return faq.load(path)
-        except FaqFileError as error:
-            raise FaqFileError(str(error).replace(str(path), name)) from None
-        except UnicodeDecodeError:
-            raise FaqFileError(f"{name}: 不是 UTF-8 编码的文本 (not UTF-8 text)") from None
+    try:
+        return faq.loads(data.decode("utf-8"), name)
+    except UnicodeDecodeError:
+        raise FaqFileError(f"{name}: 不是 UTF-8 编码的文本 (not UTF-8 text)") from None
 
 
 def _check_import_scope(session: Session, user: User, imported: list[Entry]) -> None:
