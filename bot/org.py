@@ -1,7 +1,8 @@
 """The org directory (组织架构): 街道 → 社区 → 网格 → 小区, with the people and numbers of each.
 
-A street-office clerk keeps it in one YAML file (see `org/sample_site.yml` and the README).
-`import_org_file` checks the whole file first and then upserts it in one transaction, keyed by
+A street-office clerk keeps it in one YAML file (see `org/sample_site.yml` and docs/org.md).
+`import_org_file` checks the whole file first (an error, in Chinese for the clerk, names the entry
+and the field) and then upserts it in one transaction, keyed by
 names, so re-importing a corrected file updates rows in place and tickets keep pointing at
 their compound. Compounds, grids, communities and subdistricts that leave the file are kept
 (tickets reference them); aliases, buildings, group bindings and hotlines that leave it are
@@ -20,14 +21,14 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
 from bot import office_hours
-from bot.locations import normalized_number, width_normalized
+from bot.normalize import normalized_number, width_normalized
 from bot.models import (Building, Community, Compound, CompoundAlias, GroupBinding, Grid, Hotline,
                         Subdistrict)
 from bot.privacy import mask_phone
 
 HOTLINE_KINDS = ("gas_company", "lift_company", "heat_company", "water_company", "power_company",
                  "police", "fire", "ambulance", "property")
-PLATFORMS = ("wecom", "dingtalk", "feishu", "onebot", "matrix", "rest")
+PLATFORMS = ("wecom", "dingtalk", "feishu", "onebot", "matrix", "wechat_mp", "wechat_kf", "rest")
 KINDS = ("subdistricts", "communities", "grids", "compounds", "aliases", "buildings", "bindings",
          "hotlines")
 KEPT_KINDS = ("subdistricts", "communities", "grids", "compounds")  # never deleted: tickets need them
@@ -120,14 +121,14 @@ class _Entry:
         return _Entry(f"{self.path}.{path}" if self.path else path, label)
 
     def __str__(self) -> str:
-        where = self.path or "the file"
+        where = self.path or "文件顶层"
         return f"{where} ({self.label})" if self.label else where
 
     def error(self, field_name: str, problem: str) -> OrgFileError:
-        return OrgFileError(f"{self}: field '{field_name}' {problem}")
+        return OrgFileError(f"{self}：字段 '{field_name}' {problem}")
 
 
-_QUOTE_HINT = 'must be a string (write it in quotes, e.g. "13800000001")'
+_QUOTE_HINT = '必须是字符串（请加引号，如 "13800000001"）'
 
 
 def _mapping(value: Any, where: _Entry, field_name: str | None, known: tuple[str, ...]) -> dict:
@@ -136,29 +137,29 @@ def _mapping(value: Any, where: _Entry, field_name: str | None, known: tuple[str
         where.label = value["name"].strip() or None  # so that even a misspelt field names its entry
     if not isinstance(value, dict):
         if field_name is None:
-            raise OrgFileError(f"{where}: must be a mapping with the fields {', '.join(known)}")
-        raise where.error(field_name, f"must be a mapping with the fields {', '.join(known)}")
+            raise OrgFileError(f"{where}：应写成“字段: 值”的形式（可用字段：{', '.join(known)}）")
+        raise where.error(field_name, f"应写成“字段: 值”的形式（可用字段：{', '.join(known)}）")
     for key in value:
         if key not in known:
             name = f"{field_name}.{key}" if field_name else str(key)
-            raise where.error(name, f"is not a known field (known: {', '.join(known)})")
+            raise where.error(name, f"不是可用的字段（可用字段：{', '.join(known)}）")
     return value
 
 
 def _text(data: dict, key: str, where: _Entry, required: bool = False, prefix: str = "",
-          hint: str = "must be a string") -> str | None:
+          hint: str = "必须是字符串") -> str | None:
     value = data.get(key)
     name = prefix + key
     if value is None:
         if required:
-            raise where.error(name, "is required")
+            raise where.error(name, "必须填写")
         return None
     if not isinstance(value, str):
         raise where.error(name, hint)
     value = value.strip()
     if not value:
         if required:
-            raise where.error(name, "must not be empty")
+            raise where.error(name, "不能为空")
         return None
     return value
 
@@ -168,7 +169,7 @@ def _list(data: dict, key: str, where: _Entry) -> list:
     if value is None:
         return []
     if not isinstance(value, list):
-        raise where.error(key, "must be a list (entries starting with '- ')")
+        raise where.error(key, "应是列表（每一项以“- ”开头）")
     return value
 
 
@@ -176,13 +177,13 @@ def _ids(value: Any, where: _Entry, name: str) -> dict:
     if value is None:
         return {}
     if not isinstance(value, dict):
-        raise where.error(name, "must be a mapping of platform to user id, e.g. {wecom: zhangsan}")
+        raise where.error(name, "应写成“平台: 用户ID”的形式，如 {wecom: zhangsan}")
     ids = {}
     for platform, user_id in value.items():
         if platform not in PLATFORMS:
-            raise where.error(f"{name}.{platform}", f"is not a known platform (known: {', '.join(PLATFORMS)})")
+            raise where.error(f"{name}.{platform}", f"不是已知的平台（可用：{', '.join(PLATFORMS)}）")
         if not isinstance(user_id, str) or not user_id.strip():
-            raise where.error(f"{name}.{platform}", 'must be a string (write it in quotes, e.g. "0123")')
+            raise where.error(f"{name}.{platform}", '必须是字符串（请加引号，如 "0123"）')
         ids[platform] = user_id.strip()
     return ids
 
@@ -205,7 +206,7 @@ def _office_hours(data: dict, where: _Entry) -> str | None:
         try:
             office_hours.parse(text)
         except office_hours.OfficeHoursError as error:
-            raise where.error("office_hours", str(error)) from None
+            raise where.error("office_hours", f"读不懂：{error}") from None
     return text
 
 
@@ -216,9 +217,9 @@ def _hotlines(data: dict, where: _Entry) -> list[HotlineEntry]:
         item = _mapping(item, entry, None, ("kind", "name", "number"))
         kind = _text(item, "kind", entry, required=True)
         if kind not in HOTLINE_KINDS:
-            raise entry.error("kind", f"must be one of {', '.join(HOTLINE_KINDS)} (got '{kind}')")
+            raise entry.error("kind", f"必须是 {', '.join(HOTLINE_KINDS)} 之一（现在是 '{kind}'）")
         if kind in seen:
-            raise entry.error("kind", f"'{kind}' is already given by {seen[kind]}")
+            raise entry.error("kind", f"'{kind}' 已在 {seen[kind]} 填写过")
         seen[kind] = entry
         hotlines.append(HotlineEntry(kind, _text(item, "name", entry),
                                      _text(item, "number", entry, required=True, hint=_QUOTE_HINT)))
@@ -229,12 +230,12 @@ def _building(item: Any, where: _Entry) -> BuildingEntry:
     item = _mapping(item, where, None, ("number", "leader"))
     raw = item.get("number")
     if raw is None:
-        raise where.error("number", "is required")
+        raise where.error("number", "必须填写")
     if isinstance(raw, bool) or not isinstance(raw, (int, str)):
-        raise where.error("number", f"must be a building number like 7, 七 or B (got {raw!r})")
+        raise where.error("number", f"应是楼号，如 7、七 或 B（现在是 {raw!r}）")
     number = normalized_number(width_normalized(str(raw)))
     if not number or number == "0":
-        raise where.error("number", f"must be a building number like 7, 七 or B (got '{raw}')")
+        raise where.error("number", f"应是楼号，如 7、七 或 B（现在是 '{raw}'）")
     return BuildingEntry(number, _person(item, "leader", where))
 
 
@@ -246,10 +247,10 @@ def _compound(item: Any, where: _Entry) -> CompoundEntry:
     aliases = []
     for i, alias in enumerate(_list(item, "aliases", where)):
         if not isinstance(alias, str) or not alias.strip():
-            raise where.error(f"aliases[{i}]", "must be a non-empty string")
+            raise where.error(f"aliases[{i}]", "必须是非空的字符串")
         alias = alias.strip()
         if alias == name or alias in aliases:
-            raise where.error(f"aliases[{i}]", f"repeats '{alias}'")
+            raise where.error(f"aliases[{i}]", f"重复了 '{alias}'")
         aliases.append(alias)
     company = hotline = None
     if item.get("property") is not None:
@@ -261,8 +262,8 @@ def _compound(item: Any, where: _Entry) -> CompoundEntry:
         entry = where.child(f"buildings[{i}]", name)
         building = _building(raw, entry)
         if building.number in listed_as:
-            raise entry.error("number", f"repeats building {building.number} "
-                                        f"(already listed as {listed_as[building.number]})")
+            raise entry.error("number", f"重复了楼号 {building.number}"
+                                        f"（已写在 {listed_as[building.number]}）")
         listed_as[building.number] = f"buildings[{i}]"
         buildings.append(building)
     return CompoundEntry(
@@ -291,12 +292,12 @@ class _Reader:
         data = _mapping(data if data is not None else {}, top, None,
                         ("site", "hotlines", "subdistricts", "groups"))
         if not data.get("subdistricts"):
-            raise top.error("subdistricts", "is required (a list of 街道)")
+            raise top.error("subdistricts", "必须填写（街道的列表）")
         subdistricts: list[SubdistrictEntry] = []
         for i, raw in enumerate(_list(data, "subdistricts", top)):
             subdistrict = self.subdistrict(raw, top.child(f"subdistricts[{i}]"))
             if any(other.name == subdistrict.name for other in subdistricts):
-                raise top.child(f"subdistricts[{i}]", subdistrict.name).error("name", "is listed twice")
+                raise top.child(f"subdistricts[{i}]", subdistrict.name).error("name", "重复填写")
             subdistricts.append(subdistrict)
         groups = [self.group(raw, top.child(f"groups[{i}]")) for i, raw in enumerate(_list(data, "groups", top))]
         return Site(_text(data, "site", top), _hotlines(data, top), subdistricts, groups)
@@ -312,13 +313,13 @@ class _Reader:
         raw = _mapping(raw, where, None, ("name", "secretary", "office_hours", "hotlines", "grids"))
         name = _text(raw, "name", where, required=True)
         if name in self.communities:
-            raise where.error("name", f"'{name}' is already listed at {self.communities[name].path}")
+            raise where.error("name", f"'{name}' 已写在 {self.communities[name].path}")
         self.communities[name] = where
         grids: list[GridEntry] = []
         for i, item in enumerate(_list(raw, "grids", where)):
             grid = self.grid(item, where.child(f"grids[{i}]"))
             if any(other.name == grid.name for other in grids):
-                raise where.child(f"grids[{i}]", grid.name).error("name", f"is listed twice in {name}")
+                raise where.child(f"grids[{i}]", grid.name).error("name", f"在{name}里重复填写")
             grids.append(grid)
         return CommunityEntry(name, _person(raw, "secretary", where), _office_hours(raw, where),
                               _hotlines(raw, where), grids)
@@ -341,24 +342,24 @@ class _Reader:
         key = name_key(text)
         owner = self.compound_keys.get(key)
         if owner and (owner[0] != compound or not own_ok):
-            raise where.error(field_name, f"'{text}' is already used by {owner[0]} ({owner[1].path})")
+            raise where.error(field_name, f"'{text}' 已被{owner[0]}使用（{owner[1].path}）")
         self.compound_keys.setdefault(key, (compound, where))
 
     def group(self, raw: Any, where: _Entry) -> BindingEntry:
         raw = _mapping(raw, where, None, ("platform", "group_id", "compound"))
         platform = _text(raw, "platform", where, required=True)
         group_id = _text(raw, "group_id", where, required=True,
-                         hint='must be a string (write it in quotes, e.g. "123456")')
+                         hint='必须是字符串（请加引号，如 "123456"）')
         where.label = f"{platform} {group_id}"
         if platform not in PLATFORMS:
-            raise where.error("platform", f"must be one of {', '.join(PLATFORMS)} (got '{platform}')")
+            raise where.error("platform", f"必须是 {', '.join(PLATFORMS)} 之一（现在是 '{platform}'）")
         if (platform, group_id) in self.bound:
-            raise where.error("group_id", f"the group is already bound at {self.bound[platform, group_id].path}")
+            raise where.error("group_id", f"这个群已在 {self.bound[platform, group_id].path} 绑定过")
         self.bound[platform, group_id] = where
         compound = _text(raw, "compound", where, required=True)
         owner = self.compound_keys.get(name_key(compound))
         if owner is None:
-            raise where.error("compound", f"names '{compound}', which is not a compound in this file")
+            raise where.error("compound", f"写的是 '{compound}'，本文件里没有这个小区")
         return BindingEntry(platform, group_id, owner[0])
 
 
@@ -371,20 +372,20 @@ def load_org_file(path: str | Path) -> dict:
     try:
         text = Path(path).read_text(encoding="utf-8")
     except OSError as error:
-        raise OrgFileError(f"{path}: cannot read the file ({error.strerror or error})") from error
+        raise OrgFileError(f"{path}：无法读取文件（{error.strerror or error}）") from error
     except UnicodeDecodeError as error:
-        raise OrgFileError(f"{path}: the file is not UTF-8 text") from error
+        raise OrgFileError(f"{path}：文件不是 UTF-8 编码的文本") from error
     try:
         data = yaml.safe_load(text)
     except yaml.MarkedYAMLError as error:
         mark = error.problem_mark or error.context_mark
-        where = f"{path} line {mark.line + 1}, column {mark.column + 1}" if mark else str(path)
-        raise OrgFileError(f"{where}: not valid YAML: {error.problem or error.context}") from error
+        where = f"{path} 第{mark.line + 1}行第{mark.column + 1}列" if mark else str(path)
+        raise OrgFileError(f"{where}：YAML 格式错误：{error.problem or error.context}") from error
     except yaml.YAMLError as error:
-        raise OrgFileError(f"{path}: not valid YAML: {error}") from error
+        raise OrgFileError(f"{path}：YAML 格式错误：{error}") from error
     if data is not None and not isinstance(data, dict):
-        raise OrgFileError(f"{path}: the file must be a mapping with 'subdistricts' "
-                           "(and optional 'site', 'hotlines', 'groups')")
+        raise OrgFileError(f"{path}：文件应以 subdistricts: 开头写成“字段: 值”的形式"
+                           "（还可有 site、hotlines、groups）")
     return data or {}
 
 
@@ -516,16 +517,21 @@ def import_org_file(engine: Engine, path: str | Path) -> dict:
         return import_org(session, data)
 
 
+KIND_ZH = {"subdistricts": "街道", "communities": "社区", "grids": "网格", "compounds": "小区",
+           "aliases": "小区别名", "buildings": "楼栋", "bindings": "群绑定", "hotlines": "热线"}
+OUTCOME_ZH = {"created": "新增", "updated": "更新", "unchanged": "未变", "removed": "删除", "kept": "保留"}
+
+
 def summary_text(counts: dict) -> str:
-    """The import summary as a small table ("-" where an outcome cannot happen to a kind)."""
-    lines = [f"{'':<13}" + "".join(f"{outcome:>10}" for outcome in OUTCOMES)]
+    """The import summary for the clerk, a line a kind: `小区：新增 7，更新 0，未变 0，保留 0`."""
+    lines = []
     for kind in KINDS:
         impossible = "removed" if kind in KEPT_KINDS else "kept"
-        lines.append(f"{kind:<13}" + "".join(
-            f"{'-' if outcome == impossible else counts[kind][outcome]:>10}" for outcome in OUTCOMES))
+        lines.append(f"{KIND_ZH[kind]}：" + "，".join(
+            f"{OUTCOME_ZH[outcome]} {counts[kind][outcome]}" for outcome in OUTCOMES if outcome != impossible))
     kept = sum(counts[kind]["kept"] for kind in KEPT_KINDS)
     if kept:
-        lines.append(f"kept: {kept} no longer in the file, not deleted because tickets may refer to them")
+        lines.append(f"保留：{kept} 项已不在文件里，因为工单可能用到它们，没有删除")
     return "\n".join(lines)
 
 
@@ -641,7 +647,7 @@ def org_tree(session: Session) -> str:
         groups.setdefault(row.compound_id, []).append(row)
     subdistricts = list(session.scalars(select(Subdistrict).order_by(Subdistrict.name)))
     if not subdistricts:
-        return "组织架构为空 (the org directory is empty): import one with python -m bot org import FILE.yml"
+        return "组织架构为空：请用 python -m bot org import FILE.yml 导入"
     lines = _hotline_lines(hotlines.get(("site", ""), []), "")
     for sub in subdistricts:
         lines.append(f"街道 {sub.name}  {_who('书记', sub.secretary_name, sub.secretary_phone, sub.secretary_ids)}")

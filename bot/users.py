@@ -89,17 +89,17 @@ def create_user(session: Session, username: str, role: str, password: str, now: 
     """A new account covering the named communities (community staff) or compounds (secretaries)."""
     username = username.strip()
     if role not in ROLES:
-        raise UserError(f"unknown role {role!r}: one of {', '.join(ROLES)}")
+        raise UserError(f"没有 {role!r} 这个角色，可用：{', '.join(ROLES)}")
     if not username:
-        raise UserError("the user name is empty")
+        raise UserError("用户名为空")
     if len(password) < 8:
-        raise UserError("the password needs at least 8 characters")
+        raise UserError("密码至少要 8 个字符")
     if session.scalars(select(User).where(User.username == username)).first():
-        raise UserError(f"the user {username!r} exists already")
+        raise UserError(f"用户 {username!r} 已经存在")
     if role == "community_staff" and not communities:
-        raise UserError("community staff need at least one --community")
+        raise UserError("社区工作者至少要用 --community 指定一个社区")
     if role == "branch_secretary" and not compounds:
-        raise UserError("a branch secretary needs at least one --compound")
+        raise UserError("小区党支部书记至少要用 --compound 指定一个小区")
     user = User(username=username, role=role, password_hash=hash_password(password), created_at=now,
                 communities=[_named(session, Community, name) for name in communities],
                 compounds=[_named(session, Compound, name) for name in compounds])
@@ -111,7 +111,7 @@ def create_user(session: Session, username: str, role: str, password: str, now: 
 def _named(session: Session, model, name: str):
     row = session.scalars(select(model).where(model.name == name)).first()
     if row is None:
-        raise UserError(f"no {model.__tablename__[:-1]} named {name!r} in the org directory")
+        raise UserError(f"组织架构里没有名为 {name!r} 的{'社区' if model is Community else '小区'}")
     return row
 
 

@@ -281,14 +281,14 @@ async def test_an_old_scrypt_password_still_logs_in_and_is_then_kept_as_argon2id
 
 
 @pytest.mark.parametrize("role, communities, compounds, problem", [
-    ("mayor", [], [], "unknown role"),
+    ("mayor", [], [], "没有 'mayor' 这个角色"),
     ("community_staff", [], [], "--community"),
-    ("branch_secretary", [], ["不存在小区"], "no compound named"),
-    ("admin", [], [], "exists already"),
+    ("branch_secretary", [], ["不存在小区"], "没有名为 '不存在小区' 的小区"),
+    ("admin", [], [], "已经存在"),
 ])
 def test_accounts_that_make_no_sense_are_refused(site, role, communities, compounds, problem):
     with Session(site.engine, future=True) as s, pytest.raises(UserError, match=problem):
-        create_user(s, "admin" if problem == "exists already" else "new", role, PASSWORD, site.now,
+        create_user(s, "admin" if problem == "已经存在" else "new", role, PASSWORD, site.now,
                     communities, compounds)
 
 

@@ -61,9 +61,9 @@ def run_bot(tmp_path, *args):
 
 def test_the_command_line_imports_a_file_once_and_exports_it_back(tmp_path):
     result = run_bot(tmp_path, "faq", "import", str(write(tmp_path, GOOD)))
-    assert result.returncode == 0 and "2 FAQ entries added" in result.stdout
+    assert result.returncode == 0 and "常见问题新增 2 条" in result.stdout
     again = run_bot(tmp_path, "faq", "import", "--if-empty", str(write(tmp_path, GOOD.replace("周一至周五", "每天"))))
-    assert again.returncode == 0 and "not importing" in again.stdout
+    assert again.returncode == 0 and "不导入" in again.stdout
     assert run_bot(tmp_path, "faq", "export", str(tmp_path / "out.yml")).returncode == 0
     assert faq.load(tmp_path / "out.yml") == faq.load(write(tmp_path, GOOD))
 

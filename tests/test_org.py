@@ -202,16 +202,16 @@ def _misspelt_field(data):
 
 
 BAD_FILES = [
-    (_missing_compound_name, ["subdistricts[0].communities[0].grids[0].compounds[1]:", "field 'name' is required"]),
-    (_phone_as_number, [f"{JINYUCHENG}: field 'secretary.phone' must be a string"]),
-    (_alias_used_twice, ["compounds[1] (翠柳苑): field 'aliases[1]'", "金御城小区", "already used by 金御城"]),
-    (_binding_to_unknown_compound, ["groups[0] (wecom wrOgQhDgAAJinYuCheng01): field 'compound'", "金玉城"]),
-    (_bad_building_number, [f"{JINYUCHENG_PATH}.buildings[1] (金御城): field 'number'", "7号"]),
-    (_same_building_twice, [f"{JINYUCHENG_PATH}.buildings[3] (金御城): field 'number' repeats building 7",
-                           "already listed as buildings[1]"]),
-    (_unknown_hotline_kind, ["hotlines[0] (城市燃气抢修): field 'kind' must be one of gas_company", "'gas'"]),
-    (_group_bound_twice, ["groups[8] (wecom wrOgQhDgAAJinYuCheng01): field 'group_id'", "already bound at groups[0]"]),
-    (_misspelt_field, [f"{JINYUCHENG}: field 'secretery' is not a known field"]),
+    (_missing_compound_name, ["subdistricts[0].communities[0].grids[0].compounds[1]：", "字段 'name' 必须填写"]),
+    (_phone_as_number, [f"{JINYUCHENG}：字段 'secretary.phone' 必须是字符串（请加引号"]),
+    (_alias_used_twice, ["compounds[1] (翠柳苑)：字段 'aliases[1]'", "金御城小区", "已被金御城使用"]),
+    (_binding_to_unknown_compound, ["groups[0] (wecom wrOgQhDgAAJinYuCheng01)：字段 'compound'", "金玉城"]),
+    (_bad_building_number, [f"{JINYUCHENG_PATH}.buildings[1] (金御城)：字段 'number'", "7号"]),
+    (_same_building_twice, [f"{JINYUCHENG_PATH}.buildings[3] (金御城)：字段 'number' 重复了楼号 7",
+                           "已写在 buildings[1]"]),
+    (_unknown_hotline_kind, ["hotlines[0] (城市燃气抢修)：字段 'kind' 必须是 gas_company", "'gas'"]),
+    (_group_bound_twice, ["groups[8] (wecom wrOgQhDgAAJinYuCheng01)：字段 'group_id'", "已在 groups[0] 绑定过"]),
+    (_misspelt_field, [f"{JINYUCHENG}：字段 'secretery' 不是可用的字段"]),
 ]
 
 
@@ -236,7 +236,7 @@ def test_a_yaml_syntax_error_names_the_file_and_line(engine, tmp_path):
     bad = tmp_path / "broken.yml"
     bad.write_text("subdistricts:\n  - name: 幸福街道\n    secretary: {name: 刘书记, phone: \"138\n",
                    encoding="utf-8")
-    with pytest.raises(OrgFileError, match=r"broken\.yml line \d+"):
+    with pytest.raises(OrgFileError, match=r"broken\.yml 第\d+行"):
         import_org_file(engine, bad)
     assert snapshot(engine) == before
 
@@ -318,13 +318,13 @@ def test_cli_imports_shows_and_rejects(tmp_path):
     database = tmp_path / "cli.db"
     done = run_bot(database, "org", "import", str(SAMPLE))
     assert done.returncode == 0, done.stderr
-    assert "compounds" in done.stdout and "7" in done.stdout
+    assert "小区：新增 7" in done.stdout
 
     data = sample()
     _phone_as_number(data)
     bad = run_bot(database, "org", "import", str(write(tmp_path, data, "bad.yml")))
     assert bad.returncode == 1
-    assert f"error: {JINYUCHENG}: field 'secretary.phone' must be a string" in bad.stderr
+    assert f"错误：{JINYUCHENG}：字段 'secretary.phone' 必须是字符串" in bad.stderr
 
     shown = run_bot(database, "org", "show")
     assert shown.returncode == 0, shown.stderr
