@@ -27,7 +27,7 @@ from yarl import URL
 from bot import tickets
 from bot.conversations import Resident
 from bot.models import Compound, Handoff, OutboxMessage, Reporter, Ticket, User
-from bot.notifier import notify
+from bot.notifier import last_context, notify
 from bot.office_hours import OfficeHours, when_text
 from bot.privacy import mask_sensitive
 from bot.taxonomy import CATEGORIES
@@ -154,9 +154,7 @@ def send_to_resident(session: Session, handoff: Handoff, text: str, now: datetim
     context (mention, reply handle) as the bot's last message to them; masked in a group."""
     if handoff.group_id:
         text = mask_sensitive(text)
-    context = session.scalars(select(OutboxMessage.context).where(OutboxMessage.recipient == handoff.sender_id)
-                              .order_by(OutboxMessage.id.desc())).first()
-    return notify(session, handoff.sender_id, text, now, handoff.ticket_id, context)
+    return notify(session, handoff.sender_id, text, now, handoff.ticket_id, last_context(session, handoff.sender_id))
 
 
 def reply(session: Session, handoff: Handoff, user: User, text: str, now: datetime) -> OutboxMessage:

@@ -38,6 +38,13 @@ def notify(session: Session, recipient: str, text: str, now: datetime,
     return message
 
 
+def last_context(session: Session, recipient: str) -> dict | None:
+    """The context of the latest message queued for `recipient` (its conversation's reply handle,
+    mention, 客服账号 …), for a message about the same conversation that comes from elsewhere."""
+    return session.scalars(select(OutboxMessage.context).where(OutboxMessage.recipient == recipient)
+                           .order_by(OutboxMessage.id.desc())).first()
+
+
 def platform_of(recipient: str) -> str:
     return recipient.split(":", 1)[0]
 

@@ -6,6 +6,10 @@ still answered. A server handling a message keeps renewing its lease; a message 
 out (its server died, or it was recorded by a request whose handler never ran) is taken again,
 by the platform's retry or by the servers' sweep (`orphans`), from the payload kept in the row.
 The unique (platform, event id) keeps a retry of a message in hand from being answered twice.
+
+A platform whose callback only says "there is news" (微信客服) is read with a cursor, kept here
+too (`cursor`, `move_cursor`): it moves on once what it covers is recorded, so a restart reads
+on from there, and what is read twice meets the dedup above.
 """
 from collections.abc import Callable
 from datetime import datetime, timedelta
@@ -16,7 +20,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from bot.clock import utc_now
-from bot.models import ReceivedEvent
+from bot.models import ReceivedEvent, SyncCursor
 
 # A lease outlives three missed renewals; a message lost with its server waits about this long.
 LEASE = timedelta(seconds=15)
@@ -101,3 +105,27 @@ def orphans(engine: Engine, platform: str, now: datetime, limit: int = 100) -> l
             if mine.rowcount == 1:
                 taken.append((event_id, payload))
     return taken
+
+
+def cursor(engine: Engine, platform: str, account: str) -> str | None:
+    """Where `account`'s message stream was read up to; None before its first read."""
+    with Session(engine, future=True) as session:
+        return session.scalar(select(SyncCursor.cursor).where(SyncCursor.platform == platform,
+                                                              SyncCursor.account == account))
+
+
+def move_cursor(engine: Engine, platform: str, account: str, position: str, now: datetime) -> None:
+    """Keep `position` as where the stream was read up to (after recording what it covers)."""
+    values = {"cursor": position, "updated_at": now}
+    with Session(engine, future=True) as session, session.begin():
+        moved = session.execute(update(SyncCursor).where(SyncCursor.platform == platform,
+                                                         SyncCursor.account == account).values(**values))
+        if moved.rowcount == 0:
+            session.add(SyncCursor(platform=platform, account=account, **values))
+
+
+def accounts(engine: Engine, platform: str) -> list[str]:
+    """The accounts whose streams have been read (to read on from after a restart)."""
+    with Session(engine, future=True) as session:
+        return list(session.scalars(select(SyncCursor.account).where(SyncCursor.platform == platform)
+                                    .order_by(SyncCursor.account)))

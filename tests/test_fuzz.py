@@ -24,9 +24,10 @@ from hypothesis import strategies as st
 from rasa.core.actions.action import RemoteAction
 
 from bot.locations import FIELDS, LocationExtractor
-from connectors import dingtalk, feishu, matrix, onebot, wecom
+from connectors import dingtalk, feishu, matrix, onebot, wechat_kf, wecom
 from connectors.inbound import MalformedMessage
 from connectors.rasa_patches import check_action_results_with_one_validator
+from connectors.wechat_mp import WeChatMpInput
 from connectors.wecom_crypto import CryptoError, WXBizMsgCrypt
 from connectors.wecom_crypto import signature as wecom_signature
 from multi_stack import answer_like_dingtalk
@@ -45,10 +46,11 @@ from test_matrix import message as matrix_message
 from test_onebot import message_event as onebot_event
 from test_onebot import signed as onebot_signed
 from test_onebot import signed_raw as onebot_signed_raw
+from test_wechat import KF_PATH, MP_CRYPT, MP_PATH, WeChat, kf_message, mp_xml
 from test_wecom import APP_CRYPT, APP_PATH, BOT_CRYPT, BOT_PATH, app_xml, signed_query
 
 # In CI the same cases every run (a failure there is this change's, not a new draw's); random
-# cases elsewhere, which is how the three crashes the README names were found.
+# cases elsewhere, which is how the crashes docs/testing.md names were found.
 FAST = settings(max_examples=300, deadline=None, database=None, derandomize=bool(os.environ.get("CI")),
                 suppress_health_check=[HealthCheck.too_slow])
 THROUGH_THE_SERVER = settings(max_examples=60, deadline=None, database=None, derandomize=bool(os.environ.get("CI")),
@@ -180,6 +182,26 @@ def test_a_wecom_ai_bot_message_parses_or_is_refused_with_400(message):
 
 
 @FAST
+@given(JSON | st.builds(lambda fields: {**kf_message(), **fields}, st.dictionaries(TEXTS, JSON, max_size=4)))
+def test_a_wechat_kf_stream_message_parses_or_is_refused(message):
+    try:
+        wechat_kf.incoming_from(message, time.time())
+    except MalformedMessage:
+        pass
+
+
+@FAST
+@given(st.binary(max_size=500) | TEXTS.map(lambda text: mp_xml(Content=text, MsgType="voice", Recognition=text)))
+def test_an_official_account_message_parses_or_is_refused_with_400(raw):
+    try:
+        WeChatMpInput.incoming(wecom.parsed_xml(raw))
+    except wecom.Refused as refused:
+        assert refused.status == 400
+    except MalformedMessage:
+        pass
+
+
+@FAST
 @given(JSON)
 def test_a_onebot_event_parses_or_is_refused_with_400(event):
     try:
@@ -274,12 +296,16 @@ def test_a_full_address_is_read_whatever_surrounds_it(extractor, before, after):
 
 # -- every webhook of the real Rasa server -------------------------------------------------------
 DINGTALK, FEISHU, ONEBOT = "/webhooks/dingtalk/webhook", "/webhooks/feishu/webhook", "/webhooks/onebot/webhook"
-WEBHOOKS = [APP_PATH, BOT_PATH, DINGTALK, FEISHU, ONEBOT]
+WEBHOOKS = [APP_PATH, BOT_PATH, DINGTALK, FEISHU, ONEBOT, MP_PATH, KF_PATH]
 HEADERS = st.dictionaries(st.sampled_from(["timestamp", "sign", "X-Lark-Signature", "X-Lark-Request-Timestamp",
                                            "X-Lark-Request-Nonce", "Content-Type", "X-Signature", "X-Self-ID"]),
                           st.text(alphabet=st.characters(min_codepoint=32, max_codepoint=126), max_size=40))
-QUERIES = st.dictionaries(st.sampled_from(["msg_signature", "timestamp", "nonce", "echostr"]),
+QUERIES = st.dictionaries(st.sampled_from(["msg_signature", "signature", "timestamp", "nonce", "echostr",
+                                           "encrypt_type"]),
                           st.text(max_size=30)).map(lambda q: "?" + urlencode(q))
+
+
+KF_STREAMS = WeChat(None, None)  # 微信客服's message streams, served to the stack by the fake platform
 
 
 def unbound_group() -> str:
@@ -295,6 +321,13 @@ def server(stack, fake_platform):
                  "/wecom/cgi-bin/appchat/send"):
         fake_platform.routes.setdefault(path, lambda *_: (200, {"errcode": 0}))
     fake_platform.routes.setdefault("/wecom/cgi-bin/gettoken", lambda *_: (200, {"errcode": 0, "access_token": "T"}))
+    fake_platform.routes.setdefault("/wechat_mp/cgi-bin/token", lambda *_: (200, {"access_token": "T"}))
+    fake_platform.routes.setdefault("/wechat_kf/cgi-bin/gettoken", lambda *_: (200, {"errcode": 0, "access_token": "T"}))
+    for path in ("/wechat_mp/cgi-bin/message/custom/send", "/wechat_kf/cgi-bin/kf/send_msg",
+                 "/wechat_kf/cgi-bin/kf/send_msg_on_event"):
+        fake_platform.routes.setdefault(path, lambda *_: (200, {"errcode": 0}))
+    fake_platform.routes["/wechat_kf/cgi-bin/kf/sync_msg"] = KF_STREAMS.sync_msg
+    KF_STREAMS.stack = stack
     start = len(stack.log_text())
     yield stack
     time.sleep(5)  # what was accepted is processed in the background
@@ -483,3 +516,30 @@ def test_hostile_onebot_events_are_handled(server, data):
                                 ("sender", "nickname"), ("message", 1, "data", "text"), ("message", 1, "type"),
                                 ("message",)])
     assert_handled(server.post(ONEBOT, *onebot_signed_raw(raw.encode()))[0])
+
+
+@THROUGH_THE_SERVER
+@given(data=st.data())
+def test_signed_mutated_official_account_messages_are_handled(server, data):
+    message = {"ToUserName": "gh_test", "FromUserName": uuid.uuid4().hex[:10], "CreateTime": "1700000000",
+               "MsgType": data.draw(st.sampled_from(["text", "voice", "event", "image"])), "Content": "你好",
+               "Recognition": "你好", "Event": "subscribe", "MsgId": str(uuid.uuid4().int % 10 ** 18)}
+    fields = {**dict.fromkeys(message), **data.draw(mutated(message))}  # None: the element is left out
+    inner = mp_xml(**{key: value if isinstance(value, str) or value is None else json.dumps(value)
+                      for key, value in fields.items()})
+    encrypted = MP_CRYPT.encrypt(inner)
+    raw = f"<xml><Encrypt><![CDATA[{encrypted}]]></Encrypt></xml>".encode()
+    channel = WeChat(server, None)
+    query = channel.mp_query(encrypted) if data.draw(st.booleans()) else channel.mp_query()
+    assert_handled(server.post(MP_PATH, raw if "msg_signature" in query else inner, {}, query)[0])
+
+
+@THROUGH_THE_SERVER
+@given(data=st.data())
+def test_mutated_wechat_kf_stream_messages_are_handled(server, data):
+    """The callback is signed; what kf/sync_msg then brings is mutated, and must not stop the stream."""
+    open_kfid = f"wkfuzz{uuid.uuid4().hex[:8]}"
+    message = data.draw(mutated(kf_message(open_kfid=open_kfid, external_userid=uuid.uuid4().hex[:10],
+                                           msgid=uuid.uuid4().hex, text={"content": "你好"})))
+    KF_STREAMS.streams[open_kfid] = [message, data.draw(JSON)]
+    assert server.post(*KF_STREAMS.kf_request(open_kfid))[0] == 200

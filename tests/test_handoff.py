@@ -176,5 +176,5 @@ def test_office_hours_that_cannot_be_read_are_refused(written):
 
 def test_the_org_file_check_names_the_community_with_unreadable_office_hours():
     site = {"subdistricts": [{"name": "幸福街道", "communities": [{"name": "光明社区", "office_hours": "上班时间"}]}]}
-    with pytest.raises(OrgFileError, match=r"communities\[0\] \(光明社区\): field 'office_hours'"):
+    with pytest.raises(OrgFileError, match=r"communities\[0\] \(光明社区\)：字段 'office_hours' 读不懂"):
         validate_org(site)
