@@ -4,7 +4,7 @@ Plain `Column` declarations (SQLAlchemy 1.4, used in 2.0 style). Times are naive
 """
 from sqlalchemy import (JSON, Boolean, Column, DateTime, Float, ForeignKey, Index, Integer, String, Table, Text,
                         UniqueConstraint)
-from sqlalchemy.orm import declarative_base, relationship
+from sqlalchemy.orm import backref, declarative_base, relationship
 
 Base = declarative_base()
 
@@ -406,3 +406,66 @@ class WorkerHeartbeat(Base):
     host = Column(String(200), primary_key=True)
     beat_at = Column(DateTime, nullable=False)
     every_seconds = Column(Float, nullable=False)  # the beat interval: a beat missed three times is late
+
+
+class ResidentCompound(Base):
+    """The compound a resident of a one-to-one channel (公众号, 微信客服, a direct chat) last filed
+    in or named (常住小区): offered back when they report again (`bot.resident_compounds`)."""
+    __tablename__ = "resident_compounds"
+    __table_args__ = (UniqueConstraint("platform", "user_id"),)
+    id = Column(Integer, primary_key=True)
+    platform = Column(String(20), nullable=False)
+    user_id = Column(String(200), nullable=False)
+    compound_id = Column(ForeignKey("compounds.id", ondelete="CASCADE"), nullable=False)
+    confirmed_at = Column(DateTime, nullable=False)  # when the resident last filed there or named it
+    compound = relationship("Compound")
+
+
+class SyncCursor(Base):
+    """How far a platform's message stream has been read (拉取游标), for platforms whose callback
+    only says "there is news" (微信客服's `kf/sync_msg`): a restart reads on from here."""
+    __tablename__ = "sync_cursors"
+    __table_args__ = (UniqueConstraint("platform", "account"),)
+    id = Column(Integer, primary_key=True)
+    platform = Column(String(20), nullable=False)
+    account = Column(String(200), nullable=False)  # the stream's owner: a 客服账号's open_kfid
+    cursor = Column(String(500), nullable=False)
+    updated_at = Column(DateTime, nullable=False)
+
+
+class TicketMedia(Base):
+    """A photo, voice message or short video a resident sent (随手拍), attached to their ticket.
+
+    A row is written when the message comes in, with what the platform needs to hand the file
+    over (`ref`); the Rasa server's fetch loop downloads it, checks and re-encodes it and keeps it
+    under MEDIA_DIR (`file_name`), retrying like the outbox. `token` is the only name the console
+    serves it by: random, so no URL can be guessed. A photo seen in a group but not addressed to
+    the bot is only noted (`seen`), and fetched only if a report of its sender takes it.
+    """
+    __tablename__ = "ticket_media"
+    __table_args__ = (UniqueConstraint("platform", "event_id", "position"),)
+    id = Column(Integer, primary_key=True)
+    token = Column(String(64), nullable=False, unique=True)
+    platform = Column(String(20), nullable=False)
+    event_id = Column(String(200), nullable=False)  # the message it came in
+    position = Column(Integer, nullable=False, default=0)  # its place among that message's files
+    sender_id = Column(String(300), nullable=False, index=True)  # the Rasa conversation
+    user_id = Column(String(200), nullable=False)
+    display_name = Column(String(100))
+    kind = Column(String(20), nullable=False)  # image, voice, video, file
+    ref = Column(JSON(none_as_null=True))  # the platform's handle (media id, URL …) until fetched
+    addressed = Column(Boolean, nullable=False, default=True)  # sent to the bot, not only seen in the group
+    received_at = Column(DateTime, nullable=False, index=True)
+    status = Column(String(20), nullable=False, default="queued", index=True)  # seen, queued, stored, refused, failed, deleted
+    ticket_id = Column(ForeignKey("tickets.id", ondelete="SET NULL"), index=True)
+    attached_at = Column(DateTime)
+    attempts = Column(Integer, nullable=False, default=0)
+    next_attempt_at = Column(DateTime, index=True)
+    last_error = Column(Text)
+    file_name = Column(String(100))  # under MEDIA_DIR
+    thumb_name = Column(String(100))
+    content_type = Column(String(50))
+    size = Column(Integer)  # bytes of the stored file
+    note = Column(String(200))  # for staff, in Chinese: why it was not kept
+    deleted_at = Column(DateTime)
+    ticket = relationship("Ticket", backref=backref("media", order_by="TicketMedia.id"))

@@ -11,7 +11,7 @@ import logging
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
-from bot import health, tickets, volunteers
+from bot import health, media, media_files, tickets, volunteers
 from bot.clock import utc_now
 
 log = logging.getLogger(__name__)
@@ -24,6 +24,7 @@ def tick(engine: Engine) -> list[int]:
     if escalated:
         log.info("escalated tickets %s", escalated)
     volunteer_tick(engine)
+    media_tick(engine)
     return escalated
 
 
@@ -35,6 +36,17 @@ def volunteer_tick(engine: Engine) -> dict[str, list[int]]:
     if any(changed.values()):
         log.info("volunteer tasks %s", changed)
     return changed
+
+
+def media_tick(engine: Engine) -> int:
+    """Delete the residents' photos and voice messages kept past MEDIA_RETENTION_DAYS (随手拍,
+    see `bot.media.sweep`): the rows first, so a file is never listed that is gone."""
+    with Session(engine, future=True) as session, session.begin():
+        names = media.sweep(session, utc_now())
+    media_files.delete(*names)
+    if names:
+        log.info("deleted %s media files past their retention", len(names))
+    return len(names)
 
 
 async def run_forever(engine: Engine, seconds: float = 30) -> None:

@@ -27,6 +27,7 @@ from bot.conversations import resident_from
 from bot.models import OutboxMessage
 from connectors.group_chat import GroupChat, Incoming, OnNewMessage, body_too_large, rejected
 from connectors.inbound import MalformedMessage, clean_name, json_object
+from connectors.media_queue import download
 from connectors.tokens import CachedToken
 
 log = logging.getLogger(__name__)
@@ -81,7 +82,25 @@ def message_text(body: dict) -> tuple[str, str]:
         text = "".join(_text(part, "text") for part in parts if isinstance(part, dict) and "text" in part)
         text = text.strip()
         return ("text", text) if text else ("image", "")
+    heard = body.get("content", {}).get("recognition") if msgtype == "audio" else None
+    if isinstance(heard, str) and heard.strip():  # DingTalk's transcript of a voice message
+        return "text", heard.strip()
     return KINDS.get(msgtype, msgtype or "unknown"), ""
+
+
+def files_of(body: dict) -> tuple[dict, ...]:
+    """The photos, voice message, video or file a callback carries, each by its download code
+    (a rich text's photos too)."""
+    content = body.get("content") if isinstance(body.get("content"), dict) else {}
+    msgtype = body.get("msgtype")
+    if msgtype == "richText":
+        parts = content.get("richText") if isinstance(content.get("richText"), list) else []
+        codes = [("image", p.get("downloadCode")) for p in parts if isinstance(p, dict) and p.get("type") == "picture"]
+    elif msgtype in ("picture", "audio", "video", "file"):
+        codes = [(KINDS[msgtype], content.get("downloadCode") or content.get("pictureDownloadCode"))]
+    else:
+        codes = []
+    return tuple({"kind": kind, "code": code} for kind, code in codes if isinstance(code, str) and code)
 
 
 def _text(data: dict, key: str) -> str | None:
@@ -121,7 +140,7 @@ def incoming_from(body: Any, webhook_prefix: str) -> Incoming:
     return Incoming(platform=PLATFORM, event_id=msg_id, user_id=user_id, text=text,
                     group_id=group_id if in_group else None, display_name=nick, kind=kind,
                     mentioned=in_group,  # in a group DingTalk only delivers messages that @ the robot
-                    context=context)
+                    context=context, media=files_of(body))
 
 
 class DingTalkInput(InputChannel):
@@ -146,9 +165,17 @@ class DingTalkInput(InputChannel):
         self.app_key, self.app_secret, self.robot_code = app_key, app_secret, robot_code
         self.api_base = api_base.rstrip("/")
         self.webhook_prefix = oapi_base.rstrip("/") + "/robot/sendBySession"
-        self.chat = GroupChat(platform=PLATFORM, send=self.send, keywords=keywords)
+        self.chat = GroupChat(platform=PLATFORM, send=self.send, keywords=keywords, fetch=self.fetch_media)
         self.token = CachedToken(self._fetch_token)
         self._http: aiohttp.ClientSession | None = None
+
+    async def fetch_media(self, ref: dict) -> bytes:
+        """A file of a message: its download code exchanged for a short-lived URL, then downloaded."""
+        answer = await self._call_api("/v1.0/robot/messageFiles/download",
+                                      {"downloadCode": ref["code"], "robotCode": self.robot_code})
+        if not isinstance(answer.get("downloadUrl"), str):
+            raise DingTalkError("messageFiles/download answered without a downloadUrl")
+        return await download(answer["downloadUrl"], ref["kind"])
 
     # receiving -------------------------------------------------------------------------
     def blueprint(self, on_new_message: OnNewMessage) -> Blueprint:

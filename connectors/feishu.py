@@ -32,6 +32,7 @@ from bot.conversations import resident_from
 from bot.models import OutboxMessage
 from connectors.group_chat import GroupChat, Incoming, body_too_large, rejected, required
 from connectors.inbound import MalformedMessage, json_object
+from connectors.media_queue import download
 from connectors.tokens import CachedToken
 
 PLATFORM = "feishu"
@@ -41,6 +42,7 @@ TOKEN_INVALID = {99991661, 99991663}  # the tenant access token is missing, expi
 KINDS = {"image": "image", "audio": "voice", "file": "file", "sticker": "sticker", "media": "video",
          "post": "post"}  # message_type → what the core calls it; anything but text gets the short reply
 MENTION_KEY = re.compile(r"@_user_\d+")
+RESOURCE_KEY = re.compile(r"[A-Za-z0-9_-]{1,200}")  # message ids and file keys go into a URL path
 
 
 class BadRequest(Exception):
@@ -99,13 +101,40 @@ def incoming_from(event: dict, event_id: str, bot_open_id: str | None, bot_name:
         spoken = {m["key"]: "" if is_bot(m) else f"@{m.get('name') or ''}" for m in mentions
                   if isinstance(m.get("key"), str)}  # a forged list as key must not break the dict
         text = MENTION_KEY.sub(lambda key: spoken.get(key.group(0), key.group(0)), _text_of(message.get("content")))
+    media: tuple = ()
+    if message_type in ("image", "audio", "media", "file", "post"):
+        text, media = _files_of(message_type, message.get("content"), message.get("message_id"))
     speaker = next((m.get("name") for m in mentions if _dict(m.get("id")).get("open_id") == user_id), None)
     return Incoming(
         platform=PLATFORM, event_id=event_id, user_id=user_id, text=text.strip(),
         group_id=message.get("chat_id") if message.get("chat_type") == "group" else None,
         display_name=speaker if isinstance(speaker, str) else None,
-        kind="text" if message_type == "text" else KINDS.get(message_type, message_type),
-        mentioned=any(is_bot(m) for m in mentions))
+        kind="text" if message_type == "text" or text.strip() else KINDS.get(message_type, message_type),
+        mentioned=any(is_bot(m) for m in mentions), media=media)
+
+
+def _files_of(message_type: str, content: Any, message_id: Any) -> tuple[str, tuple]:
+    """(text, media) of a file message or a rich post (富文本: text with photos in it). A file is
+    fetched as a resource of its message: `type` image for photos, file for the rest."""
+    if not isinstance(content, str) or not isinstance(message_id, str) or not RESOURCE_KEY.fullmatch(message_id):
+        return "", ()  # nothing to fetch it by: answered as a sticker is
+    body = json_object(content)
+    if message_type != "post":
+        key = body.get("image_key") if message_type == "image" else body.get("file_key")
+        kind = KINDS[message_type]
+        return "", _resource(kind, message_id, key, "image" if kind == "image" else "file")
+    paragraphs = body.get("content") if isinstance(body.get("content"), list) else []
+    elements = [e for line in paragraphs if isinstance(line, list) for e in line if isinstance(e, dict)]
+    text = "".join(e["text"] for e in elements if e.get("tag") in ("text", "a") and isinstance(e.get("text"), str))
+    photos = [ref for e in elements if e.get("tag") == "img"
+              for ref in _resource("image", message_id, e.get("image_key"), "image")]
+    return text, tuple(photos)
+
+
+def _resource(kind: str, message_id: str, key: Any, resource_type: str) -> tuple[dict, ...]:
+    if not isinstance(key, str) or not RESOURCE_KEY.fullmatch(key):
+        return ()
+    return ({"kind": kind, "message_id": message_id, "key": key, "type": resource_type},)
 
 
 def _text_of(content: Any) -> str:
@@ -149,7 +178,7 @@ class FeishuInput(InputChannel):
         self.verification_token, self.encrypt_key = verification_token, encrypt_key
         self.bot_open_id, self.bot_name = bot_open_id, bot_name
         self.api_base = api_base.rstrip("/")
-        self.chat = GroupChat(platform=PLATFORM, send=self.send, keywords=keywords)
+        self.chat = GroupChat(platform=PLATFORM, send=self.send, keywords=keywords, fetch=self.fetch_media)
         self.token = CachedToken(self._fetch_token)
         self._session: aiohttp.ClientSession | None = None
 
@@ -242,6 +271,11 @@ class FeishuInput(InputChannel):
         if status != 200 or answer.get("code") != 0:
             raise RuntimeError(f"feishu {path} answered {status}, code {answer.get('code')}: {answer.get('msg')}")
         return answer
+
+    async def fetch_media(self, ref: dict) -> bytes:
+        """A photo, voice message (Opus), video or file of a message: its message resource."""
+        return await download(f"{self.api_base}/open-apis/im/v1/messages/{ref['message_id']}/resources/{ref['key']}",
+                              ref["kind"], params={"type": ref["type"]}, headers=await self._authorisation())
 
     async def _authorisation(self) -> dict:
         return {"Authorization": f"Bearer {await self.token.get()}"}

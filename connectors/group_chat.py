@@ -45,9 +45,11 @@ from bot import handoff
 from bot.clock import utc_now
 from bot.conversations import Resident
 from bot.db import shared_engine
+from bot.media import QUESTIONS as MEDIA_QUESTIONS
 from bot.notifier import Sender, deliver_due, notify
 from bot.privacy import mask_sensitive
-from connectors import inbox
+from bot.replies import NO_WORDS
+from connectors import inbox, media_queue
 from connectors.inbound import MalformedMessage, checked_id, checked_text, clean_name
 from connectors.rasa_patches import check_action_results_with_one_validator, outages_of_the_tracker_store_are_errors
 
@@ -57,7 +59,7 @@ log = logging.getLogger(__name__)
 # (`connectors.inbound.MAX_TEXT`, 64 KB): escaped, encrypted and in base64 a body carrying the
 # longest text allowed is up to about 3 times as long.
 MAX_BODY = 256 * 1024
-NOT_TEXT_REPLY = "我目前只能看懂文字消息，图片、语音、文件和表情还看不了。请用文字描述一下，比如“7号楼电梯坏了”。"
+NOT_TEXT_REPLY = NO_WORDS  # a sticker, a location …: nothing to file; photos and voice are 随手拍's
 RETRY_EVERY = 5.0  # seconds between delivery-loop beats
 APOLOGY = "抱歉，系统正在恢复中，您的消息已经收到，恢复后会马上处理并回复您。"
 HELD_FIRST_WAIT, HELD_LONGEST_WAIT = 1.0, 30.0  # seconds between tries of a held message
@@ -91,6 +93,7 @@ class Incoming:
     kind: str = "text"  # text, image, voice, file, sticker, …
     mentioned: bool = False  # the bot was @-mentioned
     context: dict | None = None  # what the platform needs to answer in this conversation
+    media: tuple = ()  # files it carries, each {"kind": …, platform handle} (connectors/media_queue.py)
 
     def __post_init__(self) -> None:
         """Refuse what a platform parser let through with the wrong types or unusable ids, and
@@ -104,6 +107,7 @@ class Incoming:
         object.__setattr__(self, "text", checked_text(self.text))  # frozen: cleaned once, here
         if self.display_name is not None:
             object.__setattr__(self, "display_name", clean_name(self.display_name) or None)
+        object.__setattr__(self, "media", media_queue.checked_refs(self.media))
 
     @property
     def resident(self) -> Resident:
@@ -132,6 +136,11 @@ class GroupChat:
     send: Sender
     keywords: tuple[str, ...] = ("小助手",)
     single_use_replies: bool = False  # a message can be answered once (no apology: the answer needs it)
+    fetch: media_queue.Fetch | None = None  # downloads one file a resident sent (随手拍)
+    # kind → what a message of that kind hears instead of NOT_TEXT_REPLY, or of 随手拍's question
+    # about its file (an untranscribed voice message, the welcome of a subscribe event): answered
+    # here, deduplicated like any message
+    not_text_replies: dict = field(default_factory=dict)
     _tasks: set = field(default_factory=set, repr=False)
     _in_hand: set = field(default_factory=set, repr=False)  # event ids this server is answering
     _in_line: dict = field(default_factory=dict, repr=False)  # conversation → (lock, messages waiting)
@@ -287,10 +296,14 @@ class GroupChat:
     async def turn(self, incoming: Incoming, on_new_message: OnNewMessage, tries: int = 0) -> list[str]:
         """One try at the bot's replies: none for a group message not addressed to the bot."""
         text = self.triggered_text(incoming)
+        if incoming.media:  # noted whether addressed or not: a report of its sender may follow
+            said = await self.take_media(incoming, addressed=text is not None, with_text=bool(text))
+            if not text:
+                return [said] if said else []
         if text is None:
             return []
         if incoming.kind != "text":
-            return [NOT_TEXT_REPLY]
+            return [self.not_text_replies.get(incoming.kind, NOT_TEXT_REPLY)]
         if self._outage and (reason := await self.services_down()):  # wait here, not half-run in Rasa
             raise Unavailable(reason)
         turn = TurnOutput()
@@ -312,6 +325,18 @@ class GroupChat:
                 raise Unavailable(reason or "a silent turn: a custom action may have failed")
         self._outage = False
         return turn.texts
+
+    async def take_media(self, incoming: Incoming, addressed: bool, with_text: bool) -> str | None:
+        """Note the files a message carries (`bot.media.received`) and start their download,
+        which the conversation does not wait for."""
+        try:
+            said = await asyncio.to_thread(media_queue.note, incoming, addressed, with_text)
+        except OUTAGES as error:
+            raise Unavailable(f"{error.__class__.__name__} noting media") from None
+        self._spawn(media_queue.fetch_due(self.platform, self.fetch))
+        if said == MEDIA_QUESTIONS.get(incoming.kind) and incoming.kind in self.not_text_replies:
+            return self.not_text_replies[incoming.kind]  # the channel's own words: the file waits all the same
+        return said
 
     async def services_down(self) -> str | None:
         """Why the database or the action server cannot be used now; None when both answer."""
@@ -450,6 +475,7 @@ class GroupChat:
             outages_of_the_tracker_store_are_errors(app)
             app.add_task(self.deliver_forever())
             app.add_task(self.keep_inbox())
+            app.add_task(media_queue.fetch_forever(self.platform, self.fetch, RETRY_EVERY))
 
         @blueprint.exception(Unavailable)
         async def _unavailable(_request: Request, error: Unavailable) -> HTTPResponse:

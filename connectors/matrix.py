@@ -31,6 +31,7 @@ from bot.conversations import resident_from
 from bot.models import OutboxMessage
 from connectors.group_chat import GroupChat, Incoming, OnNewMessage, required
 from connectors.inbound import MalformedMessage, clean_name
+from connectors.media_queue import MediaUnavailable, download
 
 log = logging.getLogger(__name__)
 
@@ -43,6 +44,11 @@ KINDS = {"m.text": "text", "m.emote": "text", "m.image": "image", "m.audio": "vo
 FIRST_SYNC = '{"room":{"timeline":{"limit":1}}}'  # only the starting point: history is not answered
 LATER_SYNCS = '{"room":{"timeline":{"limit":100}}}'  # a busy group's messages between two syncs
 REPLY_FALLBACK = re.compile(r"\A(?:> .*\n)+\n?")  # the quoted lines a reply's body starts with
+MEDIA_KINDS = ("image", "voice", "video", "file")
+MXC = re.compile(r"mxc://([A-Za-z0-9.:\[\]-]+)/([A-Za-z0-9_-]+)")
+# Authenticated media (Matrix 1.11) first; older homeservers serve only the unauthenticated path.
+MEDIA_PATHS = ("/_matrix/client/v1/media/download/{server}/{media_id}",
+               "/_matrix/media/v3/download/{server}/{media_id}")
 
 
 class MatrixError(Exception):
@@ -81,9 +87,11 @@ def incoming_from(room_id: str, event: dict, bot: "MatrixInput") -> Incoming | N
     kind = "sticker" if event["type"] == "m.sticker" else KINDS.get(str(content.get("msgtype")), "other")
     text, mentioned = addressed_text(content, bot.user_id, bot.names) if kind == "text" else ("", False)
     direct = room_id in bot.direct_rooms
+    url = content.get("url")  # an encrypted room's file (content.file) needs keys the bot does not keep
+    media = ({"kind": kind, "mxc": url},) if kind in MEDIA_KINDS and isinstance(url, str) and MXC.fullmatch(url) else ()
     return Incoming(platform=PLATFORM, event_id=event_id, user_id=sender, text=text,
                     group_id=None if direct else room_id, display_name=bot.display_names.get((room_id, sender)),
-                    kind=kind, mentioned=mentioned, context={"room_id": room_id} if direct else None)
+                    kind=kind, mentioned=mentioned, context={"room_id": room_id} if direct else None, media=media)
 
 
 def mentioning(user_id: str, name: str | None, text: str) -> dict:
@@ -133,7 +141,7 @@ class MatrixInput(InputChannel):
         self.homeserver, self.user_id = homeserver.rstrip("/"), user_id
         self.password, self.access_token, self.device_id = password, access_token, device_id
         self.display_name = display_name
-        self.chat = GroupChat(platform=PLATFORM, send=self.send, keywords=keywords)
+        self.chat = GroupChat(platform=PLATFORM, send=self.send, keywords=keywords, fetch=self.fetch_media)
         self.direct: dict[str, list[str]] = {}  # m.direct: user id → their direct rooms with the bot
         self.display_names: dict[tuple[str, str], str] = {}  # (room, user) → display name there
         self._session: aiohttp.ClientSession | None = None
@@ -272,6 +280,18 @@ class MatrixInput(InputChannel):
     async def note_direct(self, user_id: str, room_id: str) -> None:
         self.direct.setdefault(user_id, []).append(room_id)
         await self._call("PUT", f"/user/{quote(self.user_id)}/account_data/m.direct", "m.direct", self.direct)
+
+    async def fetch_media(self, ref: dict) -> bytes:
+        """A file a resident posted, by its `mxc://` URI, from the bot's homeserver."""
+        server, media_id = MXC.fullmatch(ref["mxc"]).groups()
+        unavailable = None
+        for path in MEDIA_PATHS:
+            try:
+                return await download(self.homeserver + path.format(server=server, media_id=media_id), ref["kind"],
+                                      headers={"Authorization": f"Bearer {self.access_token}"})
+            except MediaUnavailable as error:
+                unavailable = error
+        raise unavailable
 
     # sending ---------------------------------------------------------------------------
     async def send(self, message: OutboxMessage) -> None:

@@ -27,6 +27,7 @@ from bot.conversations import resident_from
 from bot.models import OutboxMessage
 from connectors.group_chat import GroupChat, Incoming, OnNewMessage, body_too_large, rejected
 from connectors.inbound import MalformedMessage, json_object
+from connectors.media_queue import download
 
 PLATFORM = "onebot"
 TIMEOUT = aiohttp.ClientTimeout(total=10)
@@ -91,7 +92,7 @@ def incoming_from(event: dict, self_id: str) -> Incoming | None:
     if message_type == "group" and group_id is None:
         raise BadEvent(400, "group message without group_id")
     segments = segments_of(event.get("message"))
-    text, kinds, mentioned = [], [], False
+    text, kinds, media, mentioned = [], [], [], False
     for segment in segments:
         kind, data = segment["type"], segment["data"]
         if kind == "text":
@@ -102,11 +103,13 @@ def incoming_from(event: dict, self_id: str) -> Incoming | None:
             text.append("@全体成员" if data.get("qq") == "all" else f"@{data.get('name') or data.get('qq')}")
         elif kind not in QUIET:
             kinds.append(KINDS.get(kind, kind))
+            if kind in ("image", "record", "video") and isinstance(data.get("url"), str) and data["url"]:
+                media.append({"kind": KINDS[kind], "url": data["url"]})  # the implementation's copy, served over HTTP
     spoken = "".join(text).strip()
     sender = event.get("sender") if isinstance(event.get("sender"), dict) else {}
     return Incoming(platform=PLATFORM, event_id=f"{self_id}:{message_id}", user_id=user_id, text=spoken,
                     group_id=group_id, display_name=sender.get("card") or sender.get("nickname") or None,
-                    kind="text" if spoken or not kinds else kinds[0], mentioned=mentioned)
+                    kind="text" if spoken or not kinds else kinds[0], mentioned=mentioned, media=tuple(media))
 
 
 def _id(event: dict, key: str) -> str | None:
@@ -159,7 +162,8 @@ class OneBotInput(InputChannel):
                  self_id: str | None = None, keywords: tuple[str, ...] = ("小助手",)) -> None:
         self.api_base, self.access_token = api_base.rstrip("/"), access_token
         self.secret, self.self_id = secret, self_id
-        self.chat = GroupChat(platform=PLATFORM, send=self.send, keywords=keywords)
+        self.chat = GroupChat(platform=PLATFORM, send=self.send, keywords=keywords,
+                              fetch=lambda ref: download(ref["url"], ref["kind"]))
         self._session: aiohttp.ClientSession | None = None
 
     # receiving -------------------------------------------------------------------------

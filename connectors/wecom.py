@@ -15,13 +15,11 @@ bot, otherwise through the application.
 WeCom's crypto is in `connectors/wecom_crypto.py`; dedup, trigger, masking and the outbox are
 the group-chat core's (`connectors/group_chat.py`).
 """
-import asyncio
 import re
 import time
 from dataclasses import dataclass
 from typing import Any
 
-import aiohttp
 from defusedxml import DefusedXmlException
 from defusedxml.ElementTree import ParseError, fromstring
 from rasa.core.channels.channel import InputChannel
@@ -33,18 +31,19 @@ from bot.conversations import Resident, resident_from
 from bot.models import OutboxMessage
 from connectors.group_chat import GroupChat, Incoming, OnNewMessage, body_too_large, rejected
 from connectors.inbound import MalformedMessage, json_object
+from connectors.media_queue import download, media_get
+from connectors.tencent_api import TencentApi, TencentError
 from connectors.tokens import CachedToken
 from connectors.wecom_crypto import BadCiphertext, BadSignature, WrongReceiveId, WXBizMsgCrypt
 
 PLATFORM = "wecom"
 API_BASE = "https://qyapi.weixin.qq.com"
 CALLBACK_WINDOW = 300  # seconds a callback's timestamp may be off our clock
-TOKEN_EXPIRED = {40014, 42001}  # invalid / expired access_token: fetch a new one and try again
-TIMEOUT = aiohttp.ClientTimeout(total=10)
 LEADING_MENTION = re.compile(r"^\s*@\S+\s*")
+MEDIA_KINDS = {"image": "image", "voice": "voice", "video": "video", "file": "file"}  # MsgType → 随手拍's kind
 
 
-class WeComError(Exception):
+class WeComError(TencentError):
     """WeCom refused a call or could not be reached. Never carries a URL: WeCom's hold tokens."""
 
 
@@ -58,7 +57,7 @@ class Application:
     api_base: str = API_BASE
 
 
-class WeComSender:
+class WeComSender(TencentApi):
     """Delivers one "wecom" outbox row, raising on any failure so the outbox retries it.
 
     A row with a `response_url` (an AI-bot conversation) is answered there, as markdown with a
@@ -66,11 +65,11 @@ class WeComSender:
     configured: `appchat/send` to a group (text cannot carry a structured mention, so it starts
     with `@<user id> `; WeCom's callbacks carry no display names) or `message/send` to one
     member. Without an application such a row cannot be sent and stays in the outbox."""
+    error = WeComError
 
     def __init__(self) -> None:
+        super().__init__()
         self._application: Application | None = None
-        self._token: CachedToken | None = None
-        self._session: aiohttp.ClientSession | None = None
 
     def use_application(self, application: Application) -> None:
         self._application = application
@@ -90,7 +89,7 @@ class WeComSender:
         content = f"<@{resident.user_id}> {text}" if resident.group_id else text
         answer = await self._call("POST", response_url, "aibot response",
                                   json={"msgtype": "markdown", "markdown": {"content": content}})
-        _check(answer, "aibot response")
+        self._check(answer, "aibot response")
 
     async def _send_by_application(self, resident: Resident, text: str) -> None:
         app = self._application
@@ -100,47 +99,16 @@ class WeComSender:
         else:
             path = "/cgi-bin/message/send"
             body = {"touser": resident.user_id, "msgtype": "text", "agentid": app.agent_id, "text": {"content": text}}
-        for last_try in (False, True):
-            token = await self._token.get()
-            answer = await self._call("POST", app.api_base + path, path, params={"access_token": token}, json=body)
-            if answer.get("errcode") in TOKEN_EXPIRED and not last_try:
-                self._token.invalidate()
-                continue
-            _check(answer, path)
-            return
+        await self.post_with_token(app.api_base + path, path, body)
 
     async def _fetch_token(self) -> tuple[str, int]:
         app = self._application
         answer = await self._call("GET", app.api_base + "/cgi-bin/gettoken", "gettoken",
                                   params={"corpid": app.corp_id, "corpsecret": app.secret})
-        _check(answer, "gettoken")
+        self._check(answer, "gettoken")
         if not answer.get("access_token"):
             raise WeComError("gettoken: no access_token in the answer")
         return answer["access_token"], int(answer.get("expires_in", 7200))
-
-    async def _call(self, method: str, url: str, what: str, **kwargs: Any) -> dict:
-        if self._session is None or self._session.closed:
-            self._session = aiohttp.ClientSession(timeout=TIMEOUT)
-        try:
-            async with self._session.request(method, url, **kwargs) as answer:
-                if answer.status != 200:
-                    raise WeComError(f"{what}: HTTP {answer.status}")
-                body = await answer.json(content_type=None)
-        except (aiohttp.ClientError, asyncio.TimeoutError, ValueError) as error:
-            raise WeComError(f"{what}: {error.__class__.__name__}") from None
-        if not isinstance(body, dict):
-            raise WeComError(f"{what}: the answer is not a JSON object")
-        return body
-
-    async def close(self) -> None:
-        if self._session is not None:
-            await self._session.close()
-
-
-def _check(answer: dict, what: str) -> None:
-    errcode = answer.get("errcode", 0)
-    if errcode != 0:
-        raise WeComError(f"{what}: errcode {errcode} {answer.get('errmsg', '')}".strip())
 
 
 # Both channels send through this one sender, so a row goes out the same way whichever
@@ -162,8 +130,7 @@ def decrypted_callback(crypt: WXBizMsgCrypt, request: Request, encrypted: str | 
     msg_signature, timestamp, nonce = (request.args.get(name) for name in ("msg_signature", "timestamp", "nonce"))
     if not (msg_signature and timestamp and nonce):
         raise Refused(401, "msg_signature, timestamp or nonce missing")
-    if not timestamp.isdigit() or abs(time.time() - int(timestamp)) > CALLBACK_WINDOW:
-        raise Refused(401, "timestamp outside the accepted window")
+    check_timestamp(timestamp)
     if not encrypted:
         raise Refused(400, "nothing encrypted in the callback")
     try:
@@ -174,6 +141,12 @@ def decrypted_callback(crypt: WXBizMsgCrypt, request: Request, encrypted: str | 
         raise Refused(403, "encrypted for another receive id") from None
     except BadCiphertext as error:
         raise Refused(400, f"cannot decrypt: {error}") from None
+
+
+def check_timestamp(timestamp: str) -> None:
+    """A signed callback is taken within `CALLBACK_WINDOW` of its timestamp: an older one is a replay."""
+    if not timestamp.isdigit() or abs(time.time() - int(timestamp)) > CALLBACK_WINDOW:
+        raise Refused(401, "timestamp outside the accepted window")
 
 
 def verified_echo(crypt: WXBizMsgCrypt, request: Request) -> HTTPResponse:
@@ -199,13 +172,25 @@ def parsed_xml(raw: bytes):
 
 
 class WeComCallback(InputChannel):
-    """What both WeCom callbacks share: the GET URL check, the size limit, and handing each
-    message to the group-chat core. `read` turns a POST into an `Incoming` (None: nothing to do)."""
+    """What Tencent's XML/JSON callbacks share (both WeCom callbacks, and the Official Account and
+    微信客服, which follow WeCom's scheme): the GET URL check, the size limit, the refusals, and
+    handing each message to the group-chat core. `read` turns a POST into an `Incoming` (None:
+    nothing to do); a channel whose callback is not one message overrides `take`."""
     crypt: WXBizMsgCrypt
     chat: GroupChat
+    answer_later = ""  # WeCom wants an empty answer when the reply comes later
 
     def read(self, request: Request) -> Incoming | None:
         raise NotImplementedError
+
+    def verify_url(self, request: Request) -> HTTPResponse:
+        return verified_echo(self.crypt, request)
+
+    async def take(self, request: Request, on_new_message: OnNewMessage) -> None:
+        """Take a verified, size-checked POST in: by default the one message it carries."""
+        incoming = self.read(request)
+        if incoming is not None:
+            await self.chat.accept(incoming, on_new_message)
 
     def blueprint(self, on_new_message: OnNewMessage) -> Blueprint:
         webhook = self.chat.webhook_blueprint(f"{self.name()}_webhook", self.sender.close)
@@ -214,17 +199,15 @@ class WeComCallback(InputChannel):
         async def receive(request: Request) -> HTTPResponse:
             try:
                 if request.method == "GET":
-                    return verified_echo(self.crypt, request)
+                    return self.verify_url(request)
                 if body_too_large(request):
                     return rejected(self.name(), 413, "body too large")
-                incoming = self.read(request)
+                await self.take(request, on_new_message)
             except Refused as refused:
                 return rejected(self.name(), refused.status, refused.reason)
             except MalformedMessage as malformed:  # unreadable JSON, wrong types, a text over the limit
                 return rejected(self.name(), malformed.status, str(malformed))
-            if incoming is not None:
-                await self.chat.accept(incoming, on_new_message)
-            return response.text("")  # WeCom wants an empty answer when the reply comes later
+            return response.text(self.answer_later)
 
         return webhook
 
@@ -250,7 +233,8 @@ class WeComInput(WeComCallback):
         self.crypt = WXBizMsgCrypt(token, encoding_aes_key, application.corp_id)
         self.sender = sender or SENDER
         self.sender.use_application(application)
-        self.chat = GroupChat(platform=PLATFORM, send=self.sender.send, keywords=tuple(keywords or ("小助手",)))
+        self.chat = GroupChat(platform=PLATFORM, send=self.sender.send, keywords=tuple(keywords or ("小助手",)),
+                              fetch=lambda ref: fetch_media(self.sender, ref))
 
     def read(self, request: Request) -> Incoming | None:
         envelope = parsed_xml(request.body)
@@ -268,8 +252,11 @@ class WeComInput(WeComCallback):
         # MsgId is a message's id; WeCom's advice for anything without one is sender + time
         event_id = message.findtext("MsgId") or f"{user_id}:{message.findtext('CreateTime')}"
         text = (message.findtext("Content") or "") if kind == "text" else ""
+        media_id = message.findtext("MediaId")
         return Incoming(platform=PLATFORM, event_id=event_id, user_id=user_id, text=text,
-                        group_id=message.findtext("ChatId") or None, kind=kind)
+                        group_id=message.findtext("ChatId") or None, kind=kind,
+                        media=({"kind": MEDIA_KINDS[kind], "media_id": media_id},)
+                        if media_id and kind in MEDIA_KINDS else ())
 
 
 class WeComBotInput(WeComCallback):
@@ -296,7 +283,9 @@ class WeComBotInput(WeComCallback):
         self.api_base, self.bot_name = api_base, bot_name
         self.sender = sender or SENDER
         self.chat = GroupChat(platform=PLATFORM, send=self.sender.send, keywords=tuple(keywords or ("小助手",)),
-                              single_use_replies=True)  # a response_url answers once
+                              single_use_replies=True,  # a response_url answers once
+                              fetch=lambda ref: fetch_media(self.sender, ref))
+        _AI_BOT["crypt"] = self.crypt
 
     def read(self, request: Request) -> Incoming | None:
         encrypted = json_object(request.body).get("encrypt")
@@ -322,7 +311,8 @@ class WeComBotInput(WeComCallback):
                         group_id=(message.get("chatid") or None) if in_group else None,
                         kind="text" if text or kind == "text" else kind,
                         mentioned=in_group,  # WeCom calls the bot from a group only when it is @-mentioned
-                        context={"response_url": response_url} if response_url else None)
+                        context={"response_url": response_url} if response_url else None,
+                        media=_bot_media(message))
 
     def without_mention(self, text: str) -> str:
         if self.bot_name:
@@ -341,12 +331,42 @@ def _text_of(message: dict) -> str:
     string and `msg_item` a list, anything else is malformed."""
     if message.get("msgtype") == "text":
         return _content(message)
+    if message.get("msgtype") == "voice":  # WeCom sends the AI bot what was said, as text
+        return _content({"text": message.get("voice")})
     if message.get("msgtype") == "mixed":
         items = _get(message, "mixed", "msg_item")
         if not isinstance(items, list):
             raise MalformedMessage("mixed.msg_item is not a list")
         return " ".join(_content(item) for item in items if _get(item, "msgtype") == "text").strip()
     return ""
+
+
+def _bot_media(message: dict) -> tuple[dict, ...]:
+    """The images of an AI-bot message (alone, or in a 图文混排 one): URLs to files encrypted
+    with the callback's key. Its voice messages arrive as WeCom's transcript (`_text_of`)."""
+    parts = [message] if message.get("msgtype") == "image" else _get(message, "mixed", "msg_item") or []
+    urls = [_get(part, "image", "url") for part in parts if _get(part, "msgtype") == "image"]
+    return tuple({"kind": "image", "url": url} for url in urls if isinstance(url, str) and url)
+
+
+_AI_BOT: dict[str, WXBizMsgCrypt] = {}  # the AI bot's key, once its channel is made: its images need it
+
+
+async def fetch_media(sender: WeComSender, ref: dict) -> bytes:
+    """A file a member sent, whichever "wecom" channel's fetch loop takes it (both loops take
+    every "wecom" row): by its MediaId through the application (`media/get`), or an AI-bot
+    message's image from its URL, decrypted with the AI bot's key."""
+    if "media_id" in ref:
+        if sender._application is None:
+            raise WeComError("a MediaId but no application configured to fetch it")
+        return await media_get(sender._application.api_base, await sender._token.get(), ref["media_id"],
+                               ref["kind"])
+    if "crypt" not in _AI_BOT:
+        raise WeComError("an AI-bot file but no AI bot configured to decrypt it")
+    try:
+        return _AI_BOT["crypt"].decrypt_file(await download(ref["url"], ref["kind"]))
+    except BadCiphertext:
+        raise WeComError("the AI bot's file does not decrypt with its key") from None
 
 
 def _content(part: Any) -> str:

@@ -38,7 +38,15 @@ class WrongReceiveId(CryptoError):
 
 
 def signature(token: str, timestamp: str, nonce: str, encrypted: str) -> str:
+    """The callback signature; with `encrypted` "" it is the Official Account's plain `signature`
+    (the sorted token, timestamp and nonce), as the empty string sorts first and adds nothing."""
     return hashlib.sha1("".join(sorted((token, timestamp, nonce, encrypted))).encode()).hexdigest()
+
+
+def signature_matches(given: str, token: str, timestamp: str, nonce: str, encrypted: str = "") -> bool:
+    expected = signature(token, timestamp, nonce, encrypted)
+    # as bytes: compare_digest refuses str with non-ASCII characters (a forged query may have them)
+    return hmac.compare_digest(expected.encode(), given.lower().encode("utf-8", "replace"))
 
 
 class WXBizMsgCrypt:
@@ -54,9 +62,7 @@ class WXBizMsgCrypt:
         self._token, self._key, self._receive_id = token, key, receive_id.encode()
 
     def check_signature(self, msg_signature: str, timestamp: str, nonce: str, encrypted: str) -> None:
-        expected = signature(self._token, timestamp, nonce, encrypted)
-        # as bytes: compare_digest refuses str with non-ASCII characters (a forged query may have them)
-        if not hmac.compare_digest(expected.encode(), msg_signature.lower().encode("utf-8", "replace")):
+        if not signature_matches(msg_signature, self._token, timestamp, nonce, encrypted):
             raise BadSignature("msg_signature does not match")
 
     def verify_url(self, msg_signature: str, timestamp: str, nonce: str, echostr: str) -> str:
@@ -74,14 +80,7 @@ class WXBizMsgCrypt:
             data = base64.b64decode(encrypted, validate=True)
         except binascii.Error:
             raise BadCiphertext("not base64") from None
-        if not data or len(data) % BLOCK:
-            raise BadCiphertext("not whole 32-byte blocks")
-        decryptor = self._cipher().decryptor()
-        padded = decryptor.update(data) + decryptor.finalize()
-        pad = padded[-1]
-        if not 1 <= pad <= BLOCK or padded[-pad:] != bytes([pad]) * pad:
-            raise BadCiphertext("bad padding")
-        plain = padded[:-pad]
+        plain = self.decrypt_file(data)
         if len(plain) < RANDOM_PREFIX + 4:
             raise BadCiphertext("too short")
         (length,) = struct.unpack(">I", plain[RANDOM_PREFIX:RANDOM_PREFIX + 4])
@@ -91,6 +90,18 @@ class WXBizMsgCrypt:
         if plain[start + length:] != self._receive_id:
             raise WrongReceiveId("the message is for another receive id")
         return plain[start:start + length]
+
+    def decrypt_file(self, data: bytes) -> bytes:
+        """AES-CBC with the callback's key, PKCS#7 to 32-byte blocks, undone: a callback's
+        content, or a file the AI bot's message links to (its image URLs serve them encrypted)."""
+        if not data or len(data) % BLOCK:
+            raise BadCiphertext("not whole 32-byte blocks")
+        decryptor = self._cipher().decryptor()
+        padded = decryptor.update(data) + decryptor.finalize()
+        pad = padded[-1]
+        if not 1 <= pad <= BLOCK or padded[-pad:] != bytes([pad]) * pad:
+            raise BadCiphertext("bad padding")
+        return padded[:-pad]
 
     def encrypt(self, message: bytes, random_prefix: bytes | None = None) -> str:
         """Encrypt a message for WeCom; the random prefix is fixed only to reproduce test vectors."""

@@ -36,7 +36,7 @@ log = logging.getLogger(__name__)
 
 HERE = Path(__file__).resolve().parent
 VIEW_MODULES = ("console.auth_views", "console.tickets_views", "console.dashboard_views",
-                "console.volunteers_views", "console.faq_views", "console.health_views")
+                "console.volunteers_views", "console.faq_views", "console.health_views", "console.media_views")
 OPTIONAL_VIEW_MODULES = ("console.handoff_views",)
 MAX_BODY = 256 * 1024  # a request body larger than this is refused (413)
 ERROR_TITLES = {400: "请求有误", 403: "无权访问", 404: "找不到页面", 405: "不支持的操作", 413: "内容太大",

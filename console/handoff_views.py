@@ -22,6 +22,7 @@ from bot.clock import utc_now
 from bot.models import Handoff, Ticket, User
 from bot.taxonomy import CATEGORIES
 from bot.tickets import OPEN_STATUSES
+from console import media_views
 from console.auth import current_user
 from console.keys import ENGINE, RASA
 from console.params import whole_number
@@ -100,7 +101,8 @@ def _open_tickets(session: Session, handoff: Handoff) -> list[Ticket]:
 def _detail(request: web.Request, error: str | None = None) -> dict:
     with _session(request) as session:
         handoff = _handoff_for(request, session)
-        return {"handoff": handoff, "lines": handoffs.transcript(session, handoff.sender_id),
+        return {"handoff": handoff, "lines": media_views.with_media(
+                    session, handoff.sender_id, handoffs.transcript(session, handoff.sender_id)),
                 "open_tickets": _open_tickets(session, handoff), "categories": CATEGORIES,
                 "reasons": handoffs.REASONS, "statuses": handoffs.STATUS_ZH,
                 "waited": waited(handoff.created_at, utc_now()), "error": error,
@@ -119,7 +121,8 @@ async def transcript_fragment(request: web.Request) -> dict:
     """The transcript alone, fetched by the detail page every few seconds."""
     with _session(request) as session:
         handoff = _handoff_for(request, session)
-        return {"lines": handoffs.transcript(session, handoff.sender_id)}
+        return {"lines": media_views.with_media(session, handoff.sender_id,
+                                                handoffs.transcript(session, handoff.sender_id))}
 
 
 def _back(request: web.Request, done: str) -> web.HTTPSeeOther:

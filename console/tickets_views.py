@@ -14,11 +14,12 @@ from multidict import MultiMapping
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, selectinload
 
-from bot import tickets
+from bot import media, tickets
 from bot.clock import utc_now
 from bot.models import Compound, OutboxMessage, Ticket
 from bot.taxonomy import CATEGORIES
 from bot.tickets import LEVEL_ZH, OPEN_STATUSES, SATISFACTION, STATUS_ZH
+from console import media_views
 from console.auth import cookie_session, current_user
 from console.keys import ENGINE
 from console.metrics import local_day
@@ -72,7 +73,7 @@ async def ticket_list(request: web.Request) -> web.Response:
 
 
 CSV_HEADERS = ("工单号", "类别", "紧急", "小区", "楼栋", "单元", "室", "反映内容", "状态", "级别", "负责人",
-               "反映户数", "提交时间", "办结时限", "办结时间", "超期", "满意度")
+               "反映户数", "提交时间", "办结时限", "办结时间", "超期", "满意度", "照片和语音")
 
 
 # Control characters a resident's message may carry (NUL, ESC, …) but a CSV cell cannot hold:
@@ -97,7 +98,7 @@ def _csv_row(ticket: Ticket, now: datetime) -> list[str]:
         ticket.building, ticket.unit, ticket.room, ticket.text, STATUS_ZH.get(ticket.status, ticket.status),
         LEVEL_ZH.get(ticket.level, ticket.level), ticket.assignee_name, len(ticket.reporters),
         local_datetime(ticket.created_at), local_datetime(ticket.due_at), local_datetime(ticket.resolved_at),
-        "是" if is_overdue(ticket, now) else "否", _satisfaction_summary(ticket))]
+        "是" if is_overdue(ticket, now) else "否", _satisfaction_summary(ticket), media.summary(ticket.media))]
 
 
 @routes.get("/tickets/export.csv", name="tickets_export")
@@ -110,7 +111,7 @@ async def export_csv(request: web.Request) -> web.Response:
     writer.writerow(CSV_HEADERS)
     with Session(request.app[ENGINE], future=True) as session:
         query = ticket_query(filters, scope, now).options(selectinload(Ticket.compound),
-                                                          selectinload(Ticket.reporters))
+                                                          selectinload(Ticket.reporters), selectinload(Ticket.media))
         writer.writerows(_csv_row(ticket, now) for ticket in session.scalars(query))
     name = f"工单_{local_day(now):%Y%m%d}.csv"  # the day in Beijing: at 07:00 there it is still yesterday in UTC
     return web.Response(body=("\ufeff" + out.getvalue()).encode("utf-8"), content_type="text/csv", charset="utf-8",
@@ -139,7 +140,8 @@ async def ticket_detail(request: web.Request) -> web.Response:
         return aiohttp_jinja2.render_template("ticket.html", request, {
             "ticket": ticket, "outbox": outbox, "overdue": is_overdue(ticket, now),
             "is_open": ticket.status in OPEN_STATUSES, "people": tickets.assignable_people(session, ticket),
-            "status_choices": STATUS_CHOICES, "flash": cookie_session(request).pop("flash", None)})
+            "status_choices": STATUS_CHOICES, "flash": cookie_session(request).pop("flash", None),
+            "media": media_views.of_ticket(ticket)})
 
 
 def _text(form: MultiMapping, name: str, what: str) -> str:

@@ -10,7 +10,8 @@ from dataclasses import dataclass
 
 from aiohttp import web
 
-Handler = Callable[[str, str, dict, dict], tuple[int, dict]]  # (method, path, query, body) → (status, json)
+# (method, path, query, body) → (status, json), or (status, bytes) for a file the platform serves
+Handler = Callable[[str, str, dict, dict], tuple[int, dict | bytes]]
 
 
 @dataclass
@@ -62,6 +63,8 @@ class FakePlatform:
             self.calls.append(call)
         handler = self.routes.get(request.path)
         status, answer = handler(call.method, call.path, call.query, call.body) if handler else (200, {})
+        if isinstance(answer, bytes):
+            return web.Response(body=answer, status=status, content_type="application/octet-stream")
         return web.json_response(answer, status=status)
 
     def sent(self, path_part: str) -> list[Call]:

@@ -13,9 +13,9 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from bot.media import QUESTIONS
 from bot.models import OutboxMessage
 from connectors.dingtalk import DingTalkError, DingTalkInput, incoming_from, refusal, signature
-from connectors.group_chat import NOT_TEXT_REPLY
 from stack.dingtalk import APP_SECRET
 
 WEBHOOK = "/webhooks/dingtalk/webhook"
@@ -105,8 +105,9 @@ def test_a_one_to_one_message_has_no_group():
 def test_pictures_voice_and_rich_text():
     picture = incoming_from(body(msgtype="picture", content={"downloadCode": "x"}), PREFIX)
     assert (picture.kind, picture.text) == ("image", "")
-    assert incoming_from(body(msgtype="audio", content={"downloadCode": "x", "recognition": "你好"}),
-                         PREFIX).kind == "voice"
+    voice = incoming_from(body(msgtype="audio", content={"downloadCode": "x", "recognition": "你好"}), PREFIX)
+    assert (voice.kind, voice.text, voice.media) == ("text", "你好", ({"kind": "voice", "code": "x"},))  # 随手拍
+    assert incoming_from(body(msgtype="audio", content={"downloadCode": "x"}), PREFIX).kind == "voice"
     rich = incoming_from(body(msgtype="richText", content={"richText": [
         {"text": "7号楼暖气不热"}, {"type": "picture", "downloadCode": "x"}]}), PREFIX)
     assert (rich.kind, rich.text) == ("text", "7号楼暖气不热")
@@ -319,13 +320,13 @@ def test_two_residents_reporting_at_once_have_separate_conversations(live, fake_
         assert reports_of(live, user), f"no ticket has {user} as a reporter"
 
 
-def test_a_picture_gets_the_text_only_reply(live, fake_platform):
+def test_a_picture_is_asked_about(live, fake_platform):
     user = f"i{uuid.uuid4().hex[:8]}"
     message = callback(fake_platform, user=user, msgtype="picture",
                        content={"downloadCode": "dc", "pictureDownloadCode": "pdc"})
     assert deliver(live, message)[0] == 200
     [reply] = wait_for_replies(fake_platform, session_of(message))
-    assert reply.body["text"]["content"] == f"@{user} {NOT_TEXT_REPLY}"
+    assert reply.body["text"]["content"] == f"@{user} {QUESTIONS['image']}"  # 随手拍
     assert not reports_of(live, user)
 
 

@@ -17,9 +17,9 @@ from lark_oapi.event.dispatcher_handler import EventDispatcherHandler
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from bot.media import QUESTIONS
 from bot.models import OutboxMessage
 from connectors.feishu import BadRequest, FeishuInput, decrypt, incoming_from, signature
-from connectors.group_chat import NOT_TEXT_REPLY
 from stack.feishu import API_PREFIX, APP_ID, APP_SECRET, BOT_NAME, BOT_OPEN_ID, ENCRYPT_KEY, VERIFICATION_TOKEN
 
 WEBHOOK = "/webhooks/feishu/webhook"
@@ -316,11 +316,11 @@ def test_two_residents_reporting_at_once_each_get_their_answer(feishu, fake_plat
     assert lights[1] != rubbish[1]  # two conversations, two different matters
 
 
-def test_a_picture_gets_the_text_only_reply(feishu, fake_platform):
+def test_a_picture_is_asked_about(feishu, fake_platform):
     event = message_event("ou_feishu_sun", message_type="image", chat_id="oc_p2p_sun", chat_type="p2p",
                           mention_bot=False)
     assert post_event(feishu, event) == 200
-    assert wait_for_replies(fake_platform, "ou_feishu_sun", chat_id=None) == [NOT_TEXT_REPLY]
+    assert wait_for_replies(fake_platform, "ou_feishu_sun", chat_id=None) == [QUESTIONS["image"]]  # 随手拍
 
 
 def test_bad_requests_are_refused_and_the_server_keeps_working(feishu, fake_platform):

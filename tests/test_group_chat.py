@@ -116,10 +116,10 @@ async def test_phone_and_id_numbers_are_masked_in_groups_only():
     assert "13912345678" in direct_reply
 
 
-async def test_pictures_get_a_short_text_only_reply():
+async def test_a_sticker_or_a_file_with_nothing_to_fetch_it_by_gets_a_short_reply():
     platform, bot = Platform(), Bot()
-    await take(GroupChat("wecom", platform.send), bot, incoming("p", "", kind="image"))
-    assert bot.heard == [] and platform.sent[0][1] == NOT_TEXT_REPLY
+    await take(GroupChat("wecom", platform.send), bot, incoming("p", "", kind="sticker"))
+    assert bot.heard == [] and platform.sent[0][1] == NOT_TEXT_REPLY and "只能" not in NOT_TEXT_REPLY
 
 
 async def test_a_reply_the_platform_refused_is_kept_and_sent_later_in_order():

@@ -14,8 +14,8 @@ from nonebot.adapters.onebot.v11 import Adapter
 from nonebot.adapters.onebot.v11 import Message as NonebotMessage
 from nonebot.adapters.onebot.v11.bot import _check_at_me
 
+from bot.media import QUESTIONS
 from bot.models import OutboxMessage
-from connectors.group_chat import NOT_TEXT_REPLY
 from connectors.onebot import BadEvent, OneBotError, OneBotInput, incoming_from, parsed_cq, signature
 from stack.onebot import ACCESS_TOKEN, API_PREFIX, SECRET, SELF_ID
 
@@ -242,9 +242,9 @@ def test_cq_code_strings_and_private_chats_are_answered(onebot, fake_platform):
     assert [t[1:3] for t in tickets_of(onebot, "30000002")] == [("sanitation", "东风新村")]
 
 
-def test_a_picture_gets_the_text_only_reply(onebot, fake_platform):
+def test_a_picture_is_asked_about(onebot, fake_platform):
     assert report(onebot, message_event("30000004", "[CQ:image,file=a.jpg,url=https://x/a.jpg]", group_id=None)) == 204
-    assert wait_for_replies(fake_platform, "30000004", group=None) == [NOT_TEXT_REPLY]
+    assert wait_for_replies(fake_platform, "30000004", group=None) == [QUESTIONS["image"]]  # 随手拍
 
 
 def test_bad_reports_are_refused_and_the_server_keeps_working(onebot, fake_platform):

@@ -13,8 +13,8 @@ from urllib.parse import urlencode
 import pytest
 from wechatpy.enterprise.crypto import WeChatCrypto
 
+from bot.media import QUESTIONS
 from bot.models import OutboxMessage
-from connectors.group_chat import NOT_TEXT_REPLY
 from connectors.wecom import (Application, Refused, WeComBotInput, WeComError, WeComInput, WeComSender,
                               parsed_xml)
 from connectors.wecom_crypto import BadCiphertext, BadSignature, WrongReceiveId, WXBizMsgCrypt, signature
@@ -422,14 +422,14 @@ def test_an_urgent_ai_bot_report_is_answered_through_its_single_use_response_url
     assert "119" in reply and "街道" in reply
 
 
-def test_images_get_the_text_only_reply(wecom):
+def test_images_are_asked_about(wecom):
     app_user, bot_user = fresh("app"), fresh("bot")
     assert wecom.app(app_user, kind="image") == 200
     status, code = wecom.bot(bot_user, kind="image")
     assert status == 200
     wecom.wait_for(lambda: wecom.direct_replies(app_user), lambda: wecom.bot_replies(code))
-    assert wecom.direct_replies(app_user) == [NOT_TEXT_REPLY]
-    assert wecom.bot_replies(code) == [NOT_TEXT_REPLY]
+    assert wecom.direct_replies(app_user) == [QUESTIONS["image"]]  # 随手拍
+    assert wecom.bot_replies(code) == [QUESTIONS["image"]]
 
 
 def encrypted_for_another_corp(encrypted: str) -> str:
