@@ -15,19 +15,12 @@ from actions.context import database, resident_of
 from bot import org, turn, volunteers
 from bot.clock import utc_now
 from bot.decision import decide
+from bot.skills import parse_skills, skills_zh
+from bot.volunteer_replies import (CANCELLED, ONLY_ONE_TO_ONE, QUESTIONS, UNKNOWN_SKILLS, already_registered,
+                                    registered_reply)
 
 Events = list[dict[str, Any]]
 FORM_SLOTS = ("volunteer_name", "volunteer_compound", "volunteer_work_unit", "volunteer_skills")
-ONLY_ONE_TO_ONE = "党员报到请私聊小助手（点我的头像发消息），在群里不方便留个人信息。"
-CANCELLED = "好的，报到先不登记了。需要时再对我说“党员报到”。"
-QUESTIONS = {
-    "volunteer_name": "欢迎党员同志回家报到！请问您怎么称呼（姓名）？随时回复“算了”可以取消。",
-    "volunteer_compound": "您住在哪个小区？",
-    "volunteer_work_unit": "您的工作单位是？",
-    "volunteer_skills": "您有什么特长，能帮居民做什么？比如医生、护士、律师、教师、电工、水暖工、心理咨询、跑腿、陪伴老人，可以说几样。",
-}
-UNKNOWN_SKILLS = ("没认出您的特长。可以说：" + "、".join(skill.name_zh for skill in volunteers.SKILLS.values())
-                  + "，或者用几个字描述您能帮什么忙。")
 
 
 def _short_text(dispatcher: CollectingDispatcher, slot: str, value: Any, longest: int,
@@ -87,11 +80,11 @@ class ValidateVolunteerForm(FormValidationAction):
 
     def validate_volunteer_skills(self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker,
                                   domain: DomainDict) -> dict[str, Any]:
-        skills = volunteers.parse_skills(str(value or ""))
+        skills = parse_skills(str(value or ""))
         if not skills:
             dispatcher.utter_message(text=UNKNOWN_SKILLS)
             return {"volunteer_skills": None}
-        return {"volunteer_skills": volunteers.skills_zh(skills)}
+        return {"volunteer_skills": skills_zh(skills)}
 
 
 class AskVolunteerSlot(Action, ABC):
@@ -142,12 +135,12 @@ class ActionRegisterVolunteer(Action):
             known = volunteers.registration_of(session, resident.platform, resident.user_id)
             compound = org.find_compound(session, slots["volunteer_compound"] or "")
             if known is not None and known.status != "rejected":
-                dispatcher.utter_message(text=volunteers.already_registered(known))
+                dispatcher.utter_message(text=already_registered(known))
             elif compound is not None and all(slots.values()):
                 volunteer = volunteers.register(session, resident, slots["volunteer_name"], compound,
                                                 slots["volunteer_work_unit"],
-                                                volunteers.parse_skills(slots["volunteer_skills"]), utc_now())
-                dispatcher.utter_message(text=volunteers.registered_reply(volunteer))
+                                                parse_skills(slots["volunteer_skills"]), utc_now())
+                dispatcher.utter_message(text=registered_reply(volunteer))
         return _clear()
 
 

@@ -24,7 +24,7 @@ from sqlalchemy import Column, MetaData, Table, func, inspect, select
 from sqlalchemy.orm import Session, selectinload
 from yarl import URL
 
-from bot import tickets
+from bot import org, tickets
 from bot.conversations import Resident
 from bot.models import Compound, Handoff, OutboxMessage, Reporter, Ticket, User
 from bot.notifier import last_context, notify
@@ -35,7 +35,7 @@ from bot.taxonomy import CATEGORIES
 log = logging.getLogger(__name__)
 
 REASONS = {"asked": "要求转人工", "not_understood": "连续两次没能听懂", "urgent": "反映了紧急情况"}
-STATUS_ZH = {"waiting": "等待接手", "taken": "处理中", "returned": "已交回小助手"}
+HANDOFF_STATUS_ZH = {"waiting": "等待接手", "taken": "处理中", "returned": "已交回小助手"}
 OPEN_STATUSES = ("waiting", "taken")
 REPLY_WITHIN_MINUTES = 30  # what residents are promised inside office hours
 MAX_REPLY = 1000  # characters in one staff reply
@@ -88,9 +88,7 @@ def _alert_staff(session: Session, handoff: Handoff, now: datetime) -> None:
         return
     text = (f"【转人工】{compound.name}的居民{handoff.display_name or handoff.user_id}"
             f"{REASONS[handoff.reason]}：“{handoff.last_message}”。请到工作台“转人工”回复。")
-    grid = compound.grid
-    for person in (tickets.Person("小区党支部书记", compound.secretary_name, None, compound.secretary_ids),
-                   tickets.Person("网格员", grid.worker_name, None, grid.worker_ids)):
+    for person in (org.branch_secretary(compound), org.grid_worker(compound.grid)):
         recipient = person.recipient(handoff.platform)
         if recipient:
             notify(session, recipient, text, now, handoff.ticket_id)

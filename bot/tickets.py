@@ -10,13 +10,14 @@ from datetime import datetime, timedelta
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
-from bot import same_problem
+from bot import org, same_problem
 from bot.clock import local_text, utc_now
-from bot.conversations import resident_from, sender_id
-from bot.models import Building, Compound, Reporter, Ticket, TimelineEntry
+from bot.conversations import resident_from
+from bot.models import Compound, Reporter, Ticket, TimelineEntry
 from bot.notifier import notify
+from bot.org import Person
 from bot.privacy import mask_phone, mask_sensitive, public_numbers
-from bot.taxonomy import CATEGORIES
+from bot.taxonomy import CATEGORIES, sla_of
 
 LEVELS = ("grid", "community", "subdistrict")
 LEVEL_ZH = {"grid": "网格", "community": "社区", "subdistrict": "街道"}
@@ -32,6 +33,7 @@ CLUSTER_HOUSEHOLDS = 5  # 反映集中: this many households move the ticket up 
 # docs/benchmarks.md).
 SAME_PROBLEM = 0.91
 SATISFACTION = {"satisfied": "满意", "basically_satisfied": "基本满意", "unsatisfied": "不满意"}
+SATISFIED_ANSWERS = ("satisfied", "basically_satisfied")  # what 满意度, the city's measure, counts as satisfied
 URGENT_NOTICE = "这是紧急情况，已同时通知网格、社区和街道。"  # after an urgent report's receipt
 
 
@@ -59,40 +61,12 @@ class Filing:
     at: datetime       # when it was filed
 
 
-@dataclass(frozen=True)
-class Person:
-    role: str
-    name: str | None
-    phone: str | None
-    ids: dict
-
-    def recipient(self, preferred_platform: str) -> str | None:
-        """Where to reach this person one-to-one: on the platform the report came from when they
-        are known there, else on the first platform they are known on."""
-        ids = self.ids or {}
-        platform = preferred_platform if ids.get(preferred_platform) else next(iter(sorted(ids)), None)
-        return sender_id(platform, None, str(ids[platform])) if platform else None
-
-
-def _chain(compound: Compound) -> dict[str, Person]:
-    grid = compound.grid
-    community = grid.community
-    return {
-        "grid": Person("小区党支部书记", compound.secretary_name, compound.secretary_phone, compound.secretary_ids),
-        "grid_worker": Person("网格员", grid.worker_name, grid.worker_phone, grid.worker_ids),
-        "community": Person("社区书记", community.secretary_name, community.secretary_phone, community.secretary_ids),
-        "subdistrict": Person("街道书记", community.subdistrict.secretary_name,
-                              community.subdistrict.secretary_phone, community.subdistrict.secretary_ids),
-    }
-
-
 def responsible_people(session: Session, ticket: Ticket) -> list[Person]:
     """Who has the ticket: the branch secretary, the grid worker and the building leader."""
-    chain = _chain(ticket.compound)
+    chain = org.chain_of(ticket.compound)
     people = [chain["grid"], chain["grid_worker"]]
     if ticket.building:
-        leader = session.scalars(select(Building).where(
-            Building.compound_id == ticket.compound_id, Building.number == ticket.building)).first()
+        leader = org.building_leader(session, ticket.compound, ticket.building)
         if leader and leader.leader_name:
             people.append(Person("楼栋长", leader.leader_name, leader.leader_phone, leader.leader_ids))
     return people
@@ -170,13 +144,14 @@ def file_report(session: Session, report: Report, now: datetime) -> Filing:
 
 def _make_urgent(session: Session, ticket: Ticket, report: Report, now: datetime) -> None:
     """An urgent report on an open ticket makes it urgent: all three levels hear at once."""
-    chain = _chain(ticket.compound)
+    chain = org.chain_of(ticket.compound)
     ticket.urgent = True
     ticket.updated_at = now
-    _log(session, ticket, now, "notified", "紧急情况：已同时通知网格、社区、街道三级",
+    ticket.due_at = min(ticket.due_at, now + sla_of(ticket.category, True))
+    _log(session, ticket, now, "notified", f"紧急情况：已同时通知网格、社区、街道三级，{local_text(ticket.due_at)}前办结",
          report.display_name or report.user_id)
     _tell(session, responsible_people(session, ticket) + [chain["community"], chain["subdistrict"]],
-          f"【紧急工单】{describe(ticket)}：{report.text}", now, ticket)
+          f"【紧急工单】{describe(ticket)}：{report.text}（{local_text(ticket.due_at)}前办结）", now, ticket)
 
 
 def _add_reporter(ticket: Ticket, report: Report, now: datetime) -> None:
@@ -191,7 +166,7 @@ def _new_ticket(session: Session, compound: Compound, report: Report, now: datet
                     building=report.building, unit=report.unit, room=report.room,
                     status="assigned", level="grid", assignee_name=compound.secretary_name,
                     assignee_phone=compound.secretary_phone, created_at=now, updated_at=now,
-                    due_at=now + category.sla, overdue=False)
+                    due_at=now + sla_of(category.id, report.urgent), overdue=False)
     _add_reporter(ticket, report, now)
     session.add(ticket)
     session.flush()
@@ -199,7 +174,7 @@ def _new_ticket(session: Session, compound: Compound, report: Report, now: datet
     _log(session, ticket, now, "assigned", f"派给{compound.secretary_name or '小区党支部书记'}，"
                                            f"{category.handler_zh}协同处理，{local_text(ticket.due_at)}前办结")
     people = responsible_people(session, ticket)
-    chain = _chain(compound)
+    chain = org.chain_of(compound)
     if report.urgent:
         people += [chain["community"], chain["subdistrict"]]
         _log(session, ticket, now, "notified", "紧急工单：已同时通知网格、社区、街道三级")
@@ -220,12 +195,12 @@ def escalate(session: Session, ticket: Ticket, now: datetime, reason: str, actor
         ticket.overdue = True
         ticket.updated_at = now
         _log(session, ticket, now, "overdue", reason, actor)
-        _tell(session, [_chain(ticket.compound)["subdistrict"]], f"【超期工单】{describe(ticket)}：{reason}", now, ticket)
+        _tell(session, [org.chain_of(ticket.compound)["subdistrict"]], f"【超期工单】{describe(ticket)}：{reason}", now, ticket)
         return True
     ticket.level = LEVELS[position + 1]
-    secretary = _chain(ticket.compound)[ticket.level]
+    secretary = org.chain_of(ticket.compound)[ticket.level]
     ticket.assignee_name, ticket.assignee_phone = secretary.name, secretary.phone
-    ticket.due_at = now + CATEGORIES[ticket.category].sla
+    ticket.due_at = now + sla_of(ticket.category, ticket.urgent)
     ticket.updated_at = now
     _log(session, ticket, now, "escalated", f"升级到{LEVEL_ZH[ticket.level]}：{reason}", actor)
     _tell(session, [secretary],
@@ -242,10 +217,10 @@ def reopen(session: Session, ticket: Ticket, now: datetime, reason: str, actor: 
     if ticket.level != LEVELS[-1]:
         escalate(session, ticket, now, reason, actor)
         return
-    ticket.due_at = now + CATEGORIES[ticket.category].sla
+    ticket.due_at = now + sla_of(ticket.category, ticket.urgent)
     _log(session, ticket, now, "reopened", f"{LEVEL_ZH[ticket.level]}重新办理：{reason}，"
                                            f"{local_text(ticket.due_at)}前办结", actor)
-    _tell(session, [_chain(ticket.compound)[ticket.level]],
+    _tell(session, [org.chain_of(ticket.compound)[ticket.level]],
           f"【工单重启】{describe(ticket)}：{reason}（{local_text(ticket.due_at)}前办结）", now, ticket)
 
 
@@ -285,7 +260,7 @@ def add_note(session: Session, ticket: Ticket, now: datetime, note: str, actor: 
 def assignable_people(session: Session, ticket: Ticket) -> list[Person]:
     """Whom staff may hand the ticket to: the people who have it, then the community and
     subdistrict secretaries (the ones with a name in the org directory)."""
-    chain = _chain(ticket.compound)
+    chain = org.chain_of(ticket.compound)
     people = responsible_people(session, ticket) + [chain["community"], chain["subdistrict"]]
     return [person for person in people if person.name]
 
@@ -330,7 +305,7 @@ def rate(session: Session, platform: str, user_id: str, answer: str, now: dateti
     _log(session, ticket, now, "rated", f"居民评价：{SATISFACTION[answer]}", reporter.display_name or user_id)
     if answer == "unsatisfied":
         reopen(session, ticket, now, "居民对处理结果不满意", reporter.display_name or user_id)
-    elif all(r.satisfaction in ("satisfied", "basically_satisfied") for r in ticket.reporters):
+    elif all(r.satisfaction in SATISFIED_ANSWERS for r in ticket.reporters):
         set_status(session, ticket, "closed", now, "反映人均已评价满意", "系统")
     return ticket
 
@@ -346,7 +321,7 @@ def open_tickets_of(session: Session, platform: str, user_id: str) -> list[Ticke
 def holder(ticket: Ticket) -> str:
     """Who has the ticket now, as residents hear it (phone masked): 社区书记陈书记（138****0002）.
     The secretary of the ticket's level, or whom staff handed it to."""
-    chain = _chain(ticket.compound)
+    chain = org.chain_of(ticket.compound)
     phone = f"（{mask_phone(ticket.assignee_phone)}）" if ticket.assignee_phone else ""
     if not ticket.assignee_name:
         return chain[ticket.level].role + phone

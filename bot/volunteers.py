@@ -1,7 +1,7 @@
 """Party-member volunteers (党员志愿者): 党员回家报到, 群众点单、组织建单、党员接单, 积分银行.
 
 - **Registration.** A working party member registers in a one-to-one chat with the compound
-  they live in, their work unit and skills (free text mapped to `SKILLS`); the compound's branch
+  they live in, their work unit and skills (free text mapped to `bot.skills.SKILLS`); the compound's branch
   secretary confirms or rejects it in the console, and the member is told.
 - **Offering.** `care_request` tickets (offered by the worker's sweep) and any ticket staff mark
   in the console become a `VolunteerTask`, offered one-to-one to the compound's confirmed
@@ -15,73 +15,41 @@
 - **Points.** A confirmed task credits `hours × weight × POINTS_PER_HOUR` once (one ledger line
   per task, enforced by the database); exchanges are negative lines with a reason. The balance
   is always the sum of the ledger.
+
+What the bot says in each case is `bot.volunteer_replies`'; the console's figures are
+`bot.volunteer_figures`'.
 """
 import re
-import statistics
-from collections import defaultdict
-from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
-from bot import tickets
+from bot import org, tickets, volunteer_replies as say
 from bot.clock import local_text
 from bot.conversations import Resident
 from bot.models import Compound, PointsEntry, Ticket, Volunteer, VolunteerTask
 from bot.notifier import notify
-from bot.privacy import mask_sensitive
+from bot.skills import parse_skills, skills_zh, weight_of
 
 CLAIM_TIME = timedelta(hours=24)       # a claim not reported done by then goes back to the pool
 CONFIRM_AFTER = timedelta(hours=48)    # without the resident's answer, the secretary may confirm
 POINTS_PER_HOUR = 10                   # a task of weight 1
 DEFAULT_HOURS, MAX_HOURS = 1.0, 8.0
 MAX_NOTE, MAX_REASON = 500, 200
-STATUS_ZH = {"pending": "待确认", "confirmed": "已确认", "rejected": "未通过"}
+REGISTRATION_STATUS_ZH = {"pending": "待确认", "confirmed": "已确认", "rejected": "未通过"}
 TASK_STATUS_ZH = {"open": "待认领", "claimed": "已认领", "done": "待确认完成", "confirmed": "已完成"}
-GOOD_ANSWERS = ("satisfied", "basically_satisfied")
 
 
 class VolunteerError(ValueError):
     """Something the volunteer rules do not allow; the message says why, in Chinese."""
 
 
-@dataclass(frozen=True)
-class Skill:
-    """A skill volunteers offer (特长), the words residents and members use for it, and the
-    weight of a task needing it (points per hour ÷ POINTS_PER_HOUR)."""
-    id: str
-    name_zh: str
-    words: tuple[str, ...]
-    weight: float
-
-
-SKILLS = {skill.id: skill for skill in (
-    Skill("doctor", "医生", ("医生", "大夫", "医师", "医院", "看病", "中医", "全科"), 2.0),
-    Skill("nurse", "护士", ("护士", "护理", "护工", "打针", "换药"), 2.0),
-    Skill("lawyer", "律师", ("律师", "法律", "法务", "合同", "官司"), 2.0),
-    Skill("teacher", "教师", ("教师", "老师", "辅导", "家教", "作业", "功课"), 1.5),
-    Skill("electrician", "电工", ("电工", "水电", "电路", "电器", "线路", "修电"), 1.5),
-    Skill("plumber", "水暖工", ("水暖", "水电", "管道", "水管", "修水", "下水", "水龙头"), 1.5),
-    Skill("counselor", "心理咨询", ("心理", "咨询师", "谈心", "情绪", "抑郁", "想不开"), 2.0),
-    Skill("errand", "跑腿", ("跑腿", "买菜", "代购", "取药", "拿药", "接送", "开车", "司机", "送货"), 1.0),
-    Skill("companion", "助老陪伴", ("陪伴", "陪护", "陪聊", "助老", "照顾老人", "聊天", "探望", "看望"), 1.0),
-)}
-
 _TICKET_NUMBER = re.compile(r"[#＃]\s*(\d{1,9})")
 _HOURS = re.compile(r"(\d+(?:\.\d+)?)\s*(?:个)?\s*(?:小时|钟头|h\b)", re.IGNORECASE)
 
 
 # --- words ---------------------------------------------------------------------------------------
-
-def parse_skills(text: str) -> list[str]:
-    """The skills named in free text (我是护士，也能跑腿 → nurse, errand), in `SKILLS` order."""
-    return [skill.id for skill in SKILLS.values() if any(word in (text or "") for word in skill.words)]
-
-
-def skills_zh(skill_ids: list[str]) -> str:
-    return "、".join(SKILLS[s].name_zh for s in skill_ids if s in SKILLS) or "不限"
-
 
 def ticket_number(text: str) -> int | None:
     """The ticket number in "接单 #12" / "完成＃12 …"; None when there is none."""
@@ -109,10 +77,6 @@ def needed_skills(ticket: Ticket) -> list[str]:
     return parse_skills(ticket.text)
 
 
-def weight_of(skill_ids: list[str]) -> float:
-    return max((SKILLS[s].weight for s in skill_ids if s in SKILLS), default=1.0)
-
-
 def points_for(hours: float, weight: float) -> int:
     return round(hours * weight * POINTS_PER_HOUR)
 
@@ -129,7 +93,7 @@ def register(session: Session, resident: Resident, name: str, compound: Compound
     """Record the registration (again after a rejection) and ask the branch secretary to confirm."""
     volunteer = registration_of(session, resident.platform, resident.user_id)
     if volunteer is not None and volunteer.status != "rejected":
-        raise VolunteerError(already_registered(volunteer))
+        raise VolunteerError(say.already_registered(volunteer))
     if volunteer is None:
         volunteer = Volunteer(platform=resident.platform, user_id=resident.user_id)
         session.add(volunteer)
@@ -137,34 +101,19 @@ def register(session: Session, resident: Resident, name: str, compound: Compound
     volunteer.work_unit, volunteer.skills, volunteer.status = work_unit, skills, "pending"
     volunteer.registered_at, volunteer.decided_at, volunteer.decided_by = now, None, None
     session.flush()
-    secretary = tickets.Person("小区党支部书记", compound.secretary_name, None, compound.secretary_ids)
-    recipient = secretary.recipient(resident.platform)
+    recipient = org.branch_secretary(compound).recipient(resident.platform)
     if recipient:
-        notify(session, recipient, f"【党员报到】{name}（{work_unit}）报到到{compound.name}，特长：{skills_zh(skills)}。"
-                                   f"请到工作台“志愿者”确认。", now)
+        notify(session, recipient, say.to_confirm(volunteer), now)
     return volunteer
-
-
-def already_registered(volunteer: Volunteer) -> str:
-    if volunteer.status == "confirmed":
-        return f"您已是{volunteer.compound.name}的党员志愿者（特长：{skills_zh(volunteer.skills)}）。有适合您的求助时我会私信您。"
-    return f"您在{volunteer.compound.name}的报到已提交，正在等小区党支部书记确认。"
-
-
-def registered_reply(volunteer: Volunteer) -> str:
-    return (f"{volunteer.name}同志，您的报到已提交：{volunteer.compound.name}，{volunteer.work_unit}，"
-            f"特长：{skills_zh(volunteer.skills)}。小区党支部书记确认后我会通知您。")
 
 
 def decide_registration(session: Session, volunteer: Volunteer, confirm: bool, actor: str, now: datetime) -> None:
     """The branch secretary confirms or rejects a pending registration; the member is told."""
     if volunteer.status != "pending":
-        raise VolunteerError(f"{volunteer.name}的报到{STATUS_ZH[volunteer.status]}。")
+        raise VolunteerError(f"{volunteer.name}的报到{REGISTRATION_STATUS_ZH[volunteer.status]}。")
     volunteer.status = "confirmed" if confirm else "rejected"
     volunteer.decided_at, volunteer.decided_by = now, actor
-    text = (f"您在{volunteer.compound.name}的党员报到已确认，欢迎回家！有适合您的求助时我会私信您，回复“接单 #工单号”即可认领。"
-            if confirm else f"您在{volunteer.compound.name}的党员报到未通过确认，如有疑问请联系小区党支部书记。")
-    notify(session, volunteer.sender_id, text, now)
+    notify(session, volunteer.sender_id, say.registration_decided(volunteer, confirm), now)
 
 
 # --- offering (组织建单) ----------------------------------------------------------------------------
@@ -180,17 +129,11 @@ def fitting_volunteers(session: Session, task: VolunteerTask) -> list[Volunteer]
     return [volunteer for volunteer in confirmed if fits(volunteer, task)]
 
 
-def offer_text(task: VolunteerTask) -> str:
-    ticket = task.ticket
-    return (f"【志愿服务】{tickets.describe(ticket)}：{mask_sensitive(ticket.text)}（需要：{skills_zh(task.skills)}）。"
-            f"愿意帮忙请回复“接单 #{ticket.id}”，先到先得。")
-
-
 def _send_offers(session: Session, task: VolunteerTask, now: datetime, except_id: int | None = None) -> int:
     sent = 0
     for volunteer in fitting_volunteers(session, task):
         if volunteer.id != except_id:
-            notify(session, volunteer.sender_id, offer_text(task), now, task.ticket_id)
+            notify(session, volunteer.sender_id, say.offer_text(task), now, task.ticket_id)
             sent += 1
     return sent
 
@@ -224,7 +167,7 @@ def offer_care_requests(session: Session, now: datetime) -> list[int]:
 def _confirmed_volunteer(session: Session, platform: str, user_id: str) -> Volunteer:
     volunteer = registration_of(session, platform, user_id)
     if volunteer is None or volunteer.status == "rejected":
-        raise VolunteerError("您还不是登记的党员志愿者。在私聊里对我说“党员报到”即可登记。")
+        raise VolunteerError(say.NOT_REGISTERED)
     if volunteer.status != "confirmed":
         raise VolunteerError("您的报到还在等小区党支部书记确认，确认后才能接单。")
     return volunteer
@@ -252,22 +195,14 @@ def claim(session: Session, platform: str, user_id: str, ticket_id: int | None, 
     if not won:
         session.refresh(task)
         if task.volunteer_id == volunteer.id and task.status == "claimed":
-            return f"#{ticket_id}已经是您认领的了，{local_text(task.claim_due_at)}前完成后回复“完成 #{ticket_id} 情况说明”。"
-        return f"#{ticket_id}已被其他志愿者认领了，谢谢您的热心！"
+            return say.already_yours(task)
+        return say.claimed_by_another(task.ticket_id)
     session.refresh(task)
     ticket = task.ticket
     tickets.add_note(session, ticket, now, f"党员志愿者{volunteer.name}接单", volunteer.name)
     for reporter in ticket.reporters:
-        notify(session, reporter.sender_id, f"您的求助{tickets.describe(ticket)}已由党员志愿者{volunteer.name}认领，"
-                                            f"会尽快和您联系。", now, ticket.id)
-    return (f"接单成功：{tickets.describe(ticket)}：{mask_sensitive(ticket.text)}。联系{_reporter_names(ticket)}，"
-            f"有需要可找小区党支部书记{ticket.compound.secretary_name or ''}。"
-            f"请在{local_text(task.claim_due_at)}前完成，完成后回复“完成 #{ticket.id} 情况说明 用时X小时”。")
-
-
-def _reporter_names(ticket: Ticket) -> str:
-    """居民王奶奶、李大爷; 居民 alone when nobody's name is known."""
-    return "居民" + "、".join(dict.fromkeys(r.display_name for r in ticket.reporters[:3] if r.display_name))
+        notify(session, reporter.sender_id, say.claimed_for_resident(ticket, volunteer), now, ticket.id)
+    return say.claimed(task)
 
 
 def finish(session: Session, platform: str, user_id: str, ticket_id: int | None, note: str, now: datetime) -> str:
@@ -284,8 +219,7 @@ def finish(session: Session, platform: str, user_id: str, ticket_id: int | None,
         raise VolunteerError(f"#{ticket_id}不是您正在办的求助（没有认领，或已超时退回、已报完成）。")
     session.refresh(task)
     tickets.resolve(session, task.ticket, now, f"党员志愿者{volunteer.name}：{note}", volunteer.name)
-    return (f"收到，#{ticket_id}已报完成（记{task.hours:g}小时）。居民确认后积分到账；"
-            f"{CONFIRM_AFTER.days * 24}小时内居民没有回复的，由小区党支部书记确认。")
+    return say.finished(task, CONFIRM_AFTER)
 
 
 # --- confirming and the ledger (积分银行) ------------------------------------------------------------
@@ -307,8 +241,8 @@ def confirm(session: Session, task: VolunteerTask, now: datetime, actor: str, ra
     session.add(PointsEntry(volunteer_id=task.volunteer_id, at=now, points=points, task_id=task.id,
                             reason=f"{tickets.describe(task.ticket)}，{task.hours:g}小时", actor=actor))
     session.flush()
-    notify(session, task.volunteer.sender_id, f"#{task.ticket_id}已确认完成（{actor}），积分+{points}，"
-                                              f"当前积分{balance(session, task.volunteer_id)}。谢谢您！", now, task.ticket_id)
+    notify(session, task.volunteer.sender_id, say.credited(task, actor, points, balance(session, task.volunteer_id)),
+           now, task.ticket_id)
     return points
 
 
@@ -340,7 +274,7 @@ def settle_answered(session: Session, now: datetime) -> list[int]:
     for task in session.scalars(select(VolunteerTask).where(VolunteerTask.status == "done")
                                 .order_by(VolunteerTask.id)).all():
         answer = _answer_since(task.ticket, task.done_at)
-        if answer in GOOD_ANSWERS:
+        if answer in tickets.SATISFIED_ANSWERS:
             confirm(session, task, now, "居民", answer)
         elif answer == "unsatisfied":
             _reclaim_unsatisfied(session, task, now)
@@ -355,9 +289,7 @@ def _reclaim_unsatisfied(session: Session, task: VolunteerTask, now: datetime) -
                            .values(status="claimed", claim_due_at=now + CLAIM_TIME, done_at=None)
                            .execution_options(synchronize_session=False)).rowcount == 1
     if back:
-        notify(session, task.volunteer.sender_id, f"居民对#{task.ticket_id}的处理不满意，请继续跟进，"
-                                                  f"{local_text(now + CLAIM_TIME)}前再回复“完成 #{task.ticket_id} 情况说明”。",
-               now, task.ticket_id)
+        notify(session, task.volunteer.sender_id, say.back_after_unsatisfied(task, now + CLAIM_TIME), now, task.ticket_id)
 
 
 def return_overdue_claims(session: Session, now: datetime) -> list[int]:
@@ -377,8 +309,7 @@ def return_overdue_claims(session: Session, now: datetime) -> list[int]:
         if not back:
             continue
         session.refresh(task)
-        notify(session, previous.sender_id, f"提醒：您认领的#{task.ticket_id}超过时限未报完成，已退回待认领。"
-                                            f"如果还在办，请重新回复“接单 #{task.ticket_id}”。", now, task.ticket_id)
+        notify(session, previous.sender_id, say.claim_returned(task.ticket_id), now, task.ticket_id)
         _send_offers(session, task, now, except_id=previous.id)
         tickets.add_note(session, task.ticket, now, f"志愿者{previous.name}超时未完成，退回待认领", "系统")
         returned.append(task.ticket_id)
@@ -417,70 +348,5 @@ def points_reply(session: Session, platform: str, user_id: str) -> str:
     """我的积分: the balance and the latest ledger lines."""
     volunteer = registration_of(session, platform, user_id)
     if volunteer is None or volunteer.status == "rejected":
-        return "您还不是登记的党员志愿者，没有积分记录。在私聊里对我说“党员报到”即可登记。"
-    lines = [f"{local_text(e.at)} {e.points:+d} {e.reason}" for e in ledger(session, volunteer.id, limit=5)]
-    recent = ("\n最近记录：\n" + "\n".join(lines)) if lines else "\n还没有积分记录。"
-    return f"{volunteer.name}，您当前的志愿积分：{balance(session, volunteer.id)}。{recent}"
-
-
-# --- the console's figures ------------------------------------------------------------------------
-
-@dataclass
-class CommunityFigures:
-    """Volunteer figures for one community over a period."""
-    registered: int = 0
-    active: set = field(default_factory=set)
-    claimed: int = 0
-    claim_minutes: list[float] = field(default_factory=list)
-    points_issued: int = 0
-
-    @property
-    def median_claim_minutes(self) -> float | None:
-        return statistics.median(self.claim_minutes) if self.claim_minutes else None
-
-
-def figures(session: Session, scope: set[int] | None, start: datetime, end: datetime) -> dict[str, CommunityFigures]:
-    """Per community: confirmed volunteers, volunteers who claimed in [start, end), claims, the
-    median minutes from offer to claim, points credited in the period."""
-    result: dict[str, CommunityFigures] = defaultdict(CommunityFigures)
-    volunteers = select(Volunteer).where(Volunteer.status == "confirmed")
-    for volunteer in session.scalars(_scoped(volunteers, Volunteer.compound_id, scope)):
-        result[volunteer.compound.grid.community.name].registered += 1
-    claims = select(VolunteerTask).where(VolunteerTask.claimed_at >= start, VolunteerTask.claimed_at < end)
-    for task in session.scalars(_scoped(claims, VolunteerTask.compound_id, scope)):
-        numbers = result[task.compound.grid.community.name]
-        numbers.claimed += 1
-        numbers.active.add(task.volunteer_id)
-        numbers.claim_minutes.append((task.claimed_at - task.offered_at).total_seconds() / 60)
-    for community, points in _earned_by_community(session, scope, start, end):
-        result[community].points_issued += points
-    return dict(sorted(result.items()))
-
-
-def _scoped(query, column, scope: set[int] | None):
-    return query if scope is None else query.where(column.in_(sorted(scope)))
-
-
-def _earned_by_community(session: Session, scope: set[int] | None, start: datetime, end: datetime):
-    entries = select(PointsEntry).join(Volunteer).where(PointsEntry.points > 0, PointsEntry.at >= start,
-                                                       PointsEntry.at < end)
-    for entry in session.scalars(_scoped(entries, Volunteer.compound_id, scope)):
-        yield entry.volunteer.compound.grid.community.name, entry.points
-
-
-def monthly_ranking(session: Session, scope: set[int] | None, start: datetime,
-                    end: datetime) -> dict[str, list[tuple[Volunteer, int]]]:
-    """Per community, the volunteers by points earned in [start, end), most first."""
-    totals: dict[int, int] = defaultdict(int)
-    entries = select(PointsEntry).join(Volunteer).where(PointsEntry.points > 0, PointsEntry.at >= start,
-                                                       PointsEntry.at < end)
-    people = {}
-    for entry in session.scalars(_scoped(entries, Volunteer.compound_id, scope)):
-        totals[entry.volunteer_id] += entry.points
-        people[entry.volunteer_id] = entry.volunteer
-    ranking: dict[str, list[tuple[Volunteer, int]]] = defaultdict(list)
-    for volunteer_id, points in sorted(totals.items(), key=lambda item: (-item[1], item[0])):
-        volunteer = people[volunteer_id]
-        ranking[volunteer.compound.grid.community.name].append((volunteer, points))
-    return dict(sorted(ranking.items()))
-
+        return say.NO_POINTS
+    return say.points(volunteer, balance(session, volunteer.id), ledger(session, volunteer.id, limit=5))

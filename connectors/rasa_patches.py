@@ -1,9 +1,11 @@
-"""The changes this project makes to Rasa itself, all in one place, each written against Rasa 3.6
-(another version is left as it is, with a warning: its code may have moved on).
+"""The changes this project makes to Rasa itself, all in one place, each written against the code
+of one Rasa release, `WRITTEN_FOR`. On any other release this module refuses to be imported, so a
+Rasa server naming our channels or our tracker store does not start: a patch over code that has
+moved on would fail later, in a resident's conversation, not here.
 
 - `check_action_results_with_one_validator`: Rasa 3.6 checks every answer of the action server
   with `jsonschema.validate`, which first checks the schema (a constant) against the JSON Schema
-  metaschema, every time: a quarter of the Rasa server's time under load (py-spy, `make bench`).
+  metaschema, every time, which under load is much of the Rasa server's work (docs/benchmarks.md).
   The same check, with the same error, against a validator built once.
 - `exit_only_when_the_schema_is_missing`: Rasa 3.6's SQL tracker store takes any ValueError
   met while a session is open for a missing PostgreSQL schema, and stops the server. A sender
@@ -46,16 +48,20 @@ from connectors.inbound import MalformedMessage, checked_id, checked_text, clean
 
 log = logging.getLogger(__name__)
 
-WRITTEN_FOR = "3.6."  # the Rasa series whose code these patches replace
+WRITTEN_FOR = "3.6.21"  # the Rasa release whose code these patches replace (pinned in requirements.txt)
 
 
-def for_this_rasa(patch: str) -> bool:
-    """True when the installed Rasa is the series the patches were written against."""
-    if rasa.__version__.startswith(WRITTEN_FOR):
-        return True
-    log.warning("Rasa %s is not %sx: %s not applied (see connectors/rasa_patches.py)",
-                rasa.__version__, WRITTEN_FOR, patch)
-    return False
+def require_the_rasa_written_for() -> None:
+    """Stop, saying why, unless the installed Rasa is the release these patches were written for:
+    even a patch release may change a method one of them replaces."""
+    if rasa.__version__ != WRITTEN_FOR:
+        raise SystemExit(
+            f"社区小助手对 Rasa 的补丁（connectors/rasa_patches.py）是按 Rasa {WRITTEN_FOR} 写的，"
+            f"现在安装的是 Rasa {rasa.__version__}，不能启动。请安装 requirements.txt 指定的版本"
+            f"（pip install rasa=={WRITTEN_FOR}）；要换 Rasa 版本，先逐个核对补丁替换的 Rasa 代码，再改 WRITTEN_FOR。")
+
+
+require_the_rasa_written_for()
 
 
 # the action server's answers ---------------------------------------------------------------
@@ -80,8 +86,7 @@ def _validate_action_result(_action: RemoteAction, result: dict) -> bool:
 
 def check_action_results_with_one_validator() -> None:
     """Use the validator built once for every action server answer."""
-    if for_this_rasa("the action results' validator"):
-        RemoteAction._validate_action_result = _validate_action_result
+    RemoteAction._validate_action_result = _validate_action_result
 
 
 # the tracker store -------------------------------------------------------------------------
@@ -114,8 +119,7 @@ class GuardedSQLTrackerStore(SQLTrackerStore):
 def exit_only_when_the_schema_is_missing() -> None:
     """Let the SQL tracker store's errors be one conversation's, not the server's end: Rasa's
     FailSafeTrackerStore then logs them and goes on with that conversation in memory."""
-    if for_this_rasa("the SQL tracker store's session guard"):
-        SQLTrackerStore.session_scope = _session_scope
+    SQLTrackerStore.session_scope = _session_scope
 
 
 def outages_of_the_tracker_store_are_errors(app: Any) -> None:
@@ -192,8 +196,7 @@ async def _extract_sender(_self: RestInput, request: Request) -> str | None:
 
 def check_what_rest_takes_in() -> None:
     """Give Rasa's REST channel the connectors' edge: what it cannot use is refused with a 4xx."""
-    if for_this_rasa("the REST channel's checks"):
-        RestInput._extract_sender = _extract_sender  # awaited by Rasa, unlike the others
-        RestInput._extract_message = lambda _self, request: _read(request, _message)
-        RestInput._extract_input_channel = lambda _self, request: _read(request, _input_channel)
-        RestInput.get_metadata = lambda _self, request: _read(request, _metadata)
+    RestInput._extract_sender = _extract_sender  # awaited by Rasa, unlike the others
+    RestInput._extract_message = lambda _self, request: _read(request, _message)
+    RestInput._extract_input_channel = lambda _self, request: _read(request, _input_channel)
+    RestInput.get_metadata = lambda _self, request: _read(request, _metadata)

@@ -6,7 +6,7 @@ from aiohttp import web
 from multidict import MultiMapping
 from sqlalchemy.orm import Session
 
-from bot import health, volunteers
+from bot import health, volunteer_figures
 from bot.clock import utc_now
 from console.auth import current_user
 from console.charts import bar_chart, column_chart
@@ -48,10 +48,10 @@ async def dashboard(request: web.Request) -> web.Response:
     period = parse_period(request.query, local_day(now))
     with Session(request.app[ENGINE], future=True) as session:
         numbers = figures(session, scope, period, now)
-        volunteer_figures = volunteers.figures(session, scope, *period.utc_bounds())
+        by_community = volunteer_figures.figures(session, scope, *period.utc_bounds())
         worker = health.worker_state(session, now)
     return aiohttp_jinja2.render_template("dashboard.html", request, {
-        "period": period, "numbers": numbers, "charts": _charts(numbers), "volunteer_figures": volunteer_figures,
+        "period": period, "numbers": numbers, "charts": _charts(numbers), "volunteer_figures": by_community,
         "worker": worker, "worker_minutes": None if worker["age_seconds"] is None else int(worker["age_seconds"] // 60)})
 
 

@@ -74,7 +74,7 @@ def _queue_rows(request: web.Request) -> dict:
                  "taken_by": h.taken_by.username if h.taken_by else "",
                  "last": latest[h.sender_id].text if h.sender_id in latest else h.last_message}
                 for h in queue]
-    return {"rows": rows, "reasons": handoffs.REASONS, "statuses": handoffs.STATUS_ZH}
+    return {"rows": rows, "reasons": handoffs.REASONS, "statuses": handoffs.HANDOFF_STATUS_ZH}
 
 
 @routes.get("/handoff", name="handoff_queue")
@@ -104,7 +104,7 @@ def _detail(request: web.Request, error: str | None = None) -> dict:
         return {"handoff": handoff, "lines": media_views.with_media(
                     session, handoff.sender_id, handoffs.transcript(session, handoff.sender_id)),
                 "open_tickets": _open_tickets(session, handoff), "categories": CATEGORIES,
-                "reasons": handoffs.REASONS, "statuses": handoffs.STATUS_ZH,
+                "reasons": handoffs.REASONS, "statuses": handoffs.HANDOFF_STATUS_ZH,
                 "waited": waited(handoff.created_at, utc_now()), "error": error,
                 "notice": NOTICES.get(request.query.get("done", "")), "refresh_seconds": REFRESH_SECONDS}
 

@@ -17,11 +17,10 @@ from sqlalchemy.orm import Session, selectinload
 from bot.clock import LOCAL_ZONE
 from bot.models import Ticket
 from bot.taxonomy import CATEGORIES
+from bot.tickets import SATISFIED_ANSWERS
 from console.scope import limit_to
 from console.text import category_zh
 from console.ticket_filters import is_overdue
-
-GOOD_ANSWERS = ("satisfied", "basically_satisfied")
 
 
 @dataclass(frozen=True)
@@ -84,7 +83,7 @@ class Figures:
     @property
     def satisfaction_rate(self) -> float | None:
         """满意度: satisfied and basically satisfied over all answers."""
-        good = sum(self.answers[answer] for answer in GOOD_ANSWERS)
+        good = sum(self.answers[answer] for answer in SATISFIED_ANSWERS)
         return good / self.answer_count if self.answer_count else None
 
 

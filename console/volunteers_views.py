@@ -16,9 +16,10 @@ from multidict import MultiMapping
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
-from bot import tickets, volunteers
+from bot import tickets, volunteer_figures, volunteers
 from bot.clock import utc_now
 from bot.models import PointsEntry, Ticket, Volunteer, VolunteerTask
+from bot.skills import SKILLS, skills_zh
 from console.auth import cookie_session, current_user
 from console.keys import ENGINE
 from console.metrics import Period, local_day
@@ -67,8 +68,8 @@ async def overview(request: web.Request) -> web.Response:
                                     .order_by(Ticket.created_at.desc()).limit(OFFERABLE_SHOWN)).all()
         return aiohttp_jinja2.render_template("volunteers.html", request, {
             "people": people, "tasks": tasks, "offerable": offerable, "now": utc_now(),
-            "confirm_after": volunteers.CONFIRM_AFTER, "skills": volunteers.SKILLS,
-            "skills_zh": volunteers.skills_zh, "status_zh": volunteers.STATUS_ZH,
+            "confirm_after": volunteers.CONFIRM_AFTER, "skills": SKILLS,
+            "skills_zh": skills_zh, "status_zh": volunteers.REGISTRATION_STATUS_ZH,
             "task_status_zh": volunteers.TASK_STATUS_ZH, "describe": tickets.describe,
             "flash": cookie_session(request).pop("flash", None)})
 
@@ -87,13 +88,13 @@ async def decide(request: web.Request) -> web.Response:
                                            utc_now())
         except volunteers.VolunteerError as refusal:
             raise web.HTTPBadRequest(text=str(refusal)) from None
-        message = f"{volunteer.name}的报到{volunteers.STATUS_ZH[volunteer.status]}，已通知本人。"
+        message = f"{volunteer.name}的报到{volunteers.REGISTRATION_STATUS_ZH[volunteer.status]}，已通知本人。"
     raise _back(request, message)
 
 
 def _skills_of(form: MultiMapping) -> list[str]:
     skill = str(form.get("skill", ""))
-    if skill and skill not in volunteers.SKILLS:
+    if skill and skill not in SKILLS:
         raise web.HTTPBadRequest(text="没有这种特长。")
     return [skill] if skill else []
 
@@ -116,7 +117,7 @@ async def offer(request: web.Request) -> web.Response:
         except volunteers.VolunteerError as refusal:
             raise web.HTTPBadRequest(text=str(refusal)) from None
         message = (f"#{ticket.id}已发给{len(volunteers.fitting_volunteers(session, task))}位"
-                   f"合适的志愿者（需要：{volunteers.skills_zh(task.skills)}）。")
+                   f"合适的志愿者（需要：{skills_zh(task.skills)}）。")
     raise _back(request, message)
 
 
@@ -142,8 +143,8 @@ async def history(request: web.Request) -> web.Response:
                                 .order_by(VolunteerTask.claimed_at.desc())).all()
         return aiohttp_jinja2.render_template("volunteer.html", request, {
             "volunteer": volunteer, "tasks": tasks, "entries": volunteers.ledger(session, volunteer.id),
-            "balance": volunteers.balance(session, volunteer.id), "skills_zh": volunteers.skills_zh,
-            "status_zh": volunteers.STATUS_ZH, "task_status_zh": volunteers.TASK_STATUS_ZH,
+            "balance": volunteers.balance(session, volunteer.id), "skills_zh": skills_zh,
+            "status_zh": volunteers.REGISTRATION_STATUS_ZH, "task_status_zh": volunteers.TASK_STATUS_ZH,
             "describe": tickets.describe, "flash": cookie_session(request).pop("flash", None)})
 
 
@@ -182,7 +183,7 @@ async def ranking(request: web.Request) -> web.Response:
     """The month's points earned, per community, most first."""
     period = month_period(request.query, local_day(utc_now()))
     with Session(request.app[ENGINE], future=True) as session:
-        by_community = volunteers.monthly_ranking(session, _scope(request), *period.utc_bounds())
+        by_community = volunteer_figures.monthly_ranking(session, _scope(request), *period.utc_bounds())
         return aiohttp_jinja2.render_template("volunteer_ranking.html", request, {
             "month": f"{period.start:%Y-%m}", "ranking": by_community})
 

@@ -1,7 +1,11 @@
 """Shared fixtures: one model trained per test run, and the paths the tests use."""
+import atexit
+import functools
 import os
+import shutil
 import subprocess
 import sys
+import tempfile
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -22,10 +26,8 @@ def project_env() -> dict:
 def trained_model(tmp_path_factory) -> Path:
     """The project's model, trained once for the whole run from config.yml and nlu_data/.
 
-    TEST_MODEL=path reuses a model trained beforehand (while developing; CI always trains);
-    `make test-fast` (TEST_FAST=1) skips what needs a model: the running servers, the stories."""
-    if os.environ.get("TEST_FAST"):
-        pytest.skip("make test-fast leaves out what needs a trained model; make test runs it")
+    TEST_MODEL=path reuses a model trained beforehand (while developing; CI always trains).
+    A test asking for it is marked `model`, which `make test-fast` leaves out."""
     if os.environ.get("TEST_MODEL"):
         return Path(os.environ["TEST_MODEL"])
     out = tmp_path_factory.mktemp("model")
@@ -35,6 +37,27 @@ def trained_model(tmp_path_factory) -> Path:
         cwd=ROOT, env=project_env(), check=True, stdout=subprocess.DEVNULL,
     )
     return out / "test.tar.gz"
+
+
+# Tiers (markers in pytest.ini): a test is marked by the fixtures it asks for and by the name of
+# its file, so a new test that needs the model, the running servers or a browser is left out of
+# `make test-fast` without anyone marking it. Files that start servers of their own say so with
+# `pytestmark = pytest.mark.servers`.
+MARKED_BY_FIXTURE = {"trained_model": ("model",), "stack": ("servers",)}
+MARKED_BY_FILE = {"_browser.py": "browser", "_fuzz.py": "fuzz", "test_fuzz.py": "fuzz"}
+
+
+def pytest_collection_modifyitems(items):
+    for item in items:
+        for fixture in item.fixturenames:
+            for marker in MARKED_BY_FIXTURE.get(fixture, ()):
+                item.add_marker(marker)
+        for ending, marker in MARKED_BY_FILE.items():
+            if item.path.name.endswith(ending):
+                item.add_marker(marker)
+        callspec = getattr(item, "callspec", None)
+        if callspec and "postgresql" in callspec.params.values():
+            item.add_marker("postgres")
 
 
 POSTGRES_URL = os.environ.get("TEST_POSTGRES_URL", "postgresql+psycopg2://postgres@127.0.0.1:5432/test")
@@ -69,6 +92,20 @@ def _drop_schema(schema: str) -> None:
     admin.dispose()
 
 
+@functools.lru_cache(maxsize=None)
+def _migrated_sqlite_file() -> Path:
+    """One SQLite file migrated by Alembic per run, copied for each test: running every revision
+    again for each of hundreds of database tests would be most of the fast tier's time."""
+    from bot.db import make_engine
+    from bot.migrate import upgrade
+    path = Path(tempfile.mkdtemp(prefix="migrated_sqlite_")) / "migrated.db"
+    atexit.register(shutil.rmtree, path.parent, True)
+    engine = make_engine(f"sqlite:///{path}")
+    upgrade(engine)
+    engine.dispose()
+    return path
+
+
 @contextmanager
 def migrated_engine(kind: str, folder: Path):
     """A migrated, empty database: an SQLite file in `folder` (kind "sqlite"), or a schema of its
@@ -77,10 +114,11 @@ def migrated_engine(kind: str, folder: Path):
     from bot.migrate import upgrade
     schema = None
     if kind == "sqlite":
+        shutil.copyfile(_migrated_sqlite_file(), folder / "test.db")
         engine = make_engine(f"sqlite:///{folder / 'test.db'}")
     else:
         engine, schema = _fresh_postgres()
-    upgrade(engine)
+        upgrade(engine)
     try:
         yield engine
     finally:

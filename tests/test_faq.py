@@ -70,7 +70,7 @@ def test_the_command_line_imports_a_file_once_and_exports_it_back(tmp_path):
 
 def test_the_command_line_reports_a_bad_file_and_imports_nothing(tmp_path):
     result = run_bot(tmp_path, "faq", "import", str(write(tmp_path, "entries: []")))
-    assert result.returncode == 1 and "error:" in result.stderr
+    assert result.returncode == 1 and "错误：" in result.stderr
     assert run_bot(tmp_path, "faq", "export", str(tmp_path / "out.yml")).returncode == 0
     assert "entries: []" in (tmp_path / "out.yml").read_text(encoding="utf-8")
 

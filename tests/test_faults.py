@@ -19,6 +19,8 @@ from multi_stack import answer_like_dingtalk, shared_servers
 from test_dingtalk import (APP_SECRET, GROUP, SECRETARY, SESSION_PATH, WEBHOOK, callback, deliver, independent_sign,
                           now_ms, replies, session_of, wait_for_replies)
 
+pytestmark = pytest.mark.servers
+
 REPORTS = ["{b}号楼电梯又坏了 谁来看看", "{b}号楼怎么停水了 也没提前通知一声", "{b}号楼门口垃圾堆成山了 臭得要命"]
 BATCH_SEND = "/dingtalk/v1.0/robot/oToMessages/batchSend"
 

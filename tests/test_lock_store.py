@@ -13,6 +13,8 @@ from bot.endpoints import LOCK_STORE, lock_store
 from connectors.lock_store import AtomicRedisLockStore
 from multi_stack import REDIS_URL
 
+pytestmark = pytest.mark.servers
+
 ROUNDS = 300
 
 

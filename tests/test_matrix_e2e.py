@@ -17,6 +17,8 @@ from conftest import ROOT
 from running_stack import Stack
 from synapse_server import Homeserver, Resident
 
+pytestmark = pytest.mark.servers
+
 BOT_NAME = "社区小助手"
 HEATING = "3号楼暖气不热 家里才十五度"
 

@@ -7,11 +7,11 @@ import yaml
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from bot import org
 from bot.models import (Building, Community, Compound, CompoundAlias, GroupBinding, Grid, Hotline,
                         Subdistrict)
 from bot.org import (OrgFileError, building_leader, compound_for_group, compound_names, find_compound,
                      hotlines_for, import_org, import_org_file, load_org_file, org_tree, validate_org)
+from bot.org.importing import _Importer
 from conftest import ROOT, project_env
 
 SAMPLE = ROOT / "org" / "sample_site.yml"
@@ -139,7 +139,7 @@ def test_a_failure_half_way_leaves_nothing_imported(engine, tmp_path, monkeypatc
     data = sample()
     data["subdistricts"][0]["secretary"]["name"] = "刘新书记"  # written before the failure
     compound_entry(data, "望江华庭")["secretary"]["name"] = "苏新书记"
-    real, calls = org._Importer.compound, []
+    real, calls = _Importer.compound, []
 
     def failing(importer, entry, grid):
         calls.append(entry.name)
@@ -148,7 +148,7 @@ def test_a_failure_half_way_leaves_nothing_imported(engine, tmp_path, monkeypatc
             raise RuntimeError("database went away")
         return real(importer, entry, grid)
 
-    monkeypatch.setattr(org._Importer, "compound", failing)
+    monkeypatch.setattr(_Importer, "compound", failing)
     with pytest.raises(RuntimeError):
         import_org_file(engine, write(tmp_path, data))
     assert len(calls) == 4

@@ -3,6 +3,8 @@ one thing it is for, is applied only to the Rasa it was written against, and any
 import asyncio
 import json
 import logging
+import subprocess
+import sys
 from types import SimpleNamespace
 
 import pytest
@@ -17,6 +19,7 @@ from rasa.shared.core.trackers import DialogueStateTracker
 from sanic.exceptions import SanicException
 from sqlalchemy.exc import OperationalError
 
+from conftest import ROOT, project_env
 from connectors import rasa_patches
 
 
@@ -51,21 +54,38 @@ def test_a_missing_postgresql_schema_still_stops_the_server(store, monkeypatch):
         asyncio.run(store.retrieve("rest:g:alice"))
 
 
-@pytest.mark.parametrize("version, patched", [("3.6.21", True), ("3.7.0", False), ("4.0.0", False)])
-def test_each_patch_is_applied_to_rasa_3_6_only_and_any_number_of_times(monkeypatch, caplog, version, patched):
-    monkeypatch.setattr(rasa, "__version__", version)
+def test_each_patch_may_be_applied_any_number_of_times(monkeypatch):
     monkeypatch.setattr(SQLTrackerStore, "session_scope", "rasa's own")
     monkeypatch.setattr(RemoteAction, "_validate_action_result", "rasa's own")
     monkeypatch.setattr(RestInput, "_extract_sender", "rasa's own")
-    with caplog.at_level(logging.WARNING, logger="connectors.rasa_patches"):
-        for _ in range(2):
-            rasa_patches.exit_only_when_the_schema_is_missing()
-            rasa_patches.check_action_results_with_one_validator()
-            rasa_patches.check_what_rest_takes_in()
-    assert (SQLTrackerStore.session_scope is rasa_patches._session_scope) == patched
-    assert (RemoteAction._validate_action_result is rasa_patches._validate_action_result) == patched
-    assert (RestInput._extract_sender is rasa_patches._extract_sender) == patched
-    assert bool(caplog.records) != patched and all(version in r.getMessage() for r in caplog.records)
+    for _ in range(2):
+        rasa_patches.exit_only_when_the_schema_is_missing()
+        rasa_patches.check_action_results_with_one_validator()
+        rasa_patches.check_what_rest_takes_in()
+    assert SQLTrackerStore.session_scope is rasa_patches._session_scope
+    assert RemoteAction._validate_action_result is rasa_patches._validate_action_result
+    assert RestInput._extract_sender is rasa_patches._extract_sender
+
+
+def test_the_rasa_the_patches_were_written_for_passes_the_guard():
+    assert rasa.__version__ == rasa_patches.WRITTEN_FOR  # requirements.txt and the patches agree
+    rasa_patches.require_the_rasa_written_for()
+
+
+@pytest.mark.parametrize("version", ["3.6.20", "3.6.22", "3.7.0", "4.0.0"])
+def test_another_rasa_is_refused_with_both_versions_named(monkeypatch, version):
+    monkeypatch.setattr(rasa, "__version__", version)
+    with pytest.raises(SystemExit) as refused:
+        rasa_patches.require_the_rasa_written_for()
+    assert version in str(refused.value) and rasa_patches.WRITTEN_FOR in str(refused.value)
+
+
+def test_a_rasa_server_naming_our_channels_does_not_start_on_another_rasa():
+    started = subprocess.run(
+        [sys.executable, "-c", "import rasa; rasa.__version__ = '3.7.0'; import connectors"],
+        cwd=ROOT, env=project_env(), capture_output=True, text=True, timeout=300)
+    assert started.returncode == 1
+    assert "Rasa 3.7.0" in started.stderr and "Traceback" not in started.stderr
 
 
 def test_an_outage_of_the_tracker_store_is_raised_and_any_other_error_logged(caplog):

@@ -10,6 +10,8 @@ from bot.replies import ASK_COMPOUND
 from multi_stack import answer_like_dingtalk, shared_servers
 from test_dingtalk import callback, deliver, session_of, wait_for_replies
 
+pytestmark = pytest.mark.servers
+
 
 @pytest.fixture(scope="module")
 def servers(request, trained_model, fake_platform):

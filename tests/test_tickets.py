@@ -12,6 +12,7 @@ from bot.models import (Building, Community, Compound, Grid, OutboxMessage, Repo
                         Ticket, TimelineEntry)
 from bot.notifier import MAX_ATTEMPTS, deliver_due, notify
 from bot.tickets import Report
+from bot.taxonomy import CATEGORIES, URGENT_SLA
 
 T0 = datetime(2026, 11, 20, 2, 0)  # 10:00 in Beijing
 
@@ -143,9 +144,17 @@ def test_an_urgent_report_joining_an_open_ticket_makes_it_urgent_for_all_three_l
     second, joined, *_ = file(engine, report(site, "u2", category="power", urgent=True, text="7号楼电表箱冒烟了"))
     assert (second, joined) == (first, True)
     s, ticket = load(engine, first)
-    assert ticket.urgent
+    assert ticket.urgent and ticket.due_at == T0 + URGENT_SLA  # not the category's 24 hours any more
     s.close()
     assert {"wecom:dm:zhang", "wecom:dm:chen", "wecom:dm:liu"} <= {r for r, text in outbox(engine) if "紧急" in text}
+
+
+def test_an_urgent_ticket_is_due_in_hours_whatever_its_category(engine, site):
+    ticket_id, _, _, text = file(engine, report(site, category="facilities", urgent=True, text="7号楼门口井盖没了"))
+    s, ticket = load(engine, ticket_id)
+    assert ticket.due_at == T0 + URGENT_SLA and CATEGORIES["facilities"].sla > URGENT_SLA
+    s.close()
+    assert "11月20日 12:00前" in text  # two hours, in Beijing time, not the week an open manhole had
 
 
 def test_after_72_hours_the_same_problem_is_a_new_ticket(engine, site):

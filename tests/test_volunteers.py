@@ -9,10 +9,11 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from bot import tickets, volunteers, worker
+from bot import tickets, volunteer_figures, volunteers, worker
 from bot.conversations import Resident
 from bot.models import Compound, OutboxMessage, PointsEntry, Ticket, Volunteer, VolunteerTask
 from bot.org import import_org_file
+from bot.skills import parse_skills
 from bot.tickets import Report
 from conftest import ROOT
 
@@ -55,9 +56,9 @@ def offers_to(s: Session, user: str) -> list[str]:
 
 
 def test_skills_are_read_from_free_text():
-    assert volunteers.parse_skills("我是社区医院的大夫，周末也能帮忙跑腿买菜") == ["doctor", "errand"]
-    assert volunteers.parse_skills("水电工") == ["electrician", "plumber"]
-    assert volunteers.parse_skills("啥都不会") == []
+    assert parse_skills("我是社区医院的大夫，周末也能帮忙跑腿买菜") == ["doctor", "errand"]
+    assert parse_skills("水电工") == ["electrician", "plumber"]
+    assert parse_skills("啥都不会") == []
     assert volunteers.ticket_number("接单 ＃ 12") == 12 and volunteers.ticket_number("接单") is None
     assert volunteers.finish_note("完成 #12，已陪老人看病 用时2.5小时") == "已陪老人看病 用时2.5小时"
     assert [volunteers.hours_in(n) for n in ("用时2.5小时", "半小时", "送到了", "干了20个小时")] == [2.5, 0.5, 1.0, 8.0]
@@ -234,13 +235,13 @@ def test_figures_and_the_monthly_ranking_per_community(site):
         _claimed_and_done(s)
         volunteers.confirm_by_secretary(s, s.scalars(select(VolunteerTask)).one(), T0 + timedelta(days=3), "zhang")
         start, end = T0 - timedelta(days=1), T0 + timedelta(days=10)
-        numbers = volunteers.figures(s, None, start, end)
+        numbers = volunteer_figures.figures(s, None, start, end)
         guangming = numbers["光明社区"]
         assert (guangming.registered, len(guangming.active), guangming.claimed, guangming.points_issued) == (4, 1, 1, 40)
         assert guangming.median_claim_minutes == 5
         hexie_only = {c.id for c in s.scalars(select(Compound).where(Compound.name == "春晖家园"))}
-        assert volunteers.figures(s, hexie_only, start, end) == {}
-        [(volunteer, points)] = volunteers.monthly_ranking(s, None, start, end)["光明社区"]
+        assert volunteer_figures.figures(s, hexie_only, start, end) == {}
+        [(volunteer, points)] = volunteer_figures.monthly_ranking(s, None, start, end)["光明社区"]
         assert (volunteer.name, points) == ("李医生", 40)
         assert s.scalar(select(func.count()).select_from(Volunteer)) == 4
 
