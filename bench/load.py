@@ -8,6 +8,10 @@ throughput, latency from the webhook POST to the reply at the fake platform (p50
 errors, lost messages (no reply, or not in the tracker store), tickets and reporters filed
 against expected, peak memory of each process, the machine's load. `--profile` samples the Rasa
 server with py-spy meanwhile and prints where its time goes.
+
+`--platform wechat_mp` plays the same residents through the Official Account instead: each
+writes one-to-one, signed and encrypted callbacks, the replies 客服消息, and a share of the
+callbacks (`--resend`) sent again as WeChat does when it does not hear back (bench/load_wechat.py).
 """
 import argparse
 import asyncio
@@ -28,6 +32,7 @@ from sqlalchemy.orm import Session
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from load_plan import CHITCHAT, Message, expected_tickets, group_ids, plan  # noqa: E402
 from load_stack import ROOT, SESSION_PATH, running  # noqa: E402
+from load_wechat import OfficialAccount  # noqa: E402
 
 from bot.models import Ticket  # noqa: E402
 from connectors.dingtalk import signature  # noqa: E402
@@ -52,16 +57,55 @@ def callback(message: Message, platform_url: str, session: str) -> dict:
             "sessionWebhookExpiredTime": now + 90 * 60 * 1000}
 
 
+class DingTalk:
+    """The DingTalk robot's signed webhook, residents in groups. Each message names its own session
+    webhook, so its replies are its own. The other platforms' `--platform` (bench/load_wechat.py)
+    has the same parts: `prepare` the fake platform and the database, a `message_id` and a
+    `callback` (its bytes, and a signer for each try) for each message, when it is sent again
+    (`resends`), and the replies each message id got (`arrived`)."""
+    name = "dingtalk"
+    webhook = WEBHOOK
+    description = "the DingTalk robot's signed webhook, in groups"
+    quiet = 2.0  # seconds to wait for a duplicate after the last answer
+
+    def prepare(self, _stack, replies, _platform, _groups: dict, _messages: list[Message]) -> None:
+        self.replies = replies  # the groups are bound by load_stack.running
+
+    def message_id(self, tag: str, message: Message) -> str:
+        return f"{tag}{message.index:05d}"
+
+    def callback(self, message: Message, message_id: str, platform_url: str):
+        body = json.dumps(callback(message, platform_url, message_id), ensure_ascii=False).encode()
+
+        def signed() -> tuple[str, dict]:
+            timestamp = str(int(time.time() * 1000))
+            return "", {"Content-Type": "application/json", "timestamp": timestamp,
+                        "sign": signature(timestamp, APP_SECRET)}
+        return body, signed
+
+    def resends(self, _message: Message) -> tuple[float, ...]:
+        return ()  # a DingTalk callback is sent again only when refused (503) or not answered
+
+    def arrived(self) -> dict[str, list[tuple[float, str]]]:
+        return self.replies.arrived
+
+
+def platform_for(args: argparse.Namespace):
+    """The channel the residents write through: a fresh one for each run."""
+    return OfficialAccount(args.resend) if args.platform == "wechat_mp" else DingTalk()
+
+
 class Traffic:
     """Sends the plan at a fixed rate and keeps what happened to each message."""
 
-    def __init__(self, rasa_urls: list[str], platform_url: str, tag: str) -> None:
-        self.rasa_urls, self.platform_url, self.tag = rasa_urls, platform_url, tag
+    def __init__(self, channel, rasa_urls: list[str], platform_url: str, tag: str) -> None:
+        self.channel, self.rasa_urls, self.platform_url, self.tag = channel, rasa_urls, platform_url, tag
         self.sent_at: dict[str, float] = {}
         self.statuses: Counter = Counter()  # every answer, retries included
+        self.resent = 0  # callbacks sent again as the platform does (not for a 503)
 
     def session(self, message: Message) -> str:
-        return f"{self.tag}{message.index:05d}"
+        return self.channel.message_id(self.tag, message)
 
     async def play(self, messages: list[Message], rate: float) -> None:
         async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=DEADLINE),
@@ -73,16 +117,25 @@ class Traffic:
             await asyncio.gather(*tasks)
 
     async def send(self, http: aiohttp.ClientSession, message: Message) -> None:
-        """Post the callback to the servers in turn, as a round-robin load balancer would."""
-        session, url = self.session(message), self.rasa_urls[message.index % len(self.rasa_urls)]
-        body = json.dumps(callback(message, self.platform_url, session), ensure_ascii=False).encode()
+        """Post the callback to the servers in turn, as a round-robin load balancer would, and again
+        (to the next servers) when the platform would send it again."""
+        session = self.session(message)
+        body, signed = self.channel.callback(message, session, self.platform_url)
         self.sent_at[session] = time.perf_counter()
+        await asyncio.gather(self.post(http, body, signed, message.index), *(
+            self.post(http, body, signed, message.index + n, after)
+            for n, after in enumerate(self.channel.resends(message), 1)))
+
+    async def post(self, http: aiohttp.ClientSession, body: bytes, signed, server: int, after: float = 0.0) -> None:
+        """One callback to the `server`th server (`after` seconds on: the platform sending it again)."""
+        if after:
+            await asyncio.sleep(after)
+            self.resent += 1
+        url = self.rasa_urls[server % len(self.rasa_urls)] + self.channel.webhook
         while True:
-            timestamp = str(int(time.time() * 1000))
+            query, headers = signed()
             try:
-                async with http.post(url + WEBHOOK, data=body, headers={
-                        "Content-Type": "application/json", "timestamp": timestamp,
-                        "sign": signature(timestamp, APP_SECRET)}) as answer:
+                async with http.post(url + query, data=body, headers=headers) as answer:
                     status = answer.status
             except (aiohttp.ClientError, asyncio.TimeoutError) as error:
                 status = error.__class__.__name__
@@ -97,19 +150,20 @@ def answers(replies: list) -> list:
     return [reply for reply in replies if APOLOGY not in reply[1]]
 
 
-def wait_for_replies(traffic: Traffic, arrived: dict, sessions: list[str], seconds: float) -> None:
+def wait_for_replies(channel, sessions: list[str], seconds: float) -> None:
     deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline and any(not answers(arrived.get(s, [])) for s in sessions):
+    while time.monotonic() < deadline and any(not answers(channel.arrived().get(s, [])) for s in sessions):
         time.sleep(0.5)
-    time.sleep(2)  # a duplicate would come now
+    time.sleep(channel.quiet)  # a duplicate would come now
 
 
-def in_tracker_store(engine, sessions: list[str]) -> set[str]:
-    """The message ids of the sessions' messages that Rasa's tracker store holds."""
+def in_tracker_store(engine, sessions: list[str]) -> Counter:
+    """How many times Rasa's tracker store holds each of the sessions' messages (a user event),
+    and under "rewound" how many turns were undone (`GroupChat.forget_turn`, to be tried again)."""
     with engine.connect() as connection:
-        rows = connection.execute(text("SELECT data FROM events WHERE type_name = 'user'")).scalars()
-        ids = {json.loads(row).get("message_id") for row in rows}
-    return ids & set(sessions)
+        rows = connection.execute(text("SELECT type_name, data FROM events WHERE type_name IN ('user', 'rewind')"))
+        held = Counter(json.loads(data).get("message_id") if kind == "user" else "rewound" for kind, data in rows)
+    return Counter({s: held[s] for s in [*sessions, "rewound"] if held[s]})
 
 
 def filed_tickets(engine) -> dict[tuple, list[str]]:
@@ -158,14 +212,16 @@ def percentile(values: list[float], share: float) -> float:
 def run(store: str, args: argparse.Namespace) -> dict:
     messages = plan(int(args.rate * args.duration), args.groups, args.residents)
     groups = group_ids(args.groups)
+    channel = platform_for(args)
     with running(store, args.model, groups) as (stack, replies, platform):
+        channel.prepare(stack, replies, platform, groups, messages)
         urls = [stack.rasa_url] + [stack.add_rasa_server() for _ in range(servers_for(store, args) - 1)]
         warm = [Message(i, next(iter(groups)), f"w{i:03d}", CHITCHAT[i % len(CHITCHAT)], "chitchat")
                 for i in range(10 * len(urls))]
-        warm_up = Traffic(urls, platform.base_url, "warm")
+        warm_up = Traffic(channel, urls, platform.base_url, "warm")
         asyncio.run(warm_up.play(warm, 5))
-        wait_for_replies(warm_up, replies.arrived, [warm_up.session(m) for m in warm], SETTLE)
-        traffic = Traffic(urls, platform.base_url, "load")
+        wait_for_replies(channel, [warm_up.session(m) for m in warm], SETTLE)
+        traffic = Traffic(channel, urls, platform.base_url, "load")
         rasa = [process.pid for process in stack.processes if process is not stack.actions]
         profilers = [start_profiler(pid, args.duration) for pid in (rasa[0], stack.actions.pid)] if args.profile else []
         load_avg = os.getloadavg()
@@ -175,12 +231,15 @@ def run(store: str, args: argparse.Namespace) -> dict:
         begin = time.perf_counter()
         asyncio.run(traffic.play(messages, args.rate))
         sessions = [traffic.session(m) for m in messages]
-        wait_for_replies(traffic, replies.arrived, sessions, SETTLE)
-        result = measure(traffic, replies.arrived, sessions, begin)
+        wait_for_replies(channel, sessions, SETTLE)
+        result = measure(traffic, channel.arrived(), sessions, begin)
         result["cpu_ms_per_message"] = {name: 1000 * (cpu_seconds(pid) - cpu_before[name]) / len(messages)
                                         for name, pid in processes.items()}
+        held = in_tracker_store(stack.engine, sessions)
         result.update(load_before=load_avg, load_after=os.getloadavg(), messages=messages,
-                      in_tracker=len(in_tracker_store(stack.engine, sessions)),
+                      in_tracker=len(held) - ("rewound" in held),
+                      in_tracker_twice=sum(1 for s in sessions if held[s] > 1), rewound=held["rewound"],
+                      platform=channel.description, resent=traffic.resent,
                       tickets=filed_tickets(stack.engine),
                       servers=len(urls),
                       rss={**{name: peak_rss_mb(pids) for name, pids in processes.items() if os.getpid() not in pids},
@@ -224,15 +283,18 @@ def report(store: str, rate: float, result: dict) -> None:
     wrong = [key for key, users in expected.items() if sorted(users) != sorted(filed.get(key, []))]
     stores = "SQLite" if store == "sqlite" else "PostgreSQL + Redis lock store"
     print(f"\n== load: {store} ({stores}, {result['servers']} Rasa server(s), one action server with "
-          f"{os.environ['ACTION_SERVER_SANIC_WORKERS']} workers) ==")
+          f"{os.environ['ACTION_SERVER_SANIC_WORKERS']} workers) through {result['platform']} ==")
     print(f"offered {rate:.0f} msg/s; {result['sent']} messages ({dict(Counter(m.kind for m in result['messages']))})")
     print(f"sustained throughput      {result['throughput']:.1f} msg/s")
     print(f"latency p50/p95/p99/max   {result['p50']:.0f} / {result['p95']:.0f} / {result['p99']:.0f}"
           f" / {result['max']:.0f} ms (webhook in → reply at the platform)")
     print(f"webhook answers           {result['statuses']} (503 or none within {DEADLINE:.0f} s: sent again)")
+    if result["resent"]:
+        print(f"callbacks sent again      {result['resent']} (as the platform does when it does not hear back)")
     print(f"lost (no reply)           {result['sent'] - result['answered']}")
     print(f"not in the tracker store  {result['sent'] - result['in_tracker']}")
     print(f"answered twice            {result['duplicates']}")
+    print(f"in the tracker twice      {result['in_tracker_twice']} (turns undone to be tried again: {result['rewound']})")
     print(f"held, apologised for      {result['apologies']}")
     print(f"tickets filed / expected  {len(filed)} / {len(expected)}; reporters {reporters_filed} / "
           f"{reporters_expected}; wrong tickets: {len(wrong)}")
@@ -274,6 +336,10 @@ def main() -> None:
     options = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     options.add_argument("--model", type=Path, default=ROOT / "models" / "community-assistant.tar.gz")
     options.add_argument("--store", choices=["sqlite", "postgres", "both"], default="both")
+    options.add_argument("--platform", choices=["dingtalk", "wechat_mp"], default="dingtalk",
+                         help="the channel the residents write through (wechat_mp: the Official Account)")
+    options.add_argument("--resend", type=float, default=0.2,
+                         help="wechat_mp: the share of callbacks WeChat sends again (as when it does not hear back)")
     options.add_argument("--rate", type=float, default=30.0, help="messages per second offered")
     options.add_argument("--duration", type=float, default=60.0, help="seconds of load")
     options.add_argument("--groups", type=int, default=20)
