@@ -10,7 +10,7 @@ MODEL := models/community-assistant.tar.gz
 RASA_PORT ?= 5005
 ACTIONS_PORT ?= 5055
 CONSOLE_PORT ?= 8080
-# Where the Rasa server listens: this machine only, behind nginx (README, "Several Rasa servers").
+# Where the Rasa server listens: this machine only, behind nginx (docs/deployment.md).
 # The action server always listens on 127.0.0.1: only the Rasa server calls it.
 RASA_INTERFACE ?= 127.0.0.1
 
@@ -32,13 +32,14 @@ PYTHON310 := $(shell for p in "$$(pyenv root 2>/dev/null)"/versions/3.10*/bin/py
 TRAINING_INPUTS := config.yml domain.yml $(shell find nlu_data -type f 2>/dev/null) \
 	nlu/location_extractor.py nlu/linear_blend.py bot/locations.py
 
-.PHONY: help install train validate run shell test test-fast bench bench-load clean
+.PHONY: help install train validate run shell test test-fast bench bench-load crossval clean
 
 help:
 	@echo "make run    install if needed, train if the data changed, start the bot"
 	@echo "make test   install if needed, run every test"
-	@echo "make test-fast  the tests that need no trained model (a few minutes)"
+	@echo "make test-fast  the tests that need no model, servers or browser (under 2 minutes)"
 	@echo "make bench  measure the NLU on ../shared/eval against a TF-IDF + SVM peer, then the bot under load"
+	@echo "make crossval  k-fold cross-validation of the NLU over nlu_data/, the peer beside it (FOLDS=5)"
 
 # Debian's chromium and a Chinese font, for the staff console's browser tests and their
 # screenshots (Playwright drives it; it downloads nothing).
@@ -106,14 +107,20 @@ shell: $(MODEL)
 test: $(VENV)/.installed $(CHROMIUM) validate
 	$(PY) -m pytest
 
-# The inner loop: everything but the tests that need a trained model (servers, stories).
+# The inner loop: no training, no servers, no browser, no fuzzing, SQLite only (markers in pytest.ini).
+FAST_TIER = not model and not servers and not browser and not postgres and not fuzz
 test-fast: $(VENV)/.installed
-	TEST_FAST=1 $(PY) -m pytest -q
+	$(PY) -m pytest -q -n 2 -m "$(FAST_TIER)"
 
 bench: $(VENV)/.installed
 	$(PY) bench/nlu_bench.py --shared $(SHARED) --write
 	$(PY) bench/same_problem.py --write
 	$(MAKE) --no-print-directory bench-load
+
+# k-fold cross-validation of the whole NLU pipeline over nlu_data/, the peer beside it (FOLDS=5)
+FOLDS ?= 5
+crossval: $(VENV)/.installed
+	$(PY) bench/crossval.py --folds $(FOLDS) --write
 
 # LOAD= passes options to the load benchmark, e.g. LOAD="--rate 40 --duration 120 --profile"
 bench-load: $(MODEL)

@@ -8,6 +8,7 @@ from rasa_sdk.events import SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions.context import database, resident_of
+from bot.db import shared_engine
 from bot import faq_matcher, turn
 from bot.clock import utc_now
 from bot.decision import Decision
@@ -26,6 +27,10 @@ def _warm_faq() -> None:
         faq_matcher.warm(database)
     except Exception:  # noqa: BLE001 - any FAQ problem: logged, and met again at the first question
         log.exception("the FAQ matcher could not be trained at start")
+    finally:
+        # The workers forked after this would inherit the warm-up's pooled connection and talk
+        # over one PostgreSQL socket at once; each opens its own instead.
+        shared_engine().dispose(close=False)
 
 
 _warm_faq()
@@ -34,9 +39,10 @@ _warm_faq()
 def context_of(tracker: Tracker) -> turn.Context:
     """What the conversation knows before its latest message, from the tracker's slots."""
     suggested = tracker.get_slot("suggested")
-    return turn.Context(resident_of(tracker), utc_now(), turn.Pending.from_slot(tracker.get_slot("pending")),
-                        tracker.get_slot("compound"), bool(tracker.get_slot("misunderstood")),
-                        tuple(str(key) for key in suggested) if isinstance(suggested, list) else ())
+    return turn.Context(resident_of(tracker), utc_now(), pending=turn.Pending.from_slot(tracker.get_slot("pending")),
+                        remembered_compound=tracker.get_slot("compound"),
+                        misunderstood_last=bool(tracker.get_slot("misunderstood")),
+                        suggested=tuple(str(key) for key in suggested) if isinstance(suggested, list) else ())
 
 
 def take_turn(dispatcher: CollectingDispatcher, tracker: Tracker, decision: Decision | None = None) -> Events:

@@ -78,7 +78,11 @@ def jieba_words(text: str) -> list[str]:
 
 def train_peer():
     """TF-IDF over character 1-3-grams plus jieba words, a linear SVM: the classic baseline."""
-    examples = RasaFileImporter(training_data_paths=[str(ROOT / "nlu_data")]).get_nlu_data().intent_examples
+    return train_peer_on(RasaFileImporter(training_data_paths=[str(ROOT / "nlu_data")]).get_nlu_data().intent_examples)
+
+
+def train_peer_on(examples):
+    """The peer trained on these examples; a parse function as the model's."""
     features = make_union(TfidfVectorizer(analyzer="char", ngram_range=(1, 3), sublinear_tf=True),
                           TfidfVectorizer(tokenizer=jieba_words, token_pattern=None, sublinear_tf=True))
     peer = make_pipeline(features, LinearSVC(C=1.0))

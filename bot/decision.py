@@ -6,8 +6,9 @@ NLU result into a ticket decision.
 import re
 from dataclasses import dataclass
 
+from bot.normalize import for_classification
 from bot.taxonomy import NONE, category_for_intent
-from bot.urgency import Danger, find_danger
+from bot.urgency import Danger, assess
 
 # The least confidence with which the model's best intent counts as a report. config.yml's
 # FallbackClassifier threshold is not above it (a test checks).
@@ -15,6 +16,10 @@ REPORT_CONFIDENCE = 0.5
 # Only a non-report intent this sure (a greeting, a question about 119) keeps a message that
 # names a danger from being an urgent report: "井盖不见了 … 快来处理" is not a status question.
 OVERRULE_DANGER_CONFIDENCE = 0.9
+# A message the report intents together are this likely for, though none of them alone is sure,
+# is probably a report: the resident is asked to confirm its likeliest category, not told
+# "没太明白".
+LIKELY_REPORT = 0.5
 FALLBACK_INTENT = "nlu_fallback"
 REQUEST_HUMAN = "request_human"
 # Words that ask for a person whatever else the message says: "我要找人工，A座楼下的垃圾三天没人收了"
@@ -33,6 +38,7 @@ class Decision:
     intent: str | None = None  # the model's best intent other than the fallback
     confidence: float = 0.0
     asks_for_person: bool = False  # 转人工, alone or inside a report
+    likely_category: str | None = None  # not a sure report, but probably one of this category
 
     @property
     def is_report(self) -> bool:
@@ -74,16 +80,31 @@ def decide(parse: dict) -> Decision:
     when the model is unsure, so that 着火了 or 电梯困人 is never answered with a fallback.
     Only a very confident non-report intent (a question about 119) overrules a danger.
     """
-    text = parse.get("text") or ""
+    text = for_classification(parse.get("text") or "")  # the pipeline's text already is; an old model's not
     intent, confidence = best_intent(parse)
     asks, says_more = _asks_for_person_and_more(text)
     if says_more:  # the report inside, judged as if the request had not been made
         intent, confidence = best_intent(parse, passing=REQUEST_HUMAN)
     asks = asks or intent == REQUEST_HUMAN
     category = category_for_intent(intent) if intent else None
-    danger = find_danger(text)
+    danger, ruled = assess(text, parse.get("urgency"))
     if category and confidence >= REPORT_CONFIDENCE:
         return Decision(category.id, danger is not None, danger, intent, confidence, asks)
-    if danger and (category or confidence < OVERRULE_DANGER_CONFIDENCE):
+    # a danger the rules name outweighs all but a very sure other intent; one only the learned
+    # model sees, only an unsure one
+    if danger and (category or confidence < (OVERRULE_DANGER_CONFIDENCE if ruled else REPORT_CONFIDENCE)):
         return Decision(danger.category, True, danger, intent, confidence, asks)
-    return Decision(NONE, False, None, intent, confidence, asks)
+    return Decision(NONE, False, None, intent, confidence, asks, _likely_category(parse, intent, confidence))
+
+
+def _likely_category(parse: dict, intent: str | None, confidence: float) -> str | None:
+    """The likeliest report category of a message that is probably a report but of no sure one."""
+    if intent and not category_for_intent(intent) and confidence >= REPORT_CONFIDENCE:
+        return None  # surely something else: a greeting, a question
+    if report_likelihood(parse) < LIKELY_REPORT:
+        return None
+    for item in parse.get("intent_ranking") or []:
+        category = category_for_intent(item.get("name") or "")
+        if category:
+            return category.id
+    return None

@@ -69,16 +69,23 @@ def score_nlu(path: str | Path, parse: Parse) -> dict:
     for number, (label, urgent, _) in enumerate(rows, start=2):
         if label not in ALL_LABELS or urgent not in ("0", "1"):
             raise EvalFileError(f"{path}:{number}: unknown category {label!r} or urgent {urgent!r}")
+    return score_rows([(label, urgent == "1", text) for label, urgent, text in rows], parse)
+
+
+def score_rows(rows: list[tuple[str, bool, str]], parse: Parse) -> dict:
+    """`score_nlu` of (category, urgent, text) rows, wherever they come from (a file, a fold)."""
     parse(rows[0][2] if rows else "")  # warm-up, not timed
     gold, predicted, latencies, errors = [], [], [], []
+    confirmed = 0
     for label, urgent, text in rows:
         result, ms = _timed(parse, text)
         decision = decide(result)
-        gold.append((label, urgent == "1"))
+        gold.append((label, urgent))
         predicted.append((decision.category, decision.urgent))
+        confirmed += label != NONE and decision.category == NONE and decision.likely_category is not None
         latencies.append(ms)
-        if decision.category != label or decision.urgent != (urgent == "1"):
-            errors.append({"text": text, "expected": label, "expected_urgent": urgent == "1",
+        if decision.category != label or decision.urgent != urgent:
+            errors.append({"text": text, "expected": label, "expected_urgent": urgent,
                            "got": decision.category, "got_urgent": decision.urgent,
                            "intent": decision.intent, "confidence": round(decision.confidence, 3)})
     per_category = {}
@@ -98,6 +105,10 @@ def score_nlu(path: str | Path, parse: Parse) -> dict:
         "macro_f1": statistics.fmean(scored) if scored else 0.0,
         "accuracy": _ratio(sum(1 for g, p in zip(gold, predicted) if g[0] == p[0]), len(rows)),
         "none_false_ticket_rate": _ratio(sum(1 for p in none_rows if p[0] != NONE), len(none_rows)),
+        # reports taken for no report at all; and of those, the ones the resident is asked to confirm
+        "report_missed_rate": _ratio(sum(1 for g, p in zip(gold, predicted) if g[0] != NONE and p[0] == NONE),
+                                     sum(1 for g in gold if g[0] != NONE)),
+        "report_confirm_rate": _ratio(confirmed, sum(1 for g in gold if g[0] != NONE)),
         "urgent_recall": _ratio(urgent_tp, sum(1 for g in gold if g[1])),
         "urgent_precision": _ratio(urgent_tp, sum(1 for p in predicted if p[1])),
         "latency_ms_p50": percentile(latencies, 50),

@@ -27,6 +27,7 @@ from sklearn.linear_model import LogisticRegression
 from sqlalchemy.orm import Session
 
 from bot import embeddings, faq_store
+from bot.normalize import for_classification
 from bot.decision import Decision, report_likelihood
 from bot.faq import QUESTION_INTENTS, Entry, faq_file, load
 from bot.replies import OPENING_REPLIES
@@ -82,7 +83,8 @@ def _embed(texts: list[str], passages: bool = False) -> np.ndarray:
 
 
 def _clean(text: str) -> str:
-    return _MENTION.sub("", text or "").strip()
+    """A question as the matcher reads it: normalised (`bot.normalize`) as the FAQ's own are."""
+    return for_classification(_MENTION.sub("", text or ""))
 
 
 class Matcher:
@@ -93,7 +95,7 @@ class Matcher:
         self._ids = list(self.entries)
         rows = [(question, index) for index, entry in enumerate(entries) for question in entry.questions]
         self._owner = np.array([index for _, index in rows], dtype=int)
-        self._questions = _embed([question for question, _ in rows])
+        self._questions = _embed([_clean(question) for question, _ in rows])
         self._answers = _embed([entry.answer for entry in entries], passages=True)
         self._model, self.suggest_bar = self._calibrate()
 

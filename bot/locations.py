@@ -18,6 +18,8 @@ from dataclasses import dataclass
 import jieba
 import spacy
 from spacy.language import Language
+
+from bot.normalize import normalized_number, width_normalized
 from spacy.tokens import Doc, Span
 
 log = logging.getLogger(__name__)
@@ -25,10 +27,7 @@ log = logging.getLogger(__name__)
 FIELDS = ("compound", "building", "unit", "room")
 
 # Full-width ASCII and the ideographic space, mapped one character to one, so offsets hold.
-_WIDTH = str.maketrans({**{chr(0xFF01 + i): chr(0x21 + i) for i in range(94)}, "\u3000": " "})
 
-_CN_DIGIT = {"零": 0, "〇": 0, "一": 1, "二": 2, "两": 2, "三": 3, "四": 4, "五": 5,
-             "六": 6, "七": 7, "八": 8, "九": 9}
 _CN = "零〇一二三四五六七八九十百"
 _NOT_ORDINAL = r"(?<![同每哪这那整各几多上下第\d两A-Za-z])"
 
@@ -79,38 +78,6 @@ _BAD_BASE = re.compile(r"[这那哪我你他她们个种些每各该本整全]|�
                        r"(?:[老新大小旧好的楼区家屋室门院道库梯]|" + "|".join(_STRONG + _WEAK) + ")$")
 _NOT_COMPOUNDS = {"幼儿园", "公园", "游乐园", "动物园", "菜园", "校园", "乐园", "庄园", "果园",
                   "城市", "县城", "省城", "古城", "商城", "农村", "山村", "乡村", "街坊", "胡同里"}
-
-
-def width_normalized(text: str) -> str:
-    """Full-width digits, letters and signs as ASCII (７号楼 → 7号楼), same length."""
-    return text.translate(_WIDTH)
-
-
-def chinese_number(text: str) -> int | None:
-    """二十三 → 23, 十一 → 11, 一零一 → 101; None when it is not a number."""
-    if not text or any(ch not in _CN_DIGIT and ch not in "十百" for ch in text):
-        return None
-    if "十" not in text and "百" not in text:
-        return int("".join(str(_CN_DIGIT[ch]) for ch in text))
-    total, current = 0, 0
-    for ch in text:
-        if ch in _CN_DIGIT:
-            current = _CN_DIGIT[ch]
-        else:
-            total += (current or 1) * (10 if ch == "十" else 100)
-            current = 0
-    return total + current
-
-
-def normalized_number(text: str) -> str | None:
-    """The digits residents mean: "07" → "7", "七" → "7", "b" → "B"."""
-    text = text.strip()
-    if text.isdigit():
-        return str(int(text))
-    if len(text) == 1 and text.isascii() and text.isalpha():
-        return text.upper()
-    number = chinese_number(text)
-    return None if number is None else str(number)
 
 
 @dataclass(frozen=True)

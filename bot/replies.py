@@ -2,6 +2,11 @@
 
 GREETING = ("您好！我是社区小助手。小区里遇到问题（停车、暖气、电梯、漏水、噪音……）直接告诉我，我来登记并找负责的人；"
             "也可以问我社区办事的问题。")
+# One-to-one channels (公众号 关注, 微信客服 进入会话): what the bot does, and the compound, asked
+# once (`bot.resident_compounds` keeps the answer).
+WELCOME = ("您好！我是社区小助手。小区里遇到问题（停车、暖气、电梯、漏水、噪音……）直接发文字告诉我，"
+           "我来登记、找负责的人跟进，办好后会在这里告诉您；社区办事的问题也可以问我。"
+           "请先告诉我您住在哪个小区？（比如：金御城）")
 # A compound named on its own, outside the question for it.
 COMPOUND_NOTED = "好的。有问题要反映的话，直接描述就行，比如“7号楼电梯坏了”。"
 # By intent: what the FAQ action says to a greeting, or a compound named, that it does not answer.
@@ -20,6 +25,16 @@ NO_WORDS = "收到😊 有问题要反映的话，直接用文字描述就行，
 def not_in_group(named: str, group_compound: str) -> str:
     """A compound named in a bound group that the directory does not know: never replaced silently."""
     return f"{named}不在本群的小区名单里，是{group_compound}吗？是的话回复“是”，不是请告诉我小区名称。"
+
+
+def offered_back(compound: str) -> str:
+    """One-to-one, a resident back after a while: the compound they reported in before, offered."""
+    return f"还是{compound}吗？是的话回复“是”，不是请告诉我小区名称。"
+
+
+def confirm_report(category_name: str) -> str:
+    """A message that is probably a report, of no sure category: asked, never dropped."""
+    return f"是要反映{category_name}的问题吗？回复“是”登记，或者说说具体情况。"
 
 
 def not_in_directory(named: str) -> str:

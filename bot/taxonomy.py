@@ -49,6 +49,17 @@ CATEGORIES = {
     ]
 }
 
+# An urgent ticket (life or property in danger now) is due this soon whatever its category: an
+# open manhole cannot wait the week a broken bench may.
+URGENT_SLA = _hours(2)
+
+
+def sla_of(category_id: str, urgent: bool) -> timedelta:
+    """How long a ticket of the category has until it is due (and escalates) at each level."""
+    sla = CATEGORIES[category_id].sla
+    return min(sla, URGENT_SLA) if urgent else sla
+
+
 CATEGORY_IDS = tuple(CATEGORIES)
 ALL_LABELS = CATEGORY_IDS + (NONE,)
 

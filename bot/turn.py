@@ -13,6 +13,7 @@ emergency advice first when urgent, with a person when asked for); a satisfactio
 conversation, nothing more (staff read it in the console); the small talk; the FAQ (an answer,
 suggestions, or "not sure"); else "not understood", twice in a row handing over.
 """
+import dataclasses
 import logging
 import re
 from dataclasses import dataclass, field
@@ -20,13 +21,15 @@ from datetime import datetime
 
 from sqlalchemy.orm import Session
 
-from bot import faq, faq_matcher, faq_store, handoff, intake, org, tickets
+from bot import faq, faq_matcher, faq_store, handoff, intake, media, org, resident_compounds, tickets
 from bot.conversations import Resident
 from bot.decision import Decision, decide
 from bot.intake import PendingReport
 from bot.models import Compound
 from bot.replies import (ASK_COMPOUND, IF_A_REPORT, NO_WORDS, NOT_UNDERSTOOD, OPENING_REPLIES, REPORT_CANCELLED,
-                         UNKNOWN_COMPOUND, first_values, not_in_group, not_in_directory, unknown_compound_dropped)
+                         UNKNOWN_COMPOUND, confirm_report, first_values, not_in_group, not_in_directory,
+                         offered_back, unknown_compound_dropped)
+from bot.taxonomy import CATEGORIES
 
 log = logging.getLogger(__name__)
 
@@ -46,8 +49,8 @@ LONGEST_NAME = 12
 
 @dataclass(frozen=True)
 class Pending:
-    """Reports waiting for where they are: `asked` "compound" (which one?) or "confirm" (the
-    compound the resident named is not the group's; is it the group's?)."""
+    """Reports waiting: `asked` "compound" (which one?), "confirm" (the compound the resident
+    named is not the group's; is it the group's?) or "report" (is it a report of this category?)."""
     reports: tuple[PendingReport, ...]
     asked: str = "compound"
     named: str | None = None
@@ -74,6 +77,7 @@ class Context:
     now: datetime
     pending: Pending | None = None
     remembered_compound: str | None = None  # one-to-one chats: the compound named before
+    offered_compound: str | None = None  # one-to-one: remembered from an earlier visit, asked about before use
     misunderstood_last: bool = False
     suggested: tuple[str, ...] = ()  # the FAQ entries the bot last offered (猜你想问), in order
 
@@ -96,7 +100,8 @@ class Outcome:
 @dataclass(frozen=True)
 class _Message:
     parse: dict
-    text: str
+    text: str  # as the resident wrote it: the ticket's and the staff's
+    read: str  # as the models read it (`bot.normalize`): names, numbers and words are matched in it
     intent: str
     decision: Decision
     location: dict[str, str]
@@ -105,13 +110,19 @@ class _Message:
 def take(session: Session, parse: dict, context: Context, decision: Decision | None = None) -> Outcome:
     """What the bot does with `parse` (a Rasa parse result) from the resident in `context`
     (`decision`: `bot.decision.decide`'s for it, when the caller had to decide already)."""
-    text = parse.get("text") or ""
-    message = _Message(parse, text, ((parse.get("intent") or {}).get("name") or ""), decision or decide(parse),
-                       first_values(parse.get("entities") or []))
+    read = parse.get("text") or ""
+    text = parse.get("original_text") or read
+    context = resident_compounds.recalled(session, context)
+    decision = media.deciding(session, context, parse, decision or decide(parse))  # 随手拍: the photo's answer
+    message = _Message(parse, text, read, ((parse.get("intent") or {}).get("name") or ""),
+                       decision, first_values(parse.get("entities") or []))
     turn = _Turn(session, message, context)
     outcome = turn.run()
+    media.after_turn(session, context.resident.sender_id, outcome.ticket_ids, outcome.replies, context.now,
+                     with_staff=turn.handoff is not None)
     if outcome.remembered_compound is None:
         outcome.remembered_compound = context.remembered_compound
+    resident_compounds.keep(session, context.resident, text, outcome.remembered_compound, context.now)
     log.info("turn %s: %s", context.resident.sender_id, outcome.why)
     return outcome
 
@@ -155,8 +166,8 @@ class _Turn:
             picked = self._picked_suggestion()
             if picked is not None:
                 return picked
-        if message.decision.is_report:
-            return self._report(pending.reports if pending else ())
+        if message.decision.is_report:  # filed with the reports waiting for their compound
+            return self._report(pending.reports if pending and pending.asked != "report" else ())
         outcome = self._not_a_report()
         outcome.pending = outcome.pending or pending  # a question between: the reports still wait
         return outcome
@@ -171,12 +182,23 @@ class _Turn:
             return self._file_all(pending.reports, named, f"the reports waited for a compound: {named.name}")
         if message.decision.is_report:
             return None  # a new report, filed with the waiting ones (`_report`)
+        if pending.asked == "report":
+            if message.intent == "affirm":
+                return self._place(pending.reports, "the resident confirmed the report")
+            if message.intent == "deny":
+                return Outcome("the resident said it is not a report", [REPORT_CANCELLED])
+            return None
         if pending.asked == "confirm":
             if message.intent == "affirm" and self.home is not None:
                 return self._file_all(pending.reports, self.home, "the resident confirmed the group's compound")
             if message.intent == "deny":
                 return Outcome("the named compound is not the group's", [unknown_compound_dropped(pending.named)])
             return None
+        if pending.asked == "offered" and message.intent in ("affirm", "deny"):
+            offered = org.find_compound(self.session, pending.named or "")
+            if message.intent == "affirm" and offered is not None:
+                return self._file_all(pending.reports, offered, f"the resident is still in {offered.name}")
+            return Outcome("not the compound offered back: asked which", [ASK_COMPOUND], pending=Pending(pending.reports))
         if message.intent == "deny":
             return Outcome("the resident cancelled while asked for the compound", [REPORT_CANCELLED])
         if len(message.text.strip()) <= LONGEST_NAME and message.intent in ("inform", "nlu_fallback", "greet", ""):
@@ -185,7 +207,7 @@ class _Turn:
 
     def _named_compound(self) -> Compound | None:
         """The directory's compound the message names, or the message is the name of."""
-        for name in (self.message.location.get("compound"), self.message.text):
+        for name in (self.message.location.get("compound"), self.message.read):
             if name and len(name.strip()) <= LONGEST_NAME + 4:
                 compound = org.find_compound(self.session, _MENTION.sub("", name))
                 if compound is not None:
@@ -198,10 +220,10 @@ class _Turn:
         """The answer of the suggestion the resident chose, by its number or in words."""
         matcher = faq_matcher.current(self.session)
         offered = [key for key in self.context.suggested if key in matcher.entries]
-        number = faq_matcher.picked_number(self.message.text, len(offered))
+        number = faq_matcher.picked_number(self.message.read, len(offered))
         entry = matcher.entries[offered[number - 1]] if number else None
         if entry is None and self.message.intent in faq.QUESTION_INTENTS:
-            entry = matcher.pick(self.message.text, offered)
+            entry = matcher.pick(self.message.read, offered)
         if entry is None:
             return None
         return Outcome(f"the resident chose the suggestion {entry.id}", [entry.reply()])
@@ -232,13 +254,17 @@ class _Turn:
         if entry is not None:
             return Outcome(f"the FAQ is sure of {entry.id}; the report ({message.decision.category}) was unsure",
                            [entry.reply() + IF_A_REPORT])
-        report = intake.pending_report(message.decision, message.text, message.location)
-        reports = (*waiting, report)
+        return self._place((*waiting, intake.pending_report(message.decision, message.text, message.location)),
+                           f"{message.decision.category} report")
+
+    def _place(self, reports: tuple[PendingReport, ...], why: str) -> Outcome:
+        """File the reports where the last one says, else in the group's compound, else ask which."""
+        report = reports[-1]
         named = report.named_compound
         if named:
             compound = org.find_compound(self.session, named)
             if compound is not None:
-                return self._file_all(reports, compound, f"{report.category} report naming {compound.name}")
+                return self._file_all(reports, compound, f"{why} naming {compound.name}")
             advice = intake.emergency_first(self.session, report, self.home)
             if self.home is not None:
                 return Outcome(f"{named} is not in the directory: asked whether it is {self.home.name}",
@@ -248,6 +274,11 @@ class _Turn:
                            [*advice, not_in_directory(named)], pending=Pending(reports))
         if self.home is not None:
             return self._file_all(reports, self.home, f"{report.category} report in {self.home.name}")
+        if self.context.offered_compound:
+            return Outcome(f"{report.category} report: offered back {self.context.offered_compound}",
+                           [*intake.emergency_first(self.session, report, None),
+                            offered_back(self.context.offered_compound)],
+                           pending=Pending(reports, "offered", self.context.offered_compound))
         return Outcome(f"{report.category} report without a compound: asked which",
                        [*intake.emergency_first(self.session, report, None), ASK_COMPOUND],
                        pending=Pending(reports))
@@ -303,8 +334,15 @@ class _Turn:
             return Outcome("staff have the conversation: the message waits for them in the console")
         if message.intent in RESPONSES:
             return Outcome(f"small talk: {message.intent}", response=RESPONSES[message.intent])
-        answered = self._faq(faq_matcher.choose_for(message.parse, message.decision,
-                                                    faq_matcher.current(self.session), self._community()))
+        choice = faq_matcher.choose_for(message.parse, message.decision, faq_matcher.current(self.session),
+                                        self._community())
+        likely = message.decision.likely_category
+        if likely and choice.answer is None:
+            report = intake.pending_report(message.decision, message.text, message.location)
+            return Outcome(f"probably a {likely} report: asked to confirm",
+                           [confirm_report(CATEGORIES[likely].name_zh)],
+                           pending=Pending((dataclasses.replace(report, category=likely),), "report"))
+        answered = self._faq(choice)
         if answered is not None:
             return answered
         if message.intent in OPENING_REPLIES:

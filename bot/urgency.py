@@ -20,7 +20,10 @@ class Danger:
 
 _NEGATION = re.compile(r"(没有|没|不是|不会|并非|别|防止|预防|以防|快)$")
 # "要是起火就完了", "真着火了怎么办": a fear, not a danger happening now
-_HYPOTHETICAL = re.compile(r"(要是|如果|万一|假如|一旦|哪天|到时候|真要|真(?!的))[^，。,.!！？?\n]{0,8}$")
+_HYPOTHETICAL = re.compile(r"(要是|如果|万一|假如|一旦|哪天|到时候|真要|真(?!的)|担心|担忧|害怕|生怕|怕|早晚|迟早|容易)"
+                           r"[^，。,.!！？?\n]{0,8}$")
+# "独居老人联系不上的话…", "燃气漏了的话找谁": a condition, said after the danger.
+_CONDITION_AFTER = re.compile(r"^[^，。,.!！？?\n]{0,4}的话")
 
 _CLAUSE = r"[^，。,.!！？?\n]"  # within one clause
 
@@ -85,15 +88,72 @@ DANGERS = [
 ]
 
 
-def find_danger(text: str) -> Danger | None:
-    """The first urgent situation the message describes, unless it is negated (没有煤气味)."""
+NO_DANGER = "none"  # the learned model's label for a message that describes no danger
+NOW = "now"  # the modality of a danger happening now; the others: "past", "feared", "asked"
+DANGER_BY_KIND = {danger.kind: danger for danger in DANGERS}
+
+# The learned danger counts from this probability on (its classes are balanced in training, so
+# an even chance against every other danger and against none).
+LEARNED_DANGER = 0.5
+# How sure the learned modality must be that a danger is not happening now: to set aside the
+# learned danger, and (surer) to set aside a danger the rules found.
+NOT_NOW = 0.5
+NOT_NOW_OVER_RULES = 0.8
+
+# "上次着火以后…", "去年电梯困过人": over; unless the clause comes back to now (现在又冒烟了).
+_PAST_BEFORE = re.compile(r"(上次|上回|上一次|以前|之前|去年|前年|那次|那回|曾经|前几年|前些年|前阵子|前段时间|当年|"
+                          r"前几天|前两天|上周|上礼拜|上星期|上个月)"
+                          r"(?!.*(现在|刚才|刚刚|正在|还在|还是|一直|又|今天|今早|今晚|这会))[^。！!？?\n]{0,14}$")
+_PAST_AFTER = re.compile(r"^.{0,2}(以后|之后|后来|那次|那回|过后)")
+# A question about dangers in general ("燃气泄漏打什么电话"), with nothing that places it here and now.
+_ASKED = re.compile(r"打什么电话|打哪个电话|打哪个|电话是多少|号码是多少|找谁处理|怎么预防|如何预防|怎么自救|如何自救|"
+                    r"要注意什么|怎么避免|应该往|有什么区别")
+_HERE_AND_NOW = re.compile(r"现在|刚才|刚刚|正在|还在|快来|救命|赶紧|我家|家里|楼道里|屋里|!")
+
+
+def _scan(text: str) -> tuple[Danger | None, set[str]]:
+    """The first danger the rules find happening now, and the kinds they found only negated or
+    not happening now (没有煤气味, 上次着火以后)."""
+    set_aside: set[str] = set()
+    asked = bool(_ASKED.search(text)) and not _HERE_AND_NOW.search(text)
     for danger in DANGERS:
         for match in danger.pattern.finditer(text):
             before = text[max(0, match.start() - 3):match.start()]
             clause = text[max(0, match.start() - 10):match.start()]
-            if not _NEGATION.search(before) and not _HYPOTHETICAL.search(clause):
-                return danger
-    return None
+            if (asked or _NEGATION.search(before) or _HYPOTHETICAL.search(clause)
+                    or _PAST_BEFORE.search(text[max(0, match.start() - 20):match.start()])
+                    or _PAST_AFTER.search(text[match.end():]) or _CONDITION_AFTER.search(text[match.end():])):
+                set_aside.add(danger.kind)
+                continue
+            return danger, set_aside
+    return None, set_aside
+
+
+def rule_danger(text: str) -> Danger | None:
+    """The first urgent situation the rules find in the message, unless it is negated (没有煤气味),
+    over (上次着火以后), feared (万一着火) or asked about in general (燃气泄漏打什么电话)."""
+    return _scan(text)[0]
+
+
+def find_danger(text: str, learned: dict | None = None) -> Danger | None:
+    """The danger happening now, from the rules (a floor) and the learned model's `urgency` of
+    the parse (`nlu.danger_model`), each heard on whether it is happening now."""
+    return assess(text, learned)[0]
+
+
+def assess(text: str, learned: dict | None = None) -> tuple[Danger | None, bool]:
+    """`find_danger`, and whether the rules found it (True) or only the learned model (False)."""
+    ruled, set_aside = _scan(text)
+    if not learned:
+        return ruled, ruled is not None
+    not_now = float(learned.get("modality_confidence") or 0) if learned.get("modality", NOW) != NOW else 0.0
+    if ruled is not None:
+        return (None, False) if not_now >= NOT_NOW_OVER_RULES else (ruled, True)
+    kind = learned.get("danger")
+    if (kind in DANGER_BY_KIND and kind not in set_aside and float(learned.get("danger_confidence") or 0) >= LEARNED_DANGER
+            and not_now < NOT_NOW):
+        return DANGER_BY_KIND[kind], False
+    return None, False
 
 
 def emergency_message(danger: Danger, hotlines: dict[str, str] | None = None) -> str:

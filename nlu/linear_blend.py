@@ -12,17 +12,14 @@ would run whatever code the file names.
 """
 from __future__ import annotations
 
-import contextlib
 from pathlib import Path
 from typing import Any, Dict, List, Text
 
 import numpy as np
 import scipy.sparse
 import skops.io
-from rasa.engine.graph import ExecutionContext, GraphComponent
 from rasa.engine.recipes.default_recipe import DefaultV1Recipe
 from rasa.engine.storage.resource import Resource
-from rasa.engine.storage.storage import ModelStorage
 from rasa.nlu.classifiers.classifier import IntentClassifier
 from rasa.nlu.constants import TOKENS_NAMES
 from rasa.shared.exceptions import RasaException
@@ -31,6 +28,9 @@ from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
 from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.svm import LinearSVC
+
+from bot.normalize import pinyin
+from nlu.stored_model import StoredModel
 
 MODEL_FILE = "linear_blend.skops"
 PICKLED_MODEL_FILE = "linear_blend.pkl"  # how models trained before skops stored it
@@ -64,35 +64,19 @@ def _read(directory: Path) -> Dict[Text, Any]:
 
 
 @DefaultV1Recipe.register(DefaultV1Recipe.ComponentType.INTENT_CLASSIFIER, is_trainable=True)
-class LinearIntentBlend(GraphComponent, IntentClassifier):
+class LinearIntentBlend(StoredModel, IntentClassifier):
     """Averages DIET's intent ranking with a TF-IDF + linear SVM's."""
 
     @staticmethod
     def get_default_config() -> Dict[Text, Any]:
         # weight: the SVM's share of the blend; temperature: the softmax's over SVM margins.
-        return {"C": 1.0, "weight": 0.5, "temperature": 0.1, "ranking_length": 10}
-
-    def __init__(self, config: Dict[Text, Any], model_storage: ModelStorage, resource: Resource,
-                 model: Dict[Text, Any] | None = None) -> None:
-        self._config = {**self.get_default_config(), **config}
-        self._storage = model_storage
-        self._resource = resource
-        self._model = model
+        # explain: also put DIET's and the SVM's own rankings in the parse (make crossval weighs
+        # the blend with them without training again)
+        return {"C": 1.0, "weight": 0.5, "temperature": 0.1, "ranking_length": 10, "explain": False}
 
     @classmethod
-    def create(cls, config: Dict[Text, Any], model_storage: ModelStorage, resource: Resource,
-               execution_context: ExecutionContext) -> LinearIntentBlend:
-        return cls(config, model_storage, resource)
-
-    @classmethod
-    def load(cls, config: Dict[Text, Any], model_storage: ModelStorage, resource: Resource,
-             execution_context: ExecutionContext, **kwargs: Any) -> LinearIntentBlend:
-        with contextlib.ExitStack() as reading:
-            try:
-                directory = reading.enter_context(model_storage.read_from(resource))
-            except ValueError:  # trained without intent examples: nothing was stored
-                return cls(config, model_storage, resource)
-            return cls(config, model_storage, resource, _read(directory))
+    def _read(cls, directory: Path) -> Dict[Text, Any]:
+        return _read(directory)
 
     def train(self, training_data: TrainingData) -> Resource:
         examples = [m for m in training_data.intent_examples if m.get(INTENT) and m.get(TEXT)]
@@ -100,17 +84,21 @@ class LinearIntentBlend(GraphComponent, IntentClassifier):
             return self._resource
         chars = TfidfVectorizer(analyzer="char", ngram_range=(1, 3), sublinear_tf=True)
         words = TfidfVectorizer(analyzer=_given_tokens, sublinear_tf=True)
+        # the sound of the text: a homophone typo (燃汽, 电悌) shares its syllables with the word
+        sounds = TfidfVectorizer(analyzer="word", token_pattern=r"\S+", ngram_range=(1, 2), sublinear_tf=True)
         chars.fit([m.get(TEXT) for m in examples])
         words.fit([_tokens(m) for m in examples])
-        self._model = {"chars": chars, "words": words, "svm": LinearSVC(C=self._config["C"])}
+        sounds.fit([pinyin(m.get(TEXT)) for m in examples])
+        self._model = {"chars": chars, "words": words, "sounds": sounds, "svm": LinearSVC(C=self._config["C"])}
         self._model["svm"].fit(self._features(examples), [m.get(INTENT) for m in examples])
-        with self._storage.write_to(self._resource) as directory:
-            skops.io.dump(self._model, directory / MODEL_FILE)
-        return self._resource
+        return self._write(lambda directory: skops.io.dump(self._model, directory / MODEL_FILE))
 
     def _features(self, messages: List[Message]) -> scipy.sparse.csr_matrix:
-        return scipy.sparse.hstack([self._model["chars"].transform([m.get(TEXT) or "" for m in messages]),
-                                    self._model["words"].transform([_tokens(m) for m in messages])]).tocsr()
+        parts = [self._model["chars"].transform([m.get(TEXT) or "" for m in messages]),
+                 self._model["words"].transform([_tokens(m) for m in messages])]
+        if "sounds" in self._model:  # models trained before pinyin features have none
+            parts.append(self._model["sounds"].transform([pinyin(m.get(TEXT) or "") for m in messages]))
+        return scipy.sparse.hstack(parts).tocsr()
 
     def process(self, messages: List[Message]) -> List[Message]:
         if self._model is None:
@@ -120,6 +108,10 @@ class LinearIntentBlend(GraphComponent, IntentClassifier):
             return messages
         margins_of = self._model["svm"].decision_function(self._features(messages_with_text))
         for message, margins in zip(messages_with_text, margins_of):
+            if self._config["explain"]:
+                message.set("diet_ranking", message.get("intent_ranking") or [], add_to_output=True)
+                message.set("linear_margins", dict(zip(self._model["svm"].classes_, margins.tolist())),
+                            add_to_output=True)
             ranking = self._blend(message.get("intent_ranking") or [], margins)
             message.set(INTENT, ranking[0], add_to_output=True)
             message.set("intent_ranking", ranking, add_to_output=True)

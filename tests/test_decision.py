@@ -107,3 +107,48 @@ def test_a_request_for_a_person_alone_is_not_a_report():
     for text in ("转人工", "我要找人工！！", "人工客服 谢谢"):
         decision = decide(parse(text, ("request_human", 0.6), ("report_power", 0.3)))
         assert (decision.category, decision.asks_for_person) == (NONE, True)
+
+
+@pytest.mark.parametrize("text", [
+    "上次2号楼着火以后楼道里的灯一直没修", "去年电梯困过人 到现在也没人来查",  # over
+    "万一着火了人都跑不出去", "要是漏电了电到孩子怎么办",  # feared
+    "燃气泄漏打什么电话", "电梯困人怎么自救",  # asked about in general
+])
+def test_a_danger_that_is_over_feared_or_asked_about_is_not_urgent(text):
+    assert find_danger(text) is None
+
+
+@pytest.mark.parametrize("text", ["家里煤气味好大怎么办", "上次修好了 现在又冒烟了", "樓道裡著火了"])
+def test_a_danger_happening_now_is_urgent_however_it_is_asked_or_written(text):
+    assert decide(parse(text, ("report_safety_security", 0.6))).urgent
+
+
+def learned(danger: str, p: float, modality: str = "now", q: float = 0.9) -> dict:
+    return {"danger": danger, "danger_confidence": p, "modality": modality, "modality_confidence": q}
+
+
+def test_the_learned_danger_finds_what_the_rules_have_no_word_for():
+    message = {**parse("楼下的柯基把我手咬破了", ("report_pets", 0.8)), "urgency": learned("dog_bite", 0.9)}
+    decision = decide(message)
+    assert decision.urgent and decision.danger.public_number == "120"
+    unsure = {**parse("楼下的柯基又在叫", ("report_pets", 0.8)), "urgency": learned("dog_bite", 0.2)}
+    assert not decide(unsure).urgent
+
+
+def test_a_learned_danger_the_rules_found_negated_stays_set_aside():
+    message = {**parse("没有煤气味了 谢谢", ("report_gas", 0.7)), "urgency": learned("gas_leak", 0.8)}
+    assert not decide(message).urgent
+
+
+def test_only_a_sure_learned_modality_sets_aside_a_danger_the_rules_found():
+    text = "后来楼道里又冒烟了"
+    assert decide({**parse(text, ("report_safety_security", 0.8)), "urgency": learned("fire", 0.9, "past", 0.6)}).urgent
+    assert not decide({**parse(text, ("report_safety_security", 0.8)),
+                       "urgency": learned("fire", 0.9, "past", 0.97)}).urgent
+
+
+def test_a_probable_report_of_no_sure_category_names_its_likeliest():
+    decision = decide(parse("那个梯子又不对劲了", ("nlu_fallback", 0.4), ("report_elevator", 0.35),
+                            ("report_facilities", 0.3)))
+    assert (decision.category, decision.likely_category) == (NONE, "elevator")
+    assert decide(parse("你好呀", ("greet", 0.9), ("report_noise", 0.05))).likely_category is None

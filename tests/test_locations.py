@@ -1,7 +1,8 @@
 """The location rules: what residents write, and what the ticket should record."""
 import pytest
 
-from bot.locations import LocationExtractor, chinese_number, width_normalized
+from bot.locations import LocationExtractor
+from bot.normalize import chinese_number, width_normalized
 
 
 @pytest.fixture(scope="module")

@@ -256,3 +256,32 @@ async def test_near_entries_are_offered_and_the_residents_number_answers(sample_
 async def test_a_number_with_no_suggestions_offered_is_not_taken_for_a_choice(sample_site):
     replies, _ = await run(ActionTurn(), tracker_for("wecom:dm:kim", "2", "nlu_fallback", 0.3))
     assert not any(reply.startswith("猜你想问") for reply in replies) and not any("联系：" in r for r in replies)
+
+
+async def test_a_probable_report_of_no_sure_category_is_confirmed_then_filed(sample_site):
+    chat = Chat(f"{JINYU_GROUP}:quinn")
+    ranking = [("report_elevator", 0.3), ("report_facilities", 0.25)]
+    [question] = await chat.say("那个梯子又不对劲了", "nlu_fallback", 0.4, ranking=ranking)
+    assert question.startswith("是要反映电梯的问题吗") and ticket_rows(sample_site) == []
+    replies = await chat.say("是的", "affirm")
+    assert "电梯" in replies[0] and ticket_rows(sample_site) == [("elevator", "金御城", None, ["quinn"])]
+    assert ticket_rows(sample_site)[0] and chat.slots["pending"] is None
+
+
+async def test_a_confirmation_answered_with_the_real_report_files_only_that(sample_site):
+    chat = Chat(f"{JINYU_GROUP}:rita")
+    await chat.say("那个梯子又不对劲了", "nlu_fallback", 0.4, ranking=[("report_elevator", 0.45), ("report_facilities", 0.1)])
+    await chat.say("是单元门坏了关不上", "report_facilities")
+    assert ticket_rows(sample_site) == [("facilities", "金御城", None, ["rita"])]
+    other = Chat(f"{JINYU_GROUP}:sam")
+    await other.say("那个梯子又不对劲了", "nlu_fallback", 0.4, ranking=[("report_elevator", 0.45), ("report_facilities", 0.1)])
+    assert "不登记" in (await other.say("不是", "deny"))[0]
+    assert len(ticket_rows(sample_site)) == 1
+
+
+async def test_the_ticket_keeps_what_the_resident_wrote_though_the_model_read_it_normalised(sample_site):
+    tracker = tracker_for(f"{JINYU_GROUP}:tom", "7号楼暖气不热", "report_heating")
+    tracker.latest_message["original_text"] = "７號樓暖氣唔熱😭"
+    await run(ActionTurn(), tracker)
+    with Session(sample_site, future=True) as s:
+        assert s.scalars(select(Ticket)).one().text == "７號樓暖氣唔熱😭"

@@ -1,0 +1,64 @@
+"""Weigh the linear blend's weight and the report threshold on `make crossval`'s held-out parses.
+
+`bench/crossval.py --parses FILE` keeps, for every held-out example, DIET's ranking and the
+SVM's margins (the blend's `explain`); this re-blends them with other weights and decides
+with other report thresholds, without training again, and prints macro-F1, none → ticket and
+reports missed for each. A choice made here is made on data the model had not seen."""
+import argparse
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bench"))
+from bot import decision  # noqa: E402
+from bot.evaluation import score_rows  # noqa: E402
+from benchmarks_md import write_section  # noqa: E402 - bench/ is this script's folder
+
+SECTION = "## The intent blend, weighed on cross-validation (bench/blend_sweep.py)"
+
+
+def reblended(parse: dict, weight: float, temperature: float) -> dict:
+    if "linear_margins" not in parse:  # nothing for the models to read (an emoji)
+        return parse
+    margins = parse["linear_margins"]
+    names = list(margins)
+    values = np.array([margins[n] for n in names])
+    scaled = np.exp((values - values.max()) / temperature)
+    linear = dict(zip(names, scaled / scaled.sum()))
+    diet = {item["name"]: item["confidence"] for item in parse["diet_ranking"]}
+    blended = {n: weight * float(linear.get(n, 0.0)) + (1 - weight) * float(diet.get(n, 0.0))
+               for n in linear.keys() | diet.keys()}
+    ranking = sorted(({"name": n, "confidence": c} for n, c in blended.items()), key=lambda i: -i["confidence"])[:10]
+    return {**parse, "intent": ranking[0], "intent_ranking": ranking}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("parses", type=Path)
+    parser.add_argument("--write", action="store_true", help="put the table in docs/benchmarks.md")
+    args = parser.parse_args()
+    kept = json.loads(args.parses.read_text(encoding="utf-8"))
+    rows = [tuple(item["gold"]) for item in kept]
+    by_text = {item["gold"][2]: item["parse"] for item in kept}
+    lines = [f"The intent blend and the report threshold on the {len(rows)} held-out parses of `make crossval`:", "",
+             "| weight | temperature | report threshold | macro-F1 | none → ticket | reports missed | asked to confirm |",
+             "|---|---|---|---|---|---|---|"]
+    print("\n".join(lines))
+    for weight in (0.3, 0.5, 0.7, 0.9):
+        for temperature in (0.1, 0.3):
+            for threshold in (0.3, 0.4, 0.5):
+                decision.REPORT_CONFIDENCE = threshold
+                s = score_rows(rows, lambda text: reblended(by_text[text], weight, temperature))
+                lines.append(f"| {weight} | {temperature} | {threshold} | {s['macro_f1']:.3f} | "
+                             f"{s['none_false_ticket_rate']:.3f} | {s['report_missed_rate']:.3f} | {s['report_confirm_rate']:.3f} |")
+                print(lines[-1], flush=True)
+    if args.write:
+        write_section(SECTION, "\n".join([SECTION, "", *lines]) + "\n")
+
+
+if __name__ == "__main__":
+    main()

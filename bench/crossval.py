@@ -1,0 +1,143 @@
+"""`make crossval`: k-fold cross-validation of the whole NLU pipeline over `nlu_data/`.
+
+Each fold trains the pipeline of config.yml (`rasa train nlu`) on the other folds and scores the
+held-out one exactly as the live bot decides (`bot.decision.decide`): per-category F1, macro-F1,
+urgent recall and precision, reports taken for none, none taken for reports. The TF-IDF + SVM
+peer of `make bench` is trained and scored on the same folds beside it. A held-out example is
+urgent when its block says so (`metadata: {danger: …}`) or, unmarked, when the rules say so:
+the same labels the danger model learns from (`nlu.danger_model.labels_of`).
+
+This is how a threshold or a training batch is chosen: on data the model has not seen, never on
+the shared evaluation files.
+"""
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+import yaml
+from rasa.shared.importers.rasa import RasaFileImporter
+from rasa.shared.nlu.constants import METADATA, METADATA_EXAMPLE, METADATA_INTENT
+from rasa.shared.nlu.training_data.formats.rasa_yaml import RasaYAMLWriter
+from rasa.shared.nlu.training_data.message import Message
+from rasa.shared.nlu.training_data.training_data import TrainingData
+from sklearn.model_selection import StratifiedKFold
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bench"))
+from bot.evaluation import score_rows  # noqa: E402
+from bot.normalize import for_classification  # noqa: E402
+from bot.taxonomy import NONE, category_for_intent  # noqa: E402
+from benchmarks_md import write_section  # noqa: E402
+from nlu.danger_model import labels_of  # noqa: E402
+from nlu_bench import train_peer_on  # noqa: E402
+
+SECTION = "## Cross-validation over nlu_data (make crossval)"
+
+
+def explaining_config(out: Path) -> Path:
+    """config.yml with the linear blend also giving DIET's and the SVM's own rankings."""
+    config = yaml.safe_load((ROOT / "config.yml").read_text(encoding="utf-8"))
+    for component in config["pipeline"]:
+        if component["name"].endswith("LinearIntentBlend"):
+            component["explain"] = True
+    path = out / "config.yml"
+    path.write_text(yaml.safe_dump(config, allow_unicode=True), encoding="utf-8")
+    return path
+
+
+def _own_metadata(message: Message) -> Message:
+    """The example with its block's metadata as its own: Rasa's writer gives all examples of an
+    intent one block, with the first one's metadata, which would mark every gas report a leak."""
+    metadata = message.get(METADATA) or {}
+    own = {**(metadata.get(METADATA_INTENT) or {}), **(metadata.get(METADATA_EXAMPLE) or {})}
+    copy = Message(data={**message.data, METADATA: {METADATA_EXAMPLE: own} if own else {}})
+    return copy
+
+
+def train_fold(examples, lookup_tables, out: Path) -> Path:
+    data = out / "nlu.yml"
+    examples = [_own_metadata(m) for m in examples]
+    data.write_text(RasaYAMLWriter().dumps(TrainingData(examples, lookup_tables=lookup_tables)), encoding="utf-8")
+    subprocess.run([sys.executable, "-m", "rasa", "train", "nlu", "--nlu", str(data), "--config", str(explaining_config(out)),
+                    "--out", str(out), "--fixed-model-name", "fold"], cwd=ROOT, check=True,
+                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env={**os.environ, "RASA_MAX_CACHE_SIZE": "0"})
+    return out / "fold.tar.gz"
+
+
+def gold(message) -> tuple[str, bool, str]:
+    category = category_for_intent(message.get("intent") or "")
+    danger, _ = labels_of(_normalised(message))
+    return (category.id if category else NONE), danger != "none", message.get("text")
+
+
+def _normalised(message):
+    copy = message.__class__(data=dict(message.data))
+    copy.set("text", for_classification(message.get("text") or ""))
+    return copy
+
+
+def summary(scores: list[dict]) -> dict:
+    keys = ("macro_f1", "accuracy", "urgent_recall", "urgent_precision", "none_false_ticket_rate", "report_missed_rate",
+            "report_confirm_rate")
+    out = {key: statistics.fmean(s[key] for s in scores) for key in keys}
+    labels = sorted({label for s in scores for label in s["per_category"]})
+    out["per_category"] = {label: statistics.fmean(s["per_category"].get(label, {}).get("f1", 0.0) for s in scores)
+                           for label in labels}
+    return out
+
+
+def table(ours: dict, peer: dict, folds: int, rows: int) -> list[str]:
+    lines = [f"{folds}-fold cross-validation over the {rows} examples of `nlu_data/` (means over the folds).", "",
+             "| | macro-F1 | accuracy | urgent recall | urgent precision | none → ticket | reports missed | "
+             "of which asked to confirm |", "|---|---|---|---|---|---|---|---|"]
+    for who, s in (("ours", ours), ("TF-IDF + SVM peer", peer)):
+        lines.append(f"| {who} | {s['macro_f1']:.3f} | {s['accuracy']:.3f} | {s['urgent_recall']:.3f} | "
+                     f"{s['urgent_precision']:.3f} | {s['none_false_ticket_rate']:.3f} | {s['report_missed_rate']:.3f} | "
+                     f"{s['report_confirm_rate']:.3f} |")
+    lines += ["", "| category | F1 ours | F1 peer |", "|---|---|---|"]
+    lines += [f"| {label} | {ours['per_category'][label]:.3f} | {peer['per_category'].get(label, 0.0):.3f} |"
+              for label in ours["per_category"]]
+    return lines
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--folds", type=int, default=5)
+    parser.add_argument("--write", action="store_true", help="put the figures in docs/benchmarks.md")
+    parser.add_argument("--parses", type=Path, help="keep each held-out example's gold and parse here (JSON), "
+                                                    "to weigh a threshold without training again")
+    args = parser.parse_args()
+    from nlu.parser import ModelParser
+
+    data = RasaFileImporter(training_data_paths=[str(ROOT / "nlu_data")]).get_nlu_data()
+    examples = [m for m in data.intent_examples if m.get("text")]
+    intents = [m.get("intent") for m in examples]
+    ours, peers, kept = [], [], []
+    splitter = StratifiedKFold(n_splits=args.folds, shuffle=True, random_state=17)
+    for fold, (train, test) in enumerate(splitter.split(examples, intents), start=1):
+        held_out = [gold(examples[i]) for i in test]
+        with tempfile.TemporaryDirectory() as work:
+            model = train_fold([examples[i] for i in train], data.lookup_tables, Path(work))
+            parse = ModelParser(model)
+            if args.parses:
+                kept += [{"gold": row, "parse": parse(row[2])} for row in held_out]
+            ours.append(score_rows(held_out, parse))
+        peers.append(score_rows(held_out, train_peer_on([examples[i] for i in train])))
+        print(f"fold {fold}: ours macro-F1 {ours[-1]['macro_f1']:.3f} urgent recall {ours[-1]['urgent_recall']:.3f} "
+              f"precision {ours[-1]['urgent_precision']:.3f}; peer macro-F1 {peers[-1]['macro_f1']:.3f}", flush=True)
+    if args.parses:
+        args.parses.write_text(json.dumps(kept, ensure_ascii=False), encoding="utf-8")
+    lines = table(summary(ours), summary(peers), args.folds, len(examples))
+    print("\n".join(lines))
+    if args.write:
+        write_section(SECTION, "\n".join([SECTION, "", *lines]) + "\n")
+
+
+if __name__ == "__main__":
+    main()

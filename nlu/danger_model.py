@@ -1,0 +1,145 @@
+"""Urgency as a learned signal: which danger a message describes, and whether it is happening now.
+
+The rules of `bot.urgency` know the words someone wrote down; residents have more ("火星子",
+"往下一沉", a dog called by its breed, 煤汽 for 煤气). This component learns the dangers from
+examples: the training data's blocks marked `metadata: {danger: <kind>}` (or `none`), and for
+every other example the rules' own verdict, so the model starts where the rules are and
+generalises from there. Its features are the normalised text's characters and its pinyin, so a
+homophone typo looks like the word it stands for.
+
+A second model learns the danger's **modality** from blocks marked `metadata: {modality: past |
+feared | asked}` against the dangers happening now: "上次着火以后…" is over, "万一着火…" is a
+fear, "燃气泄漏打什么电话" a question; none of them needs 119 now.
+
+Both land in the parse as `urgency`: {danger, danger_confidence, modality, modality_confidence};
+`bot.decision.decide` combines them with the rules.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Dict, List, Optional, Text
+
+import numpy as np
+import scipy.sparse
+import skops.io
+from rasa.engine.recipes.default_recipe import DefaultV1Recipe
+from rasa.engine.storage.resource import Resource
+from rasa.shared.nlu.constants import METADATA, METADATA_EXAMPLE, METADATA_INTENT, TEXT
+from rasa.shared.nlu.training_data.message import Message
+from rasa.shared.nlu.training_data.training_data import TrainingData
+from sklearn.feature_extraction.text import TfidfVectorizer
+from sklearn.linear_model import LogisticRegression
+
+from bot.normalize import pinyin
+from bot.urgency import NO_DANGER, NOW, rule_danger
+from nlu.stored_model import StoredModel
+
+MODEL_FILE = "danger_model.skops"
+URGENCY = "urgency"
+TRUSTED = [f"{scipy.sparse.csr_matrix.__module__}.{scipy.sparse.csr_matrix.__qualname__}"]
+
+
+def labels_of(message: Message) -> tuple[Optional[str], Optional[str]]:
+    """(danger kind or "none", modality or None) the example teaches: its block's metadata (or
+    its own), else the rules' verdict."""
+    metadata = message.get(METADATA) or {}
+    meta = {**(metadata.get(METADATA_INTENT) or {}), **(metadata.get(METADATA_EXAMPLE) or {})}  # an example's own wins
+    text = message.get(TEXT) or ""
+    modality = meta.get("modality")
+    if modality:
+        return NO_DANGER, str(modality)
+    danger = meta.get("danger")
+    if danger:
+        return str(danger), (NOW if danger != NO_DANGER else None)
+    found = rule_danger(text)
+    return (found.kind, NOW) if found else (NO_DANGER, None)
+
+
+class _Features:
+    """Characters and pinyin syllables of a text, TF-IDF weighted."""
+
+    def __init__(self) -> None:
+        self.chars = TfidfVectorizer(analyzer="char", ngram_range=(1, 3), sublinear_tf=True, min_df=1)
+        self.sounds = TfidfVectorizer(analyzer="word", token_pattern=r"\S+", ngram_range=(1, 2), sublinear_tf=True)
+
+    def fit(self, texts: List[str]) -> "_Features":
+        self.chars.fit(texts)
+        self.sounds.fit([pinyin(t) for t in texts])
+        return self
+
+
+def _matrix(vectorizers: Dict[str, TfidfVectorizer], texts: List[str]) -> scipy.sparse.csr_matrix:
+    return scipy.sparse.hstack([vectorizers["chars"].transform(texts),
+                                vectorizers["sounds"].transform([pinyin(t) for t in texts])]).tocsr()
+
+
+def train_models(texts: List[str], dangers: List[str], modalities: List[Optional[str]], C: float,
+                 danger_weight: float) -> Dict[str, Any]:
+    """The vectorizers and the two classifiers, from texts and their labels. A danger example
+    weighs `danger_weight` times a message without one: dangers are few among the examples."""
+    features = _Features().fit(texts)
+    model: Dict[str, Any] = {"chars": features.chars, "sounds": features.sounds}
+    x = _matrix(model, texts)
+    weights = {kind: (1.0 if kind == NO_DANGER else danger_weight) for kind in set(dangers)}
+    model["danger"] = LogisticRegression(C=C, max_iter=2000, class_weight=weights).fit(x, dangers)
+    with_modality = [i for i, m in enumerate(modalities) if m]
+    if len({modalities[i] for i in with_modality}) > 1:
+        model["modality"] = LogisticRegression(C=C, max_iter=2000, class_weight="balanced").fit(
+            x[with_modality], [modalities[i] for i in with_modality])
+    return model
+
+
+def predict(model: Dict[str, Any], texts: List[str]) -> List[Dict[str, Any]]:
+    """For each text: the likeliest danger other than none, how likely any danger is, and the modality."""
+    x = _matrix(model, texts)
+    out = []
+    danger_p = model["danger"].predict_proba(x)
+    classes = list(model["danger"].classes_)
+    modality_p = model["modality"].predict_proba(x) if "modality" in model else None
+    for row, probabilities in enumerate(danger_p):
+        # whether there is a danger at all is one question (all dangers together against none);
+        # which one, another: a message between two dangers is still urgent
+        ranked = sorted((p, c) for c, p in zip(classes, probabilities) if c != NO_DANGER)
+        kind = ranked[-1][1] if ranked else NO_DANGER
+        any_danger = 1.0 - float(probabilities[classes.index(NO_DANGER)]) if NO_DANGER in classes else 1.0
+        result = {"danger": kind, "danger_confidence": any_danger, "modality": NOW, "modality_confidence": 1.0}
+        if modality_p is not None:
+            best = int(np.argmax(modality_p[row]))
+            result["modality"] = str(model["modality"].classes_[best])
+            result["modality_confidence"] = float(modality_p[row][best])
+        out.append(result)
+    return out
+
+
+@DefaultV1Recipe.register(DefaultV1Recipe.ComponentType.INTENT_CLASSIFIER, is_trainable=True)
+class DangerModel(StoredModel):
+    """Adds `urgency` (the learned danger and its modality) to every parse."""
+
+    @staticmethod
+    def get_default_config() -> Dict[Text, Any]:
+        return {"C": 10.0, "danger_weight": 10.0}
+
+    @classmethod
+    def _read(cls, directory: Path) -> Dict[Text, Any]:
+        return skops.io.load(directory / MODEL_FILE, trusted=TRUSTED)
+
+    def train(self, training_data: TrainingData) -> Resource:
+        examples = [m for m in training_data.intent_examples if m.get(TEXT)]
+        labels = [labels_of(m) for m in examples]
+        if len({danger for danger, _ in labels}) < 2:
+            return self._resource
+        self._model = train_models([m.get(TEXT) for m in examples], [d for d, _ in labels],
+                                   [m for _, m in labels], self._config["C"], self._config["danger_weight"])
+        return self._write(lambda directory: skops.io.dump(self._model, directory / MODEL_FILE))
+
+    def process(self, messages: List[Message]) -> List[Message]:
+        if self._model is None:
+            return messages
+        with_text = [m for m in messages if m.get(TEXT)]
+        if with_text:
+            for message, result in zip(with_text, predict(self._model, [m.get(TEXT) for m in with_text])):
+                message.set(URGENCY, result, add_to_output=True)
+        return messages
+
+    def process_training_data(self, training_data: TrainingData) -> TrainingData:
+        return training_data

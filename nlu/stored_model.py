@@ -1,0 +1,49 @@
+"""What the project's trainable NLU components share: a scikit-learn model that training writes
+to Rasa's model storage and loading reads back (each component says how, with skops)."""
+from __future__ import annotations
+
+import contextlib
+from pathlib import Path
+from typing import Any, Dict, Text
+
+from rasa.engine.graph import ExecutionContext, GraphComponent
+from rasa.engine.storage.resource import Resource
+from rasa.engine.storage.storage import ModelStorage
+
+
+class StoredModel(GraphComponent):
+    """A component whose `_model` (None until trained) lives in its resource's directory."""
+
+    @staticmethod
+    def get_default_config() -> Dict[Text, Any]:
+        return {}
+
+    def __init__(self, config: Dict[Text, Any], model_storage: ModelStorage, resource: Resource,
+                 model: Dict[Text, Any] | None = None) -> None:
+        self._config = {**self.get_default_config(), **config}
+        self._storage, self._resource, self._model = model_storage, resource, model
+
+    @classmethod
+    def create(cls, config: Dict[Text, Any], model_storage: ModelStorage, resource: Resource,
+               execution_context: ExecutionContext) -> StoredModel:
+        return cls(config, model_storage, resource)
+
+    @classmethod
+    def load(cls, config: Dict[Text, Any], model_storage: ModelStorage, resource: Resource,
+             execution_context: ExecutionContext, **kwargs: Any) -> StoredModel:
+        with contextlib.ExitStack() as reading:
+            try:
+                directory = reading.enter_context(model_storage.read_from(resource))
+            except ValueError:  # trained without examples: nothing was stored
+                return cls(config, model_storage, resource)
+            return cls(config, model_storage, resource, cls._read(Path(directory)))
+
+    @classmethod
+    def _read(cls, directory: Path) -> Dict[Text, Any]:
+        raise NotImplementedError
+
+    def _write(self, write) -> Resource:
+        """Store the model with `write(directory)`; the resource for Rasa's graph."""
+        with self._storage.write_to(self._resource) as directory:
+            write(Path(directory))
+        return self._resource

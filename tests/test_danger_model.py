@@ -1,0 +1,54 @@
+"""The learned danger signal (nlu/danger_model.py), trained on the project's own nlu_data/ as
+`rasa train` trains it, heard through `bot.urgency.find_danger` as the live bot hears it.
+
+The messages below are written for this test, not taken from the training data: the model must
+recognise dangers said in words the rules do not have (a dog by its breed, a lift stuck between
+floors, 燃汽 for 燃气), and leave everyday reports and past or feared dangers alone."""
+import pytest
+
+from bot.normalize import for_classification
+from bot.urgency import find_danger
+from conftest import ROOT
+
+pytestmark = pytest.mark.model  # it trains the danger model on nlu_data/: not the fast tier
+
+
+@pytest.fixture(scope="module")
+def learned():
+    from rasa.shared.importers.rasa import RasaFileImporter
+
+    from nlu.danger_model import DangerModel, labels_of, predict, train_models
+    examples = [m for m in RasaFileImporter(training_data_paths=[str(ROOT / "nlu_data")]).get_nlu_data().intent_examples
+                if m.get("text")]
+    for message in examples:
+        message.set("text", for_classification(message.get("text")))
+    labels = [labels_of(message) for message in examples]
+    config = DangerModel.get_default_config()
+    model = train_models([m.get("text") for m in examples], [d for d, _ in labels], [m for _, m in labels],
+                         config["C"], config["danger_weight"])
+
+    def heard(text: str):
+        text = for_classification(text)
+        return find_danger(text, predict(model, [text])[0])
+    return heard
+
+
+@pytest.mark.parametrize("text, kind", [
+    ("隔壁那只泰迪刚才扑上来把我孙女的手咬出血了", "dog_bite"),
+    ("电梯哐的一下停在8楼和9楼中间 我爸还在里面出不来", "trapped_in_lift"),
+    ("厨房里一股燃汽味 越来越冲", "gas_leak"),
+    ("插排那里一直冒火星子 滋滋地响", "sparks"),
+    ("楼下独居的王奶奶三天没出门了 敲门也没人应", "elderly_unresponsive"),
+    ("樓下燒起來了 好大的煙", "fire"),
+])
+def test_dangers_said_in_other_words_are_urgent(learned, text, kind):
+    danger = learned(text)
+    assert danger is not None and danger.kind == kind
+
+
+@pytest.mark.parametrize("text", [
+    "楼下的狗天天晚上叫 吵得睡不着", "电梯按钮不灵了 按好几下才亮", "燃气费在哪里交",
+    "路灯不亮好几天了", "上个月电梯困过人 到现在也没人来检修", "楼道里堆满了纸箱 万一着火可怎么办",
+])
+def test_everyday_reports_and_dangers_not_happening_now_are_not_urgent(learned, text):
+    assert learned(text) is None
