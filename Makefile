@@ -104,8 +104,12 @@ shell: $(MODEL)
 	SANIC_HOST=127.0.0.1 $(RASA) run actions --actions actions --port $(ACTIONS_PORT) > var/actions.log 2>&1 & \
 	$(RASA) shell --interface 127.0.0.1 --model $(MODEL) --endpoints var/endpoints.yml
 
-test: $(VENV)/.installed $(CHROMIUM) validate
-	$(PY) -m pytest
+# Two passes over the model `make train` keeps: the tests that start no servers and drive no
+# browser on both cores, then the ones that do, one at a time (their servers and Chromium want
+# the machine to themselves).
+test: $(VENV)/.installed $(CHROMIUM) validate $(MODEL)
+	TEST_MODEL=$(MODEL) $(PY) -m pytest -n 2 -m "not servers and not browser"
+	TEST_MODEL=$(MODEL) $(PY) -m pytest -m "servers or browser"
 
 # The inner loop: no training, no servers, no browser, no fuzzing, SQLite only (markers in pytest.ini).
 FAST_TIER = not model and not servers and not browser and not postgres and not fuzz

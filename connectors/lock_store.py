@@ -4,7 +4,7 @@ Rasa 3.6 reads a conversation's lock, changes it in Python and writes it back (`
 `update_lock`, `finish_serving`, `cleanup`). With several Rasa servers on one Redis, two of them
 changing one conversation's lock at once lose one change: a ticket issued on one server is
 deleted by the other's cleanup, and its message waits the ticket's whole lifetime (60 s) before
-Rasa gives up with a LockError (`make bench-load`: one message in 1,800 answered after 62 s).
+Rasa gives up with a LockError.
 Here each change is one Redis transaction (WATCH the key, read, change, MULTI … EXEC), made
 again when another server changed the lock in between.
 """

@@ -26,7 +26,8 @@ def project_env() -> dict:
 def trained_model(tmp_path_factory) -> Path:
     """The project's model, trained once for the whole run from config.yml and nlu_data/.
 
-    TEST_MODEL=path reuses a model trained beforehand (while developing; CI always trains).
+    TEST_MODEL=path reuses a model trained beforehand (`make test` passes the one `make train`
+    keeps, trained from nothing on a fresh clone).
     A test asking for it is marked `model`, which `make test-fast` leaves out."""
     if os.environ.get("TEST_MODEL"):
         return Path(os.environ["TEST_MODEL"])
