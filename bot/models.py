@@ -291,7 +291,7 @@ class Volunteer(Base):
     name = Column(String(50), nullable=False)
     compound_id = Column(ForeignKey("compounds.id"), nullable=False, index=True)
     work_unit = Column(String(100), nullable=False)
-    skills = Column(JSON, nullable=False, default=list)  # skill ids of bot.volunteers.SKILLS
+    skills = Column(JSON, nullable=False, default=list)  # skill ids of bot.skills.SKILLS
     status = Column(String(20), nullable=False, default="pending", index=True)  # pending, confirmed, rejected
     registered_at = Column(DateTime, nullable=False)
     decided_at = Column(DateTime)

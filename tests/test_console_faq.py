@@ -198,7 +198,8 @@ async def test_a_workbook_and_a_faq_file_are_imported_adding_and_updating_entrie
     ("faq.yml", "entries: [".encode(), "not valid YAML"),
     ("faq.yml", "entries:\n- id: x\n  questions: [一, 二]\n  answer: 答\n".encode("gbk"), "不是 UTF-8"),
     ("faq.txt", b"whatever", "只能导入 .yml、.yaml 或 .xlsx 文件"),
-])
+], ids=["not-a-workbook", "xlsx-one-question", "yml-one-question", "bad-yaml", "gbk", "txt"])  # a workbook's
+# bytes carry the time it was made: as a test id they would differ between two workers' collections
 async def test_a_bad_file_is_refused_with_why_and_changes_nothing(
         client_as, faq_site, filename, body, problem):  # noqa: F811
     admin = await client_as("admin")
