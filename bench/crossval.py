@@ -21,7 +21,7 @@ from pathlib import Path
 
 import yaml
 from rasa.shared.importers.rasa import RasaFileImporter
-from rasa.shared.nlu.constants import METADATA, METADATA_EXAMPLE, METADATA_INTENT
+from rasa.shared.nlu.constants import METADATA, METADATA_EXAMPLE
 from rasa.shared.nlu.training_data.formats.rasa_yaml import RasaYAMLWriter
 from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
@@ -34,7 +34,7 @@ from bot.evaluation import score_rows  # noqa: E402
 from bot.normalize import for_classification  # noqa: E402
 from bot.taxonomy import NONE, category_for_intent  # noqa: E402
 from benchmarks_md import write_section  # noqa: E402
-from nlu.danger_model import labels_of  # noqa: E402
+from nlu.danger_model import labels_of, own_metadata  # noqa: E402
 from nlu_bench import train_peer_on  # noqa: E402
 
 SECTION = "## Cross-validation over nlu_data (make crossval)"
@@ -54,10 +54,8 @@ def explaining_config(out: Path) -> Path:
 def _own_metadata(message: Message) -> Message:
     """The example with its block's metadata as its own: Rasa's writer gives all examples of an
     intent one block, with the first one's metadata, which would mark every gas report a leak."""
-    metadata = message.get(METADATA) or {}
-    own = {**(metadata.get(METADATA_INTENT) or {}), **(metadata.get(METADATA_EXAMPLE) or {})}
-    copy = Message(data={**message.data, METADATA: {METADATA_EXAMPLE: own} if own else {}})
-    return copy
+    own = own_metadata(message)
+    return Message(data={**message.data, METADATA: {METADATA_EXAMPLE: own} if own else {}})
 
 
 def train_fold(examples, lookup_tables, out: Path) -> Path:

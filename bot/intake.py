@@ -12,7 +12,7 @@ from bot import org, tickets
 from bot.conversations import Resident
 from bot.decision import Decision
 from bot.models import Compound
-from bot.urgency import DANGERS, emergency_message
+from bot.urgency import DANGER_BY_KIND, emergency_message
 
 
 @dataclass(frozen=True)
@@ -42,7 +42,7 @@ def emergency_first(session: Session, report: PendingReport, compound: Compound 
     """The emergency advice an urgent report hears before anything else."""
     if not report.urgent or not report.danger:
         return []
-    danger = next(d for d in DANGERS if d.kind == report.danger)
+    danger = DANGER_BY_KIND[report.danger]
     hotlines = org.hotlines_for(session, compound) if compound else {}
     return [emergency_message(danger, hotlines)]
 

@@ -92,8 +92,7 @@ NO_DANGER = "none"  # the learned model's label for a message that describes no 
 NOW = "now"  # the modality of a danger happening now; the others: "past", "feared", "asked"
 DANGER_BY_KIND = {danger.kind: danger for danger in DANGERS}
 
-# The learned danger counts from this probability on (its classes are balanced in training, so
-# an even chance against every other danger and against none).
+# The learned model's probability of any danger (against none) from which it counts.
 LEARNED_DANGER = 0.5
 # How sure the learned modality must be that a danger is not happening now: to set aside the
 # learned danger, and (surer) to set aside a danger the rules found.

@@ -39,11 +39,16 @@ URGENCY = "urgency"
 TRUSTED = [f"{scipy.sparse.csr_matrix.__module__}.{scipy.sparse.csr_matrix.__qualname__}"]
 
 
+def own_metadata(message: Message) -> Dict[str, Any]:
+    """The example's metadata: its block's, and its own over it."""
+    metadata = message.get(METADATA) or {}
+    return {**(metadata.get(METADATA_INTENT) or {}), **(metadata.get(METADATA_EXAMPLE) or {})}
+
+
 def labels_of(message: Message) -> tuple[Optional[str], Optional[str]]:
     """(danger kind or "none", modality or None) the example teaches: its block's metadata (or
     its own), else the rules' verdict."""
-    metadata = message.get(METADATA) or {}
-    meta = {**(metadata.get(METADATA_INTENT) or {}), **(metadata.get(METADATA_EXAMPLE) or {})}  # an example's own wins
+    meta = own_metadata(message)
     text = message.get(TEXT) or ""
     modality = meta.get("modality")
     if modality:
