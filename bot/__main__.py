@@ -57,7 +57,8 @@ def _evaluate(args, score, report) -> None:
 
 def _score_faq(path, parser):
     from bot.evaluation import score_faq
-    from bot.faq import FaqFileError, faq_file, load
+    from bot.faq import FaqFileError, load
+    from bot.settings import faq_file
     try:
         entries = load(faq_file())
     except FaqFileError as error:
@@ -150,8 +151,8 @@ def _has_compounds(engine) -> bool:
 
 
 def _endpoints(args) -> None:
-    from bot.db import database_url
     from bot.endpoints import write_endpoints
+    from bot.settings import database_url
     write_endpoints(args.file, database_url(), args.action_url)
 
 

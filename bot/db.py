@@ -3,7 +3,6 @@
 `DATABASE_URL` chooses it (e.g. `postgresql+psycopg2://127.0.0.1:5432/test`); without it the
 embedded SQLite file `var/community.db` is used.
 """
-import os
 import sqlite3
 from functools import lru_cache
 from pathlib import Path
@@ -12,11 +11,7 @@ from sqlalchemy import create_engine, event
 from sqlalchemy.engine import Engine
 from sqlalchemy.pool import QueuePool
 
-DEFAULT_URL = "sqlite:///var/community.db"
-
-
-def database_url() -> str:
-    return os.environ.get("DATABASE_URL") or DEFAULT_URL
+from bot.settings import database_url
 
 
 def make_engine(url: str | None = None) -> Engine:

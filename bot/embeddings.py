@@ -10,13 +10,13 @@ import hashlib
 import logging
 import os
 from functools import lru_cache
-from pathlib import Path
 
 import numpy as np
 from threadpoolctl import threadpool_limits
 
+from bot.settings import embedding_cache
+
 log = logging.getLogger(__name__)
-CACHE = Path(os.environ.get("EMBEDDING_CACHE") or Path(__file__).resolve().parents[1] / "var" / "cache")
 VARIANT = "original"  # multilingual-e5-small, 384 dimensions
 # e5 reads 512 tokens at most (about as many Chinese characters); a longer text costs seconds of
 # a shared server's time for nothing, so only its beginning is embedded.
@@ -59,7 +59,8 @@ def embed(texts: list[str], passages: bool = False) -> np.ndarray:
     if len(texts) == 1 and not passages:
         return _embed_one(texts[0])
     kind = "passage" if passages else "query"
-    path = CACHE / f"e5-{VARIANT}-{kind}-{hashlib.sha256(chr(0).join(texts).encode()).hexdigest()[:24]}.npy"
+    cache = embedding_cache()
+    path = cache / f"e5-{VARIANT}-{kind}-{hashlib.sha256(chr(0).join(texts).encode()).hexdigest()[:24]}.npy"
     if path.exists():
         return np.load(path)
     vectors = _one_thread().passage(texts) if passages else _one_thread().query(texts)
@@ -69,5 +70,5 @@ def embed(texts: list[str], passages: bool = False) -> np.ndarray:
         np.save(temporary, vectors)
         temporary.replace(path)  # another process may write the same file at the same time
     except OSError as error:  # a read-only checkout: embed again next time, answer now
-        log.warning("embeddings not cached in %s: %s", CACHE, error)
+        log.warning("embeddings not cached in %s: %s", cache, error)
     return vectors

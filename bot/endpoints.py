@@ -3,12 +3,13 @@ conversations in the same database as the tickets (SQLite file or PostgreSQL). W
 `REDIS_URL` set (several Rasa servers behind a load balancer), Rasa's Redis lock store (made
 atomic: `connectors.lock_store`) makes them take one conversation's messages one at a time, in
 order. And the token of the Rasa server's HTTP API (`rasa_token`)."""
-import os
 import secrets
 from pathlib import Path
 
 import yaml
 from sqlalchemy.engine import make_url
+
+from bot import settings
 
 # Rasa's SQL tracker store with the connectors' guard: one conversation's database error (a lone
 # surrogate in a sender id) is that conversation's, not the end of the server.
@@ -46,7 +47,7 @@ def write_endpoints(path: str | Path, database_url: str, action_url: str, redis_
     store = {"url" if key == "host" else key: value for key, value in tracker_store(database_url).items()}
     store["type"] = GUARDED_TRACKER_STORE
     content = {"action_endpoint": {"url": action_url}, "tracker_store": store}
-    redis_url = redis_url or os.environ.get("REDIS_URL")
+    redis_url = redis_url or settings.redis_url()
     if redis_url:
         content["lock_store"] = lock_store(redis_url)
     Path(path).write_text("# Made by `python -m bot endpoints` from DATABASE_URL; do not edit.\n"
@@ -57,8 +58,8 @@ def rasa_token(path: str | Path) -> str:
     """The token `rasa run --auth-token` asks of every call to its HTTP API (read a conversation,
     add events to it): `RASA_TOKEN`, else the one kept in `path`, made on the first start and
     readable by its owner only."""
-    if os.environ.get("RASA_TOKEN"):
-        return os.environ["RASA_TOKEN"]
+    if token := settings.rasa_token():
+        return token
     path = Path(path)
     if not path.exists():
         path.parent.mkdir(parents=True, exist_ok=True)

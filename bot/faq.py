@@ -7,7 +7,6 @@ classifier only learns that a message is a question (`ask_info`, trained on gene
 `bot.faq_matcher` reads the FAQ at run time and decides whether to answer, suggest or say it is
 not sure, so an edit answers the very next question.
 """
-import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,7 +17,6 @@ import yaml
 # unsure of (the FAQ may still know it).
 ASK_INTENT = "ask_info"
 QUESTION_INTENTS = (ASK_INTENT, "nlu_fallback")
-DEFAULT_FILE = "faq/sample_faq.yml"
 NOT_SURE = ("这个问题我不太确定，怕说错耽误您的事。您可以回复“转人工”，社区工作人员会为您解答；"
             "如果是要反映问题，直接描述就行，比如“7号楼电梯坏了”。")
 _ID = re.compile(r"^[a-z][a-z0-9_]*$")
@@ -137,8 +135,3 @@ _BlockDumper.add_representer(str, lambda dumper, value: dumper.represent_scalar(
 
 def _yaml(data: dict) -> str:
     return yaml.dump(data, Dumper=_BlockDumper, allow_unicode=True, sort_keys=False, width=1000)
-
-
-def faq_file() -> Path:
-    """The FAQ file: FAQ_FILE, else the sample."""
-    return Path(os.environ.get("FAQ_FILE") or DEFAULT_FILE)

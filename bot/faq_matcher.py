@@ -29,8 +29,9 @@ from sqlalchemy.orm import Session
 from bot import embeddings, faq_store
 from bot.normalize import for_classification
 from bot.decision import Decision, report_likelihood
-from bot.faq import QUESTION_INTENTS, Entry, faq_file, load
+from bot.faq import QUESTION_INTENTS, Entry, load
 from bot.replies import OPENING_REPLIES
+from bot.settings import faq_file
 from bot.taxonomy import category_for_intent
 
 log = logging.getLogger(__name__)

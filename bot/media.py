@@ -18,7 +18,6 @@ checks and re-encodes the file (`bot.media_files`), retrying like the outbox. Th
 deletes files `MEDIA_RETENTION_DAYS` after their ticket was closed (`sweep`).
 """
 import logging
-import os
 import secrets
 from collections.abc import Iterable
 from datetime import datetime, timedelta
@@ -26,6 +25,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
+from bot import settings
 from bot.conversations import Resident, resident_from
 from bot.decision import Decision
 from bot.models import Handoff, Reporter, Ticket, TicketMedia
@@ -52,28 +52,6 @@ NOT_AN_ANSWER = {"greet", "thank", "goodbye", "affirm", "deny", "ask_ticket_stat
                  "volunteer_finish", "volunteer_points"}
 
 
-def _setting(name: str, default: int) -> int:
-    """A whole number from the environment (read when used: the operator may change it)."""
-    try:
-        return int(os.environ.get(name) or default)
-    except ValueError:
-        log.error("%s is not a whole number; using %s", name, default)
-        return default
-
-
-def retention() -> timedelta:
-    """How long media are kept after their ticket is closed: MEDIA_RETENTION_DAYS, default 180."""
-    return timedelta(days=_setting("MEDIA_RETENTION_DAYS", 180))
-
-
-def per_resident_per_day() -> int:
-    return _setting("MEDIA_PER_RESIDENT_PER_DAY", 30)
-
-
-def total_bytes_allowed() -> int:
-    return _setting("MEDIA_TOTAL_MB", 5120) * 1024 * 1024
-
-
 def counted(kinds: Iterable[str]) -> str:
     """照片2张、语音1条"""
     kinds = list(kinds)
@@ -90,7 +68,7 @@ def received(session: Session, resident: Resident, event_id: str, refs: list[dic
     rows = list(session.scalars(select(TicketMedia).where(
         TicketMedia.platform == resident.platform, TicketMedia.event_id == event_id).order_by(TicketMedia.position)))
     if not rows:
-        if _sent_today(session, resident, now) >= per_resident_per_day():
+        if _sent_today(session, resident, now) >= settings.media_per_resident_per_day():
             log.warning("%s: media quota of a resident reached; not noted", resident.platform)
             return QUOTA_REPLY if addressed and not with_text else None
         rows = [_row(resident, event_id, position, ref, addressed, now)
@@ -225,7 +203,7 @@ def claim_due(session: Session, platform: str, now: datetime, limit: int = 10) -
 def room_for(session: Session, size: int) -> bool:
     """Whether a file of `size` bytes fits the total quota (MEDIA_TOTAL_MB)."""
     used = session.scalar(select(func.coalesce(func.sum(TicketMedia.size), 0)).where(TicketMedia.status == "stored"))
-    return used + size <= total_bytes_allowed()
+    return used + size <= settings.media_total_mb() * 1024 * 1024
 
 
 def kept(session: Session, media_id: int, file_name: str, thumb_name: str | None, content_type: str,
@@ -256,7 +234,7 @@ def sweep(session: Session, now: datetime) -> list[str]:
     """Delete what is kept no longer: the files of tickets closed longer than the retention
     period ago, and of media no report took within it; forget photos only seen in a group that
     no report took. Returns the file names to remove once this is committed."""
-    cutoff = now - retention()
+    cutoff = now - timedelta(days=settings.media_retention_days())
     closed = select(Ticket.id).where(Ticket.status.not_in(OPEN_STATUSES),
                                      func.coalesce(Ticket.resolved_at, Ticket.updated_at) < cutoff)
     expired = session.scalars(select(TicketMedia).where(

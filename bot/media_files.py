@@ -19,7 +19,8 @@ from pathlib import Path
 
 from PIL import Image, ImageOps, UnidentifiedImageError
 
-ROOT = Path(__file__).resolve().parent.parent
+from bot.settings import media_dir
+
 # Largest download accepted per kind: beyond what a phone sends, small enough to hold in memory.
 MAX_BYTES = {"image": 15 * 1024 * 1024, "voice": 4 * 1024 * 1024, "video": 30 * 1024 * 1024,
              "file": 15 * 1024 * 1024}
@@ -47,11 +48,6 @@ class Prepared:
     content_type: str
     suffix: str
     thumb: bytes | None = None
-
-
-def media_dir() -> Path:
-    """Where the files are kept: MEDIA_DIR, else `var/media` in the project."""
-    return Path(os.environ.get("MEDIA_DIR") or ROOT / "var" / "media")
 
 
 def prepare(kind: str, data: bytes) -> Prepared:

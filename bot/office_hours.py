@@ -6,14 +6,13 @@ Days: 周一 … 周日 (星期一 …, 周天), a range 周一至周五 (至/�
 Times: H:MM-H:MM (到/至/~/－ also), several separated by commas. Rules separated by ；/;.
 Public holidays are not known: a weekday holiday counts as open.
 """
-import os
 import re
 from dataclasses import dataclass
 from datetime import datetime, time, timedelta, timezone
 
+from bot import settings
 from bot.clock import LOCAL_ZONE
 
-DEFAULT = "周一至周五 8:30-17:30"  # when the directory gives a community none (OFFICE_HOURS overrides)
 DAY_NAMES = ("周一", "周二", "周三", "周四", "周五", "周六", "周日")
 _DAYS = {"一": 0, "二": 1, "三": 2, "四": 3, "五": 4, "六": 5, "日": 6, "天": 6, "七": 6}
 _DAY = r"(?:周|星期|礼拜)([一二三四五六日天七])"
@@ -105,8 +104,8 @@ def parse(text: str) -> OfficeHours:
 
 
 def default_hours() -> OfficeHours:
-    """The site's default office hours: `OFFICE_HOURS` from the environment, else DEFAULT."""
-    return parse(os.environ.get("OFFICE_HOURS") or DEFAULT)
+    """The site's office hours for a community the directory gives none (`settings.office_hours`)."""
+    return parse(settings.office_hours())
 
 
 def when_text(opening: datetime, moment: datetime) -> str:

@@ -13,7 +13,6 @@ import binascii
 import importlib
 import importlib.util
 import logging
-import os
 import secrets
 from pathlib import Path
 
@@ -25,6 +24,7 @@ from aiohttp_session.cookie_storage import EncryptedCookieStorage
 from sqlalchemy.engine import Engine
 from yarl import URL
 
+from bot import settings
 from bot.handoff import RasaConversations
 from bot.users import ROLES
 from console.auth import SESSION_SECONDS, csrf_protect, csrf_token, login_required, optional_user
@@ -198,9 +198,9 @@ def create_app(engine: Engine, *, rasa_url: str, rasa_token: str | None = None, 
 def _secret(path: Path) -> bytes:
     """CONSOLE_SECRET (base64 of 32 bytes), else a key kept in `path`, made on the first start,
     so logins survive a restart."""
-    if os.environ.get("CONSOLE_SECRET"):
+    if encoded := settings.console_secret():
         try:
-            key = base64.urlsafe_b64decode(os.environ["CONSOLE_SECRET"])
+            key = base64.urlsafe_b64decode(encoded)
         except (binascii.Error, ValueError):
             key = b""
         if len(key) != 32:
@@ -218,10 +218,10 @@ def main(argv: list[str] | None = None) -> None:
     from bot.db import make_engine
     from bot.migrate import upgrade
     parser = argparse.ArgumentParser(prog="python -m console", description="社区小助手 staff console")
-    parser.add_argument("--host", default=os.environ.get("CONSOLE_HOST", "127.0.0.1"))
-    parser.add_argument("--port", type=int, default=int(os.environ.get("CONSOLE_PORT", "8080")))
-    parser.add_argument("--rasa-url", default=os.environ.get("RASA_URL", "http://127.0.0.1:5005"))
-    parser.add_argument("--rasa-token", default=os.environ.get("RASA_TOKEN"),
+    parser.add_argument("--host", default=settings.console_host())
+    parser.add_argument("--port", type=int, default=settings.console_port())
+    parser.add_argument("--rasa-url", default=settings.rasa_url())
+    parser.add_argument("--rasa-token", default=settings.rasa_token(),
                         help="the Rasa server's --auth-token (default: RASA_TOKEN)")
     parser.add_argument("--secret-file", type=Path, default=Path("var/console_secret.key"))
     parser.add_argument("--secure-cookies", action="store_true", help="when the console is served over HTTPS")

@@ -1,8 +1,9 @@
-"""Alembic environment: the URL comes from the caller or DATABASE_URL (see bot/db.py)."""
+"""Alembic environment: the URL comes from the caller or DATABASE_URL (see bot/settings.py)."""
 from alembic import context
 
-from bot.db import database_url, make_engine
+from bot.db import make_engine
 from bot.models import Base
+from bot.settings import database_url
 
 config = context.config
 

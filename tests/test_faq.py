@@ -203,10 +203,10 @@ def test_embeddings_are_kept_for_the_next_process_and_a_cache_that_cannot_be_wri
         tmp_path, monkeypatch):
     from bot import embeddings
     questions = ["暖气什么时候来", "老年卡在哪办"]
-    monkeypatch.setattr(embeddings, "CACHE", tmp_path / "cache")
+    monkeypatch.setenv("EMBEDDING_CACHE", str(tmp_path / "cache"))
     first = embeddings.embed(questions)
     assert len(list((tmp_path / "cache").glob("*.npy"))) == 1
     assert (embeddings.embed(questions) == first).all()
     (tmp_path / "a_file").write_text("")
-    monkeypatch.setattr(embeddings, "CACHE", tmp_path / "a_file" / "cache")
+    monkeypatch.setenv("EMBEDDING_CACHE", str(tmp_path / "a_file" / "cache"))
     assert abs(embeddings.embed(questions) - first).max() < 1e-5

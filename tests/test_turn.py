@@ -14,6 +14,7 @@ from bot.migrate import upgrade
 from bot.models import Handoff, Ticket
 from bot.org import import_org_file
 from bot.replies import COMPOUND_NOTED, GREETING, IF_A_REPORT, NO_WORDS, NOT_UNDERSTOOD, UNKNOWN_COMPOUND
+from bot.settings import faq_file
 from conftest import ROOT
 
 JINYU_GROUP = "wecom:wrOgQhDgAAJinYuCheng01"  # bound to 金御城 in org/sample_site.yml
@@ -239,7 +240,7 @@ async def test_a_question_the_faq_does_not_know_says_so_and_offers_a_person():
 
 def entry(entry_id: str) -> faq.Entry:
     """An entry of the FAQ file the bot answers from (the test database has no FAQ imported)."""
-    return {e.id: e for e in faq.load(faq.faq_file())}[entry_id]
+    return {e.id: e for e in faq.load(faq_file())}[entry_id]
 
 
 async def test_near_entries_are_offered_and_the_residents_number_answers(sample_site):
