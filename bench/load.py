@@ -159,7 +159,7 @@ def wait_for_replies(channel, sessions: list[str], seconds: float) -> None:
 
 def in_tracker_store(engine, sessions: list[str]) -> Counter:
     """How many times Rasa's tracker store holds each of the sessions' messages (a user event),
-    and under "rewound" how many turns were undone (`GroupChat.forget_turn`, to be tried again)."""
+    and under "rewound" how many turns were undone (`RasaGroupChat.forget_turn`, to be tried again)."""
     with engine.connect() as connection:
         rows = connection.execute(text("SELECT type_name, data FROM events WHERE type_name IN ('user', 'rewind')"))
         held = Counter(json.loads(data).get("message_id") if kind == "user" else "rewound" for kind, data in rows)

@@ -19,16 +19,16 @@ from typing import Any
 
 import aiohttp
 from rasa.core.channels.channel import InputChannel
-from sanic import Blueprint, response
 from sanic.request import Request
-from sanic.response import HTTPResponse
 
 from bot.conversations import resident_from
 from bot.models import OutboxMessage
-from connectors.group_chat import GroupChat, Incoming, OnNewMessage, body_too_large, rejected
-from connectors.inbound import MalformedMessage, clean_name, json_object
+from connectors.group_chat import KEYWORDS, Incoming
+from connectors.inbound import MalformedMessage, Refusal, clean_name, json_object
 from connectors.media_queue import download
+from connectors.rasa_chat import RasaGroupChat
 from connectors.tokens import CachedToken
+from connectors.webhook import WebhookChannel, keywords_in, required
 
 log = logging.getLogger(__name__)
 
@@ -56,15 +56,14 @@ def signature(timestamp: str, app_secret: str) -> str:
     return base64.b64encode(digest).decode()
 
 
-def refusal(timestamp: str, sign: str, app_secret: str, now_ms: int) -> str | None:
-    """Why a callback with these headers is not DingTalk's, or None when it is."""
+def check_signature(timestamp: str, sign: str, app_secret: str, now_ms: int) -> None:
+    """Refuse (401) a callback whose headers are not DingTalk's."""
     if not (timestamp.isascii() and timestamp.isdigit()):
-        return "timestamp header missing or not a number"
+        raise Refusal(401, "timestamp header missing or not a number")
     if abs(now_ms - int(timestamp)) > MAX_SKEW_MS:
-        return "timestamp more than an hour off"
+        raise Refusal(401, "timestamp more than an hour off")
     if not hmac.compare_digest(signature(timestamp, app_secret).encode(), sign.encode()):
-        return "wrong sign"
-    return None
+        raise Refusal(401, "wrong sign")
 
 
 def now_ms() -> int:
@@ -112,21 +111,21 @@ def _text(data: dict, key: str) -> str | None:
 
 
 def incoming_from(body: Any, webhook_prefix: str) -> Incoming:
-    """The platform-neutral message of a verified callback; ValueError when it is malformed."""
+    """The platform-neutral message of a verified callback; MalformedMessage when it is malformed."""
     if not isinstance(body, dict):
-        raise ValueError("callback body is not a JSON object")
+        raise MalformedMessage("callback body is not a JSON object")
     try:
         kind, text = message_text(body)
     except (KeyError, TypeError, AttributeError) as error:
-        raise ValueError("message content malformed") from error
+        raise MalformedMessage("message content malformed") from error
     staff_id, sender_id = _text(body, "senderStaffId"), _text(body, "senderId")
     user_id, msg_id = staff_id or sender_id, _text(body, "msgId")
     if not msg_id or not user_id:
-        raise ValueError("msgId or sender missing")
+        raise MalformedMessage("msgId or sender missing")
     in_group = _text(body, "conversationType") == GROUP_CHAT
     group_id, nick = _text(body, "conversationId"), _text(body, "senderNick")
     if in_group and not group_id:
-        raise ValueError("conversationId missing in a group message")
+        raise MalformedMessage("conversationId missing in a group message")
     # someone outside the organisation has no staff id: they are @-mentioned by their DingTalk id
     context: dict = {"at": {"atUserIds": [user_id]} if staff_id else {"atDingtalkIds": [user_id]},
                      "senderNick": clean_name(nick) if nick else None}  # it goes out in a mention
@@ -143,7 +142,7 @@ def incoming_from(body: Any, webhook_prefix: str) -> Incoming:
                     context=context, media=files_of(body))
 
 
-class DingTalkInput(InputChannel):
+class DingTalkInput(WebhookChannel):
     """The robot's callback webhook and its sender."""
 
     @classmethod
@@ -152,20 +151,19 @@ class DingTalkInput(InputChannel):
 
     @classmethod
     def from_credentials(cls, credentials: dict | None) -> InputChannel:
-        if not credentials or not credentials.get("app_key") or not credentials.get("app_secret"):
-            cls.raise_missing_credentials_exception()
+        credentials = required(credentials, PLATFORM, "app_key", "app_secret")
         return cls(app_key=credentials["app_key"], app_secret=credentials["app_secret"],
                    robot_code=credentials.get("robot_code") or credentials["app_key"],
                    api_base=credentials.get("api_base") or API_BASE,
                    oapi_base=credentials.get("oapi_base") or OAPI_BASE,
-                   keywords=tuple(credentials.get("keywords") or ("小助手",)))
+                   keywords=keywords_in(credentials))
 
     def __init__(self, app_key: str, app_secret: str, robot_code: str, api_base: str = API_BASE,
-                 oapi_base: str = OAPI_BASE, keywords: tuple[str, ...] = ("小助手",)) -> None:
+                 oapi_base: str = OAPI_BASE, keywords: tuple[str, ...] = KEYWORDS) -> None:
         self.app_key, self.app_secret, self.robot_code = app_key, app_secret, robot_code
         self.api_base = api_base.rstrip("/")
         self.webhook_prefix = oapi_base.rstrip("/") + "/robot/sendBySession"
-        self.chat = GroupChat(platform=PLATFORM, send=self.send, keywords=keywords, fetch=self.fetch_media)
+        self.chat = RasaGroupChat(platform=PLATFORM, send=self.send, keywords=keywords, fetch=self.fetch_media)
         self.token = CachedToken(self._fetch_token)
         self._http: aiohttp.ClientSession | None = None
 
@@ -178,27 +176,10 @@ class DingTalkInput(InputChannel):
         return await download(answer["downloadUrl"], ref["kind"])
 
     # receiving -------------------------------------------------------------------------
-    def blueprint(self, on_new_message: OnNewMessage) -> Blueprint:
-        hook = self.chat.webhook_blueprint("dingtalk_webhook", self.close)
-
-        @hook.route("/webhook", methods=["POST"])
-        async def webhook(request: Request) -> HTTPResponse:
-            if body_too_large(request):
-                return rejected(PLATFORM, 413, "body too large")
-            why = refusal(request.headers.get("timestamp", ""), request.headers.get("sign", ""),
-                          self.app_secret, now_ms())
-            if why:
-                return rejected(PLATFORM, 401, why)
-            try:
-                incoming = incoming_from(json_object(request.body), self.webhook_prefix)
-            except MalformedMessage as malformed:  # unreadable JSON, wrong types, a text over the limit
-                return rejected(PLATFORM, malformed.status, f"malformed callback: {malformed}")
-            except ValueError as error:
-                return rejected(PLATFORM, 400, f"malformed callback: {error}")
-            await self.chat.accept(incoming, on_new_message)
-            return response.json({})  # the answer goes out through the outbox, not in this response
-
-        return hook
+    def read(self, request: Request) -> Incoming:
+        check_signature(request.headers.get("timestamp", ""), request.headers.get("sign", ""), self.app_secret,
+                        now_ms())
+        return incoming_from(json_object(request.body), self.webhook_prefix)
 
     # sending ---------------------------------------------------------------------------
     async def send(self, message: OutboxMessage) -> None:

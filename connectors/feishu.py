@@ -17,23 +17,23 @@ import hmac
 import json
 import re
 import time
-from collections.abc import Awaitable, Callable
 from typing import Any
 
 import aiohttp
 from cryptography.hazmat.primitives import padding
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
-from rasa.core.channels.channel import InputChannel, UserMessage
-from sanic import Blueprint, response
+from sanic import response
 from sanic.request import Request
 from sanic.response import HTTPResponse
 
 from bot.conversations import resident_from
 from bot.models import OutboxMessage
-from connectors.group_chat import GroupChat, Incoming, body_too_large, rejected, required
-from connectors.inbound import MalformedMessage, json_object
+from connectors.group_chat import KEYWORDS, Incoming, OnNewMessage
+from connectors.inbound import MalformedMessage, Refusal, json_object
 from connectors.media_queue import download
+from connectors.rasa_chat import RasaGroupChat
 from connectors.tokens import CachedToken
+from connectors.webhook import WebhookChannel, keywords_in, required
 
 PLATFORM = "feishu"
 API_BASE = "https://open.feishu.cn"
@@ -43,14 +43,6 @@ KINDS = {"image": "image", "audio": "voice", "file": "file", "sticker": "sticker
          "post": "post"}  # message_type → what the core calls it; anything but text gets the short reply
 MENTION_KEY = re.compile(r"@_user_\d+")
 RESOURCE_KEY = re.compile(r"[A-Za-z0-9_-]{1,200}")  # message ids and file keys go into a URL path
-
-
-class BadRequest(Exception):
-    """A callback we refuse: `status` and a reason that is safe to log."""
-
-    def __init__(self, status: int, reason: str) -> None:
-        super().__init__(reason)
-        self.status = status
 
 
 # crypto --------------------------------------------------------------------------------
@@ -154,7 +146,7 @@ def text_content(text: str, user_id: str | None) -> str:
     return json.dumps({"text": text}, ensure_ascii=False)
 
 
-class FeishuInput(InputChannel):
+class FeishuInput(WebhookChannel):
     """飞书 self-built app: event subscription v2 in, IM v1 messages out."""
 
     @classmethod
@@ -168,67 +160,53 @@ class FeishuInput(InputChannel):
                    encrypt_key=credentials.get("encrypt_key") or None,
                    bot_open_id=credentials.get("bot_open_id") or None,
                    bot_name=credentials.get("bot_name") or None,
-                   keywords=tuple(credentials.get("keywords") or ("小助手",)),
+                   keywords=keywords_in(credentials),
                    api_base=credentials.get("api_base") or API_BASE)
 
     def __init__(self, app_id: str, app_secret: str, verification_token: str, encrypt_key: str | None = None,
                  bot_open_id: str | None = None, bot_name: str | None = None,
-                 keywords: tuple[str, ...] = ("小助手",), api_base: str = API_BASE) -> None:
+                 keywords: tuple[str, ...] = KEYWORDS, api_base: str = API_BASE) -> None:
         self.app_id, self.app_secret = app_id, app_secret
         self.verification_token, self.encrypt_key = verification_token, encrypt_key
         self.bot_open_id, self.bot_name = bot_open_id, bot_name
         self.api_base = api_base.rstrip("/")
-        self.chat = GroupChat(platform=PLATFORM, send=self.send, keywords=keywords, fetch=self.fetch_media)
+        self.chat = RasaGroupChat(platform=PLATFORM, send=self.send, keywords=keywords, fetch=self.fetch_media)
         self.token = CachedToken(self._fetch_token)
         self._session: aiohttp.ClientSession | None = None
 
     # receiving -------------------------------------------------------------------------
-    def blueprint(self, on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> Blueprint:
-        feishu_webhook = self.chat.webhook_blueprint("feishu_webhook", self.close)
-
-        @feishu_webhook.route("/webhook", methods=["POST"])
-        async def receive(request: Request) -> HTTPResponse:
-            if body_too_large(request):
-                return rejected(PLATFORM, 413, "body too large")
-            incoming = None
-            try:
-                signed = self.check_signature(request.headers, request.body)
-                event = self.read_event(request.body)
-                header = _dict(event.get("header"))
-                self.check_token(header.get("token") if header else event.get("token"))  # v2, or the URL check
-                if event.get("type") == "url_verification":
-                    return response.json({"challenge": event.get("challenge")})
-                if self.encrypt_key and not signed:
-                    raise BadRequest(401, "unsigned event")
-                if header.get("event_type") == "im.message.receive_v1" and header.get("event_id"):
-                    incoming = incoming_from(_dict(event.get("event")), header["event_id"],
-                                             self.bot_open_id, self.bot_name)
-            except BadRequest as error:
-                return rejected(PLATFORM, error.status, str(error))
-            except MalformedMessage as malformed:  # unreadable JSON, wrong types, a text over the limit
-                return rejected(PLATFORM, malformed.status, str(malformed))
+    async def take(self, request: Request, on_new_message: OnNewMessage) -> HTTPResponse | None:
+        """An event, or the URL check (`url_verification`), answered with its challenge."""
+        signed = self.check_signature(request.headers, request.body)
+        event = self.read_event(request.body)
+        header = _dict(event.get("header"))
+        self.check_token(header.get("token") if header else event.get("token"))  # v2, or the URL check
+        if event.get("type") == "url_verification":
+            return response.json({"challenge": event.get("challenge")})
+        if self.encrypt_key and not signed:
+            raise Refusal(401, "unsigned event")
+        if header.get("event_type") == "im.message.receive_v1" and header.get("event_id"):
+            incoming = incoming_from(_dict(event.get("event")), header["event_id"], self.bot_open_id, self.bot_name)
             if incoming:
                 await self.chat.accept(incoming, on_new_message)
-            return response.json({})
-
-        return feishu_webhook
+        return None
 
     def check_signature(self, headers: Any, body: bytes) -> bool:
         """True for a request signed with our Encrypt Key within the last hour; False when it
-        carries no signature (only the URL check may); BadRequest for a wrong or stale one."""
+        carries no signature (only the URL check may); `Refusal` for a wrong or stale one."""
         given = headers.get("X-Lark-Signature")
         if not self.encrypt_key or not given:
             return False
         timestamp, nonce = headers.get("X-Lark-Request-Timestamp", ""), headers.get("X-Lark-Request-Nonce", "")
         expected = signature(timestamp, nonce, self.encrypt_key, body)
         if not hmac.compare_digest(expected.encode(), given.encode("utf-8", "replace")):
-            raise BadRequest(401, "wrong signature")
+            raise Refusal(401, "wrong signature")
         try:
             fresh = abs(time.time() - int(timestamp)) <= MAX_AGE
         except ValueError:
             fresh = False
         if not fresh:
-            raise BadRequest(401, "timestamp out of window")
+            raise Refusal(401, "timestamp out of window")
         return True
 
     def read_event(self, body: bytes) -> dict:
@@ -236,18 +214,18 @@ class FeishuInput(InputChannel):
         event = json_object(body)
         if "encrypt" in event:
             if not self.encrypt_key:
-                raise BadRequest(400, "encrypted event but no encrypt_key configured")
+                raise Refusal(400, "encrypted event but no encrypt_key configured")
             try:
                 plaintext = decrypt(self.encrypt_key, event["encrypt"])
             except (ValueError, TypeError):
-                raise BadRequest(400, "does not decrypt") from None
+                raise Refusal(400, "does not decrypt") from None
             event = json_object(plaintext)
         return event
 
     def check_token(self, token: Any) -> None:
         if not isinstance(token, str) or not hmac.compare_digest(
                 token.encode("utf-8", "surrogatepass"), self.verification_token.encode()):  # JSON may hold a lone one
-            raise BadRequest(401, "wrong verification token")
+            raise Refusal(401, "wrong verification token")
 
     # sending ---------------------------------------------------------------------------
     async def send(self, message: OutboxMessage) -> None:

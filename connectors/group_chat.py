@@ -1,4 +1,7 @@
-"""The group-chat core (群聊公共逻辑), written once and called by every platform connector.
+"""The group-chat core (群聊公共逻辑): what happens to one message, whichever platform it came
+from and whatever bot answers it. No Rasa and no Sanic here: the Rasa side of a turn (the
+message to Rasa, undoing a failed turn, the action server) is `connectors/rasa_chat.py`, the
+webhook every platform's Rasa channel shares is `connectors/webhook.py`.
 
 A connector module holds only its platform's wire format and crypto: it turns a verified
 callback into an `Incoming` and hands it to `GroupChat.accept`, and it sends one outbox row
@@ -7,7 +10,7 @@ with its `send` function. Everything else lives here:
 - trigger: in a group the bot answers an @-mention or a message starting with a keyword; in a
   one-to-one chat every message;
 - one conversation per resident per group (`<platform>:<group id>:<user id>`), with the group
-  id and display name passed to Rasa as metadata;
+  id and display name passed to the bot as metadata (`rasa_chat`);
 - dedup by the platform's event id, persisted, so a retried callback is answered once;
 - fast acknowledgement: the webhook answers first, the message is processed in the background;
 - replies @-mention the resident in their group, with phone and ID numbers masked; they go
@@ -15,9 +18,10 @@ with its `send` function. Everything else lives here:
 - database work runs in threads, so the Rasa server's event loop goes on with other residents'
   messages while a commit waits for the disk;
 - outages (故障): while the database cannot be reached a callback is refused with 503, so the
-  platform sends it again; a message taken in whose turn meets an outage (database, action
-  server, lock store) is held: the resident hears a short apology, and the message is answered,
-  in order per conversation, once the services are back.
+  platform sends it again; a message taken in whose turn meets an outage (`Unavailable`: the
+  database, or on the Rasa side the action server or the lock store) is held: the resident hears
+  a short apology, and the message is answered, in order per conversation, once the services are
+  back.
 """
 import asyncio
 import contextlib
@@ -27,21 +31,10 @@ from collections.abc import Awaitable, Callable
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-import aiohttp
-from rasa.core.channels.channel import OutputChannel, UserMessage
-from rasa.core.lock_store import LockError
-from rasa.shared.core.constants import ACTION_LISTEN_NAME
-from rasa.shared.core.events import ActionExecuted, UserUtteranceReverted
-from redis.exceptions import ConnectionError as RedisConnectionError
-from redis.exceptions import TimeoutError as RedisTimeoutError
-from sanic import Blueprint, response
-from sanic.request import Request
-from sanic.response import HTTPResponse
 from sqlalchemy import text
 from sqlalchemy.exc import InterfaceError, OperationalError
 from sqlalchemy.orm import Session
 
-from bot import handoff
 from bot.clock import utc_now
 from bot.conversations import Resident
 from bot.db import shared_engine
@@ -51,30 +44,19 @@ from bot.privacy import mask_sensitive
 from bot.replies import NO_WORDS
 from connectors import inbox, media_queue
 from connectors.inbound import MalformedMessage, checked_id, checked_text, clean_name
-from connectors.rasa_patches import check_action_results_with_one_validator, outages_of_the_tracker_store_are_errors
 
 log = logging.getLogger(__name__)
 
-# Larger callbacks are refused with 413. What a resident may write is limited on the text itself
-# (`connectors.inbound.MAX_TEXT`, 64 KB): escaped, encrypted and in base64 a body carrying the
-# longest text allowed is up to about 3 times as long.
-MAX_BODY = 256 * 1024
+KEYWORDS = ("小助手",)  # what a group message starts with to reach the bot, unless configured
 NOT_TEXT_REPLY = NO_WORDS  # a sticker, a location …: nothing to file; photos and voice are 随手拍's
 RETRY_EVERY = 5.0  # seconds between delivery-loop beats
 APOLOGY = "抱歉，系统正在恢复中，您的消息已经收到，恢复后会马上处理并回复您。"
 HELD_FIRST_WAIT, HELD_LONGEST_WAIT = 1.0, 30.0  # seconds between tries of a held message
 ELSEWHERE_POLL = 0.5  # seconds between looks at a message another server is answering
-SILENT_TRIES = 3  # a turn without a reply while every service answers is tried this often
-# Turns in Rasa at once, per channel: more wait their turn without taking the event loop, which
-# so stays free to answer webhooks within the platforms' deadlines (WeCom 5 s, Feishu 3 s).
-TURNS_AT_ONCE = 8
-PROBE_TIMEOUT = aiohttp.ClientTimeout(total=2)
-# What an outage looks like from here: the database or the lock store cannot be reached, or
-# the lock store cannot give a conversation's lock in time (under overload a message may wait
-# out the lock's lifetime: Rasa's LockError).
-OUTAGES = (OperationalError, InterfaceError, RedisConnectionError, RedisTimeoutError, LockError)
+# What an outage of the database looks like (the Rasa side adds the lock store's, `rasa_chat`).
+OUTAGES = (OperationalError, InterfaceError)
 
-OnNewMessage = Callable[[UserMessage], Awaitable[Any]]
+OnNewMessage = Callable[[Any], Awaitable[Any]]  # the bot, taking a message (Rasa's: `rasa_chat`)
 
 
 class Unavailable(Exception):
@@ -114,27 +96,13 @@ class Incoming:
         return Resident(self.platform, self.group_id, self.user_id, self.display_name)
 
 
-class TurnOutput(OutputChannel):
-    """Rasa's output channel for a connector: collects the bot's replies to one message, which
-    then go out as one message (some platforms' reply handles can be used only once)."""
-
-    def __init__(self) -> None:
-        self.texts: list[str] = []
-
-    @classmethod
-    def name(cls) -> str:
-        return "group_chat"
-
-    async def send_text_message(self, recipient_id: str, text: str, **kwargs: Any) -> None:
-        self.texts.append(text)
-
-
 @dataclass
 class GroupChat:
-    """One platform's group-chat behaviour; `send` delivers one outbox row on that platform."""
+    """One platform's group-chat behaviour; `send` delivers one outbox row on that platform. What
+    the bot says is `ask`'s, which the Rasa side gives (`connectors.rasa_chat.RasaGroupChat`)."""
     platform: str
     send: Sender
-    keywords: tuple[str, ...] = ("小助手",)
+    keywords: tuple[str, ...] = KEYWORDS
     single_use_replies: bool = False  # a message can be answered once (no apology: the answer needs it)
     fetch: media_queue.Fetch | None = None  # downloads one file a resident sent (随手拍)
     # kind → what a message of that kind hears instead of NOT_TEXT_REPLY, or of 随手拍's question
@@ -145,8 +113,6 @@ class GroupChat:
     _in_hand: set = field(default_factory=set, repr=False)  # event ids this server is answering
     _in_line: dict = field(default_factory=dict, repr=False)  # conversation → (lock, messages waiting)
     _outage: bool = field(default=False, repr=False)  # the last turn met one: probe before the next
-    _server: Any = field(default=None, repr=False)  # the Rasa server's Sanic app, once serving
-    _turns: asyncio.Semaphore | None = field(default=None, repr=False)  # made in the serving loop
 
     # trigger ---------------------------------------------------------------------------
     def triggered_text(self, incoming: Incoming) -> str | None:
@@ -257,7 +223,7 @@ class GroupChat:
         if texts:
             await self.send_now(incoming.resident)
 
-    async def keep_inbox(self) -> None:
+    async def keep_inbox(self, on_new_message: OnNewMessage) -> None:
         """Renew the leases of the messages in hand, and take the ones nobody has any more (a
         server that died, a request cut off before its handler ran), oldest first."""
         while True:
@@ -275,7 +241,7 @@ class GroupChat:
                         await asyncio.to_thread(self._release, event_id)
                         continue
                     log.info("%s: event %s taken from the inbox", self.platform, event_id)
-                    self._spawn(self.process(incoming, self._server.ctx.agent.handle_message))
+                    self._spawn(self.process(incoming, on_new_message))
             except Exception:  # noqa: BLE001 - the database may be down: the next beat tries again
                 log.exception("%s: inbox beat failed", self.platform)
             await asyncio.sleep(inbox.RENEW_EVERY)
@@ -304,27 +270,16 @@ class GroupChat:
             return []
         if incoming.kind != "text":
             return [self.not_text_replies.get(incoming.kind, NOT_TEXT_REPLY)]
-        if self._outage and (reason := await self.services_down()):  # wait here, not half-run in Rasa
+        if self._outage and (reason := await self.services_down()):  # wait here, not half-run in the bot
             raise Unavailable(reason)
-        turn = TurnOutput()
-        self._turns = self._turns or asyncio.Semaphore(TURNS_AT_ONCE)
-        try:
-            async with self._turns:
-                # at once: Rasa's lock store lines the conversation's messages up when each asks
-                # for the lock, so nothing may hold this one back
-                await on_new_message(UserMessage(
-                    text, turn, incoming.resident.sender_id, input_channel=self.platform,
-                    message_id=incoming.event_id, metadata=self.metadata(incoming)))
-        except OUTAGES as error:
-            raise Unavailable(f"{error.__class__.__name__} during the turn") from None
-        if not turn.texts and not self.with_staff(incoming.resident.sender_id):
-            # Rasa logs and swallows a failed custom action: the turn is silent
-            reason = await self.services_down()
-            if reason or tries + 1 < SILENT_TRIES:
-                await self.forget_turn(incoming.resident.sender_id)
-                raise Unavailable(reason or "a silent turn: a custom action may have failed")
+        texts = await self.ask(incoming, text, on_new_message, tries)
         self._outage = False
-        return turn.texts
+        return texts
+
+    async def ask(self, incoming: Incoming, text: str, on_new_message: OnNewMessage, tries: int) -> list[str]:
+        """The bot's replies to `text`, the `tries`-th time it is asked; `Unavailable` when a
+        service fails meanwhile. The Rasa side's (`connectors.rasa_chat`)."""
+        raise NotImplementedError
 
     async def take_media(self, incoming: Incoming, addressed: bool, with_text: bool) -> str | None:
         """Note the files a message carries (`bot.media.received`) and start their download,
@@ -339,46 +294,13 @@ class GroupChat:
         return said
 
     async def services_down(self) -> str | None:
-        """Why the database or the action server cannot be used now; None when both answer."""
+        """Why the database cannot be used now; None when it answers."""
         try:
             with shared_engine().connect() as connection:
                 connection.execute(text("SELECT 1"))
         except OUTAGES as error:
             return f"database: {error.__class__.__name__}"
-        url = action_server_health(self._server)
-        if url:
-            try:
-                async with aiohttp.ClientSession(timeout=PROBE_TIMEOUT) as http, http.get(url) as answer:
-                    return None if answer.status == 200 else f"the action server answers {answer.status}"
-            except (aiohttp.ClientError, asyncio.TimeoutError):
-                return "the action server does not answer"
         return None
-
-    @staticmethod
-    def with_staff(sender_id: str) -> bool:
-        """Whether staff have the conversation (转人工): then a silent turn is the bot leaving a
-        message to them (`bot.turn`), not a failed action."""
-        try:
-            with Session(shared_engine(), future=True) as session:
-                return handoff.open_handoff(session, sender_id) is not None
-        except OUTAGES:  # not known now: the outage itself is found next, and the turn held
-            return False
-
-    async def forget_turn(self, sender_id: str) -> None:
-        """Undo a turn whose custom actions failed, so that trying it again starts afresh: Rasa
-        keeps predicting a failed action until its circuit breaker trips, and would count those
-        predictions against the next turn too."""
-        agent = getattr(getattr(self._server, "ctx", None), "agent", None)
-        if agent is None:
-            return
-        try:
-            async with agent.lock_store.lock(sender_id):
-                tracker = await agent.tracker_store.get_or_create_tracker(sender_id)
-                tracker.update(UserUtteranceReverted())
-                tracker.update(ActionExecuted(ACTION_LISTEN_NAME))
-                await agent.tracker_store.save(tracker)
-        except OUTAGES as error:  # the next try meets the breaker, is silent again and comes back here
-            log.warning("%s: could not undo a failed turn (%s)", self.platform, error.__class__.__name__)
 
     async def _apologise(self, incoming: Incoming) -> bool:
         """Tell the resident their message waits; False when even that cannot be queued yet."""
@@ -402,11 +324,6 @@ class GroupChat:
                 del self._in_line[conversation]
             else:
                 self._in_line[conversation] = (lock, waiting - 1)
-
-    def metadata(self, incoming: Incoming) -> dict:
-        """What the actions may read: the group and the resident's name. The actions find the
-        group's compound themselves, when they need it (a report, a question)."""
-        return {"platform": self.platform, "group_id": incoming.group_id, "display_name": incoming.display_name}
 
     async def idle(self) -> None:
         """Wait until every message taken in has been processed (for tests and shutdown)."""
@@ -447,52 +364,6 @@ class GroupChat:
                 log.exception("%s: delivery beat failed", self.platform)
             await asyncio.sleep(RETRY_EVERY)
 
-    def webhook_blueprint(self, name: str, close: Callable[[], Awaitable[None]]) -> Blueprint:
-        """A channel's blueprint with what every webhook channel has: a health check at `/`, the
-        delivery loop and the error answers (`run_delivery_with`), and `close` (its HTTP session)
-        once the server stops. The channel adds its `/webhook` route."""
-        blueprint = Blueprint(name, __name__)
-
-        @blueprint.route("/", methods=["GET"])
-        async def health(_: Request) -> HTTPResponse:
-            return response.json({"status": "ok"})
-
-        @blueprint.listener("after_server_stop")
-        async def _close(_app, _loop) -> None:
-            await close()
-
-        self.run_delivery_with(blueprint)
-        return blueprint
-
-    def run_delivery_with(self, blueprint: Blueprint) -> None:
-        """Start the delivery loop when the Rasa server starts serving this blueprint; answer a
-        callback that meets a database outage with 503, which platforms retry, and a malformed
-        one with 400."""
-        @blueprint.listener("after_server_start")
-        async def _start(app, _loop) -> None:
-            self._server = app
-            check_action_results_with_one_validator()
-            outages_of_the_tracker_store_are_errors(app)
-            app.add_task(self.deliver_forever())
-            app.add_task(self.keep_inbox())
-            app.add_task(media_queue.fetch_forever(self.platform, self.fetch, RETRY_EVERY))
-
-        @blueprint.exception(Unavailable)
-        async def _unavailable(_request: Request, error: Unavailable) -> HTTPResponse:
-            return rejected(self.platform, 503, f"try again later ({error})")
-
-        @blueprint.exception(MalformedMessage)
-        async def _malformed(_request: Request, error: MalformedMessage) -> HTTPResponse:
-            return rejected(self.platform, 400, f"malformed message: {error}")
-
-
-def action_server_health(app: Any) -> str | None:
-    """The action server's health URL, from the Rasa server's action endpoint (None without one)."""
-    endpoint = getattr(getattr(getattr(app, "ctx", None), "agent", None), "action_endpoint", None)
-    if endpoint is None or not endpoint.url:
-        return None
-    return endpoint.url.rsplit("/", 1)[0] + "/health"
-
 
 def held_wait(tries: int) -> float:
     """1 s, 2 s, 4 s … up to 30 s between tries through an outage."""
@@ -509,23 +380,3 @@ async def _until_done(step: Callable[..., Any], *args: Any) -> None:
         except OUTAGES as error:
             log.warning("%s failed (%s), try %s; trying again", step.__name__, error.__class__.__name__, tries)
             await asyncio.sleep(held_wait(tries))
-
-
-def rejected(platform: str, status: int, reason: str) -> HTTPResponse:
-    """A refused callback: a 4xx and a log line (the reason, never a secret or the body)."""
-    log.warning("%s webhook refused with %s: %s", platform, status, reason)
-    return response.json({"error": reason}, status=status)
-
-
-def required(credentials: dict | None, platform: str, *names: str) -> dict:
-    """A channel's credentials from credentials.yml, refused clearly when one of `names` is missing."""
-    credentials = credentials or {}
-    for name in names:
-        if not credentials.get(name):
-            raise ValueError(f"{platform}: credentials.yml needs {name}")
-    return credentials
-
-
-def body_too_large(request: Request) -> bool:
-    """Over `MAX_BODY`: refused before anything is parsed or decrypted."""
-    return len(request.body or b"") > MAX_BODY

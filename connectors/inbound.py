@@ -1,9 +1,10 @@
 """What enters from a platform, checked and made harmless once, at the edge of the shared core.
 
-Every connector reads a platform's JSON with `json_object`, and every message reaches the core
-as an `Incoming` (connectors/group_chat.py), whose ids pass `checked_id` and whose text and
-display name pass `clean_text`. Past this edge an id is well-formed Unicode that the database
-and Rasa's tracker store can encode, and nothing a resident typed can reorder what staff read.
+Every connector reads a platform's JSON with `json_object`, refuses what it cannot take with a
+`Refusal`, and every message reaches the core as an `Incoming` (connectors/group_chat.py), whose
+ids pass `checked_id` and whose text and display name pass `clean_text`. Past this edge an id is
+well-formed Unicode that the database and Rasa's tracker store can encode, and nothing a resident
+typed can reorder what staff read.
 """
 import itertools
 import json
@@ -28,9 +29,22 @@ _NOT_A_BRACKET = re.compile(r"[^\[\]{}]+")
 _STEP = {"[": 1, "{": 1, "]": -1, "}": -1}
 
 
-class MalformedMessage(ValueError):
+class Refusal(Exception):
+    """A request refused at the edge: answered with `status` (4xx) and logged with `reason`, never
+    with a secret or the body (`connectors.webhook`). A platform's parser or signature check
+    raises it: 401 wrong signature, 403 another account's, 400 malformed, 413 too large."""
+
+    def __init__(self, status: int, reason: str) -> None:
+        super().__init__(reason)
+        self.status, self.reason = status, reason
+
+
+class MalformedMessage(Refusal, ValueError):
     """A callback whose fields have the wrong types or values (forged or broken): answered 400."""
     status = 400
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(self.status, reason)
 
 
 class TextTooLong(MalformedMessage):

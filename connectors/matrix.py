@@ -29,9 +29,11 @@ from sanic.response import HTTPResponse
 
 from bot.conversations import resident_from
 from bot.models import OutboxMessage
-from connectors.group_chat import GroupChat, Incoming, OnNewMessage, required
+from connectors.group_chat import KEYWORDS, Incoming, OnNewMessage
 from connectors.inbound import MalformedMessage, clean_name
 from connectors.media_queue import MediaUnavailable, download
+from connectors.rasa_chat import RasaGroupChat
+from connectors.webhook import keywords_in, required
 
 log = logging.getLogger(__name__)
 
@@ -133,15 +135,15 @@ class MatrixInput(InputChannel):
                    access_token=credentials.get("access_token"),
                    device_id=credentials.get("device_id") or "COMMUNITY_ASSISTANT",
                    display_name=credentials.get("display_name"),
-                   keywords=tuple(credentials.get("keywords") or ("小助手",)))
+                   keywords=keywords_in(credentials))
 
     def __init__(self, homeserver: str, user_id: str, password: str | None = None, access_token: str | None = None,
                  device_id: str = "COMMUNITY_ASSISTANT", display_name: str | None = None,
-                 keywords: tuple[str, ...] = ("小助手",)) -> None:
+                 keywords: tuple[str, ...] = KEYWORDS) -> None:
         self.homeserver, self.user_id = homeserver.rstrip("/"), user_id
         self.password, self.access_token, self.device_id = password, access_token, device_id
         self.display_name = display_name
-        self.chat = GroupChat(platform=PLATFORM, send=self.send, keywords=keywords, fetch=self.fetch_media)
+        self.chat = RasaGroupChat(platform=PLATFORM, send=self.send, keywords=keywords, fetch=self.fetch_media)
         self.direct: dict[str, list[str]] = {}  # m.direct: user id → their direct rooms with the bot
         self.display_names: dict[tuple[str, str], str] = {}  # (room, user) → display name there
         self._session: aiohttp.ClientSession | None = None
@@ -159,7 +161,7 @@ class MatrixInput(InputChannel):
     # the sync loop ---------------------------------------------------------------------
     def blueprint(self, on_new_message: OnNewMessage) -> Blueprint:
         matrix = Blueprint("matrix_sync", __name__)
-        self.chat.run_delivery_with(matrix)
+        self.chat.start_with(matrix)
 
         @matrix.route("/", methods=["GET"])
         async def health(_: Request) -> HTTPResponse:

@@ -9,7 +9,8 @@ The bot is addressed by an `at` segment naming it. Replies go through the implem
 API (`send_group_msg` with an `at` of the resident, `send_private_msg`), with a Bearer
 `access_token` when one is set.
 
-Dedup, trigger, masking and the outbox are the group-chat core's (`connectors/group_chat.py`).
+The webhook, its size limit and its refusals are `connectors/webhook.py`'s; dedup, trigger,
+masking and the outbox the group-chat core's (`connectors/group_chat.py`).
 """
 import asyncio
 import hashlib
@@ -18,16 +19,17 @@ import re
 from typing import Any
 
 import aiohttp
-from rasa.core.channels.channel import InputChannel
-from sanic import Blueprint, response
+from sanic import response
 from sanic.request import Request
 from sanic.response import HTTPResponse
 
 from bot.conversations import resident_from
 from bot.models import OutboxMessage
-from connectors.group_chat import GroupChat, Incoming, OnNewMessage, body_too_large, rejected
-from connectors.inbound import MalformedMessage, json_object
+from connectors.group_chat import KEYWORDS, Incoming
+from connectors.inbound import MalformedMessage, Refusal, json_object
 from connectors.media_queue import download
+from connectors.rasa_chat import RasaGroupChat
+from connectors.webhook import WebhookChannel, keywords_in, required
 
 PLATFORM = "onebot"
 TIMEOUT = aiohttp.ClientTimeout(total=10)
@@ -40,14 +42,6 @@ ACCEPTED = {("ok", 0), ("async", 1)}  # an API answer's (status, retcode) that m
 
 class OneBotError(Exception):
     """The OneBot API refused a call or could not be reached (never carries the access token)."""
-
-
-class BadEvent(Exception):
-    """A reported event we refuse: `status` and a reason that is safe to log."""
-
-    def __init__(self, status: int, reason: str) -> None:
-        super().__init__(reason)
-        self.status = status
 
 
 # CQ codes --------------------------------------------------------------------------------
@@ -75,7 +69,7 @@ def segments_of(message: Any) -> list[dict]:
     if isinstance(message, str):
         return parsed_cq(message)
     if not isinstance(message, list):
-        raise BadEvent(400, "message is neither a segment array nor a string")
+        raise Refusal(400, "message is neither a segment array nor a string")
     return [{"type": str(s.get("type")), "data": s.get("data") if isinstance(s.get("data"), dict) else {}}
             for s in message if isinstance(s, dict)]
 
@@ -87,10 +81,10 @@ def incoming_from(event: dict, self_id: str) -> Incoming | None:
         return None
     message_type, user_id, message_id = event.get("message_type"), _id(event, "user_id"), _id(event, "message_id")
     if message_type not in ("group", "private") or user_id is None or message_id is None:
-        raise BadEvent(400, "message without message_type, user_id or message_id")
+        raise Refusal(400, "message without message_type, user_id or message_id")
     group_id = _id(event, "group_id") if message_type == "group" else None
     if message_type == "group" and group_id is None:
-        raise BadEvent(400, "group message without group_id")
+        raise Refusal(400, "group message without group_id")
     segments = segments_of(event.get("message"))
     text, kinds, media, mentioned = [], [], [], False
     for segment in segments:
@@ -141,7 +135,7 @@ def _number(qq: str) -> int | str:
     return int(qq) if qq.isdigit() else qq
 
 
-class OneBotInput(InputChannel):
+class OneBotInput(WebhookChannel):
     """OneBot v11: HTTP POST reporting in, the HTTP API out."""
 
     @classmethod
@@ -150,60 +144,45 @@ class OneBotInput(InputChannel):
 
     @classmethod
     def from_credentials(cls, credentials: dict | None) -> "OneBotInput":
-        credentials = credentials or {}
-        if not credentials.get("api_base"):
-            raise ValueError("onebot: credentials.yml needs api_base (the OneBot HTTP API, e.g. http://127.0.0.1:3000)")
+        credentials = required(credentials, PLATFORM, "api_base")  # the OneBot HTTP API, e.g. http://127.0.0.1:3000
         return cls(credentials["api_base"], access_token=credentials.get("access_token") or None,
                    secret=credentials.get("secret") or None,
                    self_id=str(credentials["self_id"]) if credentials.get("self_id") else None,
-                   keywords=tuple(credentials.get("keywords") or ("小助手",)))
+                   keywords=keywords_in(credentials))
 
     def __init__(self, api_base: str, access_token: str | None = None, secret: str | None = None,
-                 self_id: str | None = None, keywords: tuple[str, ...] = ("小助手",)) -> None:
+                 self_id: str | None = None, keywords: tuple[str, ...] = KEYWORDS) -> None:
         self.api_base, self.access_token = api_base.rstrip("/"), access_token
         self.secret, self.self_id = secret, self_id
-        self.chat = GroupChat(platform=PLATFORM, send=self.send, keywords=keywords,
-                              fetch=lambda ref: download(ref["url"], ref["kind"]))
+        self.chat = RasaGroupChat(platform=PLATFORM, send=self.send, keywords=keywords,
+                                  fetch=lambda ref: download(ref["url"], ref["kind"]))
         self._session: aiohttp.ClientSession | None = None
 
     # receiving -------------------------------------------------------------------------
-    def blueprint(self, on_new_message: OnNewMessage) -> Blueprint:
-        onebot_webhook = self.chat.webhook_blueprint("onebot_webhook", self.close)
+    def read(self, request: Request) -> Incoming | None:
+        self.check_signature(request.headers.get("X-Signature"), request.body)
+        event = json_object(request.body)
+        return incoming_from(event, self.reporting_bot(request.headers.get("X-Self-ID"), event))
 
-        @onebot_webhook.route("/webhook", methods=["POST"])
-        async def receive(request: Request) -> HTTPResponse:
-            if body_too_large(request):
-                return rejected(PLATFORM, 413, "body too large")
-            try:
-                self.check_signature(request.headers.get("X-Signature"), request.body)
-                event = json_object(request.body)
-                incoming = incoming_from(event, self.reporting_bot(request.headers.get("X-Self-ID"), event))
-            except BadEvent as error:
-                return rejected(PLATFORM, error.status, str(error))
-            except MalformedMessage as malformed:  # unreadable JSON, wrong types, a text over the limit
-                return rejected(PLATFORM, malformed.status, str(malformed))
-            if incoming:
-                await self.chat.accept(incoming, on_new_message)
-            return response.empty()  # 204: no quick operation, the reply goes through the API
-
-        return onebot_webhook
+    def received(self) -> HTTPResponse:
+        return response.empty()  # 204: no quick operation, the reply goes through the API
 
     def check_signature(self, given: str | None, body: bytes) -> None:
         """With a secret set, the body must come signed with it."""
         if not self.secret:
             return
         if not given:
-            raise BadEvent(401, "unsigned event")
+            raise Refusal(401, "unsigned event")
         if not hmac.compare_digest(signature(self.secret, body).encode(), given.encode("utf-8", "replace")):
-            raise BadEvent(401, "wrong signature")
+            raise Refusal(401, "wrong signature")
 
     def reporting_bot(self, header: str | None, event: dict) -> str:
         """The QQ number of the bot that reported the event: X-Self-ID, which the body must agree with."""
         self_id = str(header or event.get("self_id") or "")
         if not self_id or str(event.get("self_id", self_id)) != self_id:
-            raise BadEvent(400, "X-Self-ID missing or not the event's self_id")
+            raise Refusal(400, "X-Self-ID missing or not the event's self_id")
         if self.self_id and self_id != self.self_id:
-            raise BadEvent(403, "an event of another bot account")
+            raise Refusal(403, "an event of another bot account")
         return self_id
 
     # sending ---------------------------------------------------------------------------

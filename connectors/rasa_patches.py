@@ -21,7 +21,7 @@ moved on would fail later, in a resident's conversation, not here.
 
 `connectors/__init__.py` applies the second and the last at import, so they are in place in any
 Rasa server that names one of our channels, for Rasa's REST channel too; the channels apply the
-others when the server starts (`GroupChat.run_delivery_with`). Each may be applied any number of
+others when the server starts (`RasaGroupChat.start_with`). Each may be applied any number of
 times.
 """
 import contextlib
@@ -133,7 +133,7 @@ def outages_of_the_tracker_store_are_errors(app: Any) -> None:
 
 
 def _raise_outages(error: Exception) -> None:
-    from connectors.group_chat import OUTAGES  # the core's list; here, as the core imports this module
+    from connectors.group_chat import OUTAGES  # the core's list; here, as the package imports this module first
     if isinstance(error, OUTAGES):
         raise error
     log.error("the tracker store failed (%s); Rasa goes on with one in memory", error.__class__.__name__)

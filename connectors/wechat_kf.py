@@ -29,9 +29,11 @@ from bot.models import OutboxMessage
 from bot.notifier import last_context
 from bot.replies import WELCOME
 from connectors import inbox
-from connectors.group_chat import OUTAGES, GroupChat, Incoming, OnNewMessage, required
-from connectors.inbound import MalformedMessage, checked_id
-from connectors.wecom import (API_BASE, MEDIA_KINDS, Application, Refused, WeComCallback, WeComError, WeComSender,
+from connectors.group_chat import OUTAGES, Incoming, OnNewMessage
+from connectors.inbound import MalformedMessage, Refusal, checked_id
+from connectors.rasa_chat import RasaGroupChat
+from connectors.webhook import required
+from connectors.wecom import (API_BASE, MEDIA_KINDS, Application, WeComCallback, WeComError, WeComSender,
                               decrypted_callback, fetch_media, parsed_xml)
 from connectors.wecom_crypto import WXBizMsgCrypt
 
@@ -116,9 +118,9 @@ class WeChatKfInput(WeComCallback):
         self.crypt = WXBizMsgCrypt(token, encoding_aes_key, application.corp_id)
         self.sender = sender or WeChatKfSender()
         self.sender.use_application(application)
-        self.chat = GroupChat(platform=PLATFORM, send=self.sender.send,
-                              not_text_replies={"voice": VOICE_AS_TEXT, "welcome": WELCOME},
-                              fetch=lambda ref: fetch_media(self.sender, ref))
+        self.chat = RasaGroupChat(platform=PLATFORM, send=self.sender.send,
+                                  not_text_replies={"voice": VOICE_AS_TEXT, "welcome": WELCOME},
+                                  fetch=lambda ref: fetch_media(self.sender, ref))
         self._reading: dict[str, asyncio.Task] = {}  # 客服账号 → its stream being read now
         self._again: dict[str, str | None] = {}  # 客服账号 → the token of a callback that came meanwhile
 
@@ -142,7 +144,7 @@ class WeChatKfInput(WeComCallback):
             return
         open_kfid = event.findtext("OpenKfId")
         if not open_kfid or len(open_kfid) > 128:
-            raise Refused(400, "kf_msg_or_event without a usable OpenKfId")
+            raise Refusal(400, "kf_msg_or_event without a usable OpenKfId")
         self.read_stream(open_kfid, event.findtext("Token") or None, on_new_message)
 
     def read_stream(self, open_kfid: str, token: str | None, on_new_message: OnNewMessage) -> None:

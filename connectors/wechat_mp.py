@@ -16,7 +16,7 @@ this account's token), a photo from its PicUrl when that fails. A follower (subs
 welcomed and asked for their compound. Everyone writes one-to-one: `wechat_mp:dm:<openid>`.
 
 Dedup by `MsgId` (events: FromUserName + CreateTime), trigger, the outbox and its retries are
-the group-chat core's (`connectors/group_chat.py`).
+the group-chat core's (`connectors/group_chat.py`), the webhook WeCom's (`WeComCallback`).
 """
 from rasa.core.channels.channel import InputChannel
 from sanic import response
@@ -26,10 +26,13 @@ from sanic.response import HTTPResponse
 from bot.conversations import resident_from
 from bot.models import OutboxMessage
 from bot.replies import WELCOME
-from connectors.group_chat import GroupChat, Incoming, required
+from connectors.group_chat import Incoming
+from connectors.inbound import Refusal
 from connectors.media_queue import MediaUnavailable, download, media_get
+from connectors.rasa_chat import RasaGroupChat
 from connectors.tencent_api import TencentApi, TencentError
-from connectors.wecom import Refused, WeComCallback, check_timestamp, decrypted_callback, parsed_xml
+from connectors.webhook import required
+from connectors.wecom import WeComCallback, check_timestamp, decrypted_callback, parsed_xml
 from connectors.wecom_crypto import WXBizMsgCrypt, signature_matches
 
 PLATFORM = "wechat_mp"
@@ -104,25 +107,25 @@ class WeChatMpInput(WeComCallback):
         # without a key only 明文模式 can be read; an encrypted callback is then refused
         self.crypt = WXBizMsgCrypt(token, encoding_aes_key, app_id) if encoding_aes_key else None
         self.sender = sender or OfficialAccountApi(app_id, app_secret, api_base)
-        self.chat = GroupChat(platform=PLATFORM, send=self.sender.send,
-                              not_text_replies={"voice": VOICE_NOT_TRANSCRIBED, "welcome": WELCOME},
-                              fetch=self.sender.fetch)
+        self.chat = RasaGroupChat(platform=PLATFORM, send=self.sender.send,
+                                  not_text_replies={"voice": VOICE_NOT_TRANSCRIBED, "welcome": WELCOME},
+                                  fetch=self.sender.fetch)
 
     def check_signature(self, request: Request) -> None:
         """`signature` over the token, timestamp and nonce, on every request (safe mode too)."""
         given, timestamp, nonce = (request.args.get(name) for name in ("signature", "timestamp", "nonce"))
         if not (given and timestamp and nonce):
-            raise Refused(401, "signature, timestamp or nonce missing")
+            raise Refusal(401, "signature, timestamp or nonce missing")
         check_timestamp(timestamp)
         if not signature_matches(given, self.token, timestamp, nonce):
-            raise Refused(401, "wrong signature")
+            raise Refusal(401, "wrong signature")
 
     def verify_url(self, request: Request) -> HTTPResponse:
         """The URL check when 服务器配置 is submitted: the echostr back, as it came."""
         self.check_signature(request)
         echostr = request.args.get("echostr")
         if not echostr:
-            raise Refused(400, "no echostr")
+            raise Refusal(400, "no echostr")
         return response.text(echostr)
 
     def read(self, request: Request) -> Incoming | None:
@@ -131,7 +134,7 @@ class WeChatMpInput(WeComCallback):
         if request.args.get("encrypt_type", "raw") == "raw":
             return self.incoming(envelope)
         if self.crypt is None:
-            raise Refused(400, "an encrypted callback, and no encoding_aes_key to read it")
+            raise Refusal(400, "an encrypted callback, and no encoding_aes_key to read it")
         return self.incoming(parsed_xml(decrypted_callback(self.crypt, request, envelope.findtext("Encrypt"))))
 
     @staticmethod
@@ -141,7 +144,7 @@ class WeChatMpInput(WeComCallback):
         events (menu clicks, unsubscribe …)."""
         kind, openid = message.findtext("MsgType") or "", message.findtext("FromUserName")
         if not openid or not kind:
-            raise Refused(400, "message without sender or type")
+            raise Refusal(400, "message without sender or type")
         # MsgId is a message's id; WeChat's advice for events, which have none, is sender + time
         event_id = message.findtext("MsgId") or f"{openid}:{message.findtext('CreateTime')}"
         if kind == "event":

@@ -12,8 +12,9 @@ name "wecom": sender ids `wecom:<chat id>:<user id>`, and the org file's `groups
 whichever channel's delivery loop takes it: to the row's `response_url` when it came from the AI
 bot, otherwise through the application.
 
-WeCom's crypto is in `connectors/wecom_crypto.py`; dedup, trigger, masking and the outbox are
-the group-chat core's (`connectors/group_chat.py`).
+WeCom's crypto is in `connectors/wecom_crypto.py`; the webhook, the size limit and the refusals
+are `connectors/webhook.py`'s; dedup, trigger, masking and the outbox the group-chat core's
+(`connectors/group_chat.py`).
 """
 import re
 import time
@@ -23,17 +24,19 @@ from typing import Any
 from defusedxml import DefusedXmlException
 from defusedxml.ElementTree import ParseError, fromstring
 from rasa.core.channels.channel import InputChannel
-from sanic import Blueprint, response
+from sanic import response
 from sanic.request import Request
 from sanic.response import HTTPResponse
 
 from bot.conversations import Resident, resident_from
 from bot.models import OutboxMessage
-from connectors.group_chat import GroupChat, Incoming, OnNewMessage, body_too_large, rejected
-from connectors.inbound import MalformedMessage, json_object
+from connectors.group_chat import KEYWORDS, Incoming
+from connectors.inbound import MalformedMessage, Refusal, json_object
 from connectors.media_queue import download, media_get
+from connectors.rasa_chat import RasaGroupChat
 from connectors.tencent_api import TencentApi, TencentError
 from connectors.tokens import CachedToken
+from connectors.webhook import WebhookChannel, keywords_in, required
 from connectors.wecom_crypto import BadCiphertext, BadSignature, WrongReceiveId, WXBizMsgCrypt
 
 PLATFORM = "wecom"
@@ -117,36 +120,28 @@ SENDER = WeComSender()
 
 
 # receiving ----------------------------------------------------------------------------------
-class Refused(Exception):
-    """A callback answered with a 4xx (logged by the core's `rejected`, without the body)."""
-
-    def __init__(self, status: int, reason: str) -> None:
-        super().__init__(reason)
-        self.status, self.reason = status, reason
-
-
 def decrypted_callback(crypt: WXBizMsgCrypt, request: Request, encrypted: str | None) -> bytes:
     """A callback's decrypted content, after the timestamp window and the signature."""
     msg_signature, timestamp, nonce = (request.args.get(name) for name in ("msg_signature", "timestamp", "nonce"))
     if not (msg_signature and timestamp and nonce):
-        raise Refused(401, "msg_signature, timestamp or nonce missing")
+        raise Refusal(401, "msg_signature, timestamp or nonce missing")
     check_timestamp(timestamp)
     if not encrypted:
-        raise Refused(400, "nothing encrypted in the callback")
+        raise Refusal(400, "nothing encrypted in the callback")
     try:
         return crypt.decrypt_message(msg_signature, timestamp, nonce, encrypted)
     except BadSignature:
-        raise Refused(401, "wrong msg_signature") from None
+        raise Refusal(401, "wrong msg_signature") from None
     except WrongReceiveId:
-        raise Refused(403, "encrypted for another receive id") from None
+        raise Refusal(403, "encrypted for another receive id") from None
     except BadCiphertext as error:
-        raise Refused(400, f"cannot decrypt: {error}") from None
+        raise Refusal(400, f"cannot decrypt: {error}") from None
 
 
 def check_timestamp(timestamp: str) -> None:
     """A signed callback is taken within `CALLBACK_WINDOW` of its timestamp: an older one is a replay."""
     if not timestamp.isdigit() or abs(time.time() - int(timestamp)) > CALLBACK_WINDOW:
-        raise Refused(401, "timestamp outside the accepted window")
+        raise Refusal(401, "timestamp outside the accepted window")
 
 
 def verified_echo(crypt: WXBizMsgCrypt, request: Request) -> HTTPResponse:
@@ -154,13 +149,7 @@ def verified_echo(crypt: WXBizMsgCrypt, request: Request) -> HTTPResponse:
     try:
         return response.text(decrypted_callback(crypt, request, request.args.get("echostr")).decode())
     except UnicodeDecodeError:
-        raise Refused(400, "echostr is not text") from None
-
-
-def keywords_in(credentials: dict) -> list[str] | None:
-    """`keywords: [小助手, 社区助手]`, or a single `keywords: 小助手`."""
-    keywords = credentials.get("keywords")
-    return [keywords] if isinstance(keywords, str) else keywords
+        raise Refusal(400, "echostr is not text") from None
 
 
 def parsed_xml(raw: bytes):
@@ -168,48 +157,25 @@ def parsed_xml(raw: bytes):
     try:
         return fromstring(raw, forbid_dtd=True)
     except (ParseError, DefusedXmlException) as error:
-        raise Refused(400, f"unreadable XML ({error.__class__.__name__})") from None
+        raise Refusal(400, f"unreadable XML ({error.__class__.__name__})") from None
 
 
-class WeComCallback(InputChannel):
-    """What Tencent's XML/JSON callbacks share (both WeCom callbacks, and the Official Account and
-    微信客服, which follow WeCom's scheme): the GET URL check, the size limit, the refusals, and
-    handing each message to the group-chat core. `read` turns a POST into an `Incoming` (None:
-    nothing to do); a channel whose callback is not one message overrides `take`."""
+class WeComCallback(WebhookChannel):
+    """What Tencent's callbacks share (both WeCom callbacks, and the Official Account and 微信客服,
+    which follow WeCom's scheme): the GET URL check, the answer Tencent waits for, one sender."""
     crypt: WXBizMsgCrypt
-    chat: GroupChat
+    sender: TencentApi
+    methods = ("GET", "POST")
     answer_later = ""  # WeCom wants an empty answer when the reply comes later
-
-    def read(self, request: Request) -> Incoming | None:
-        raise NotImplementedError
 
     def verify_url(self, request: Request) -> HTTPResponse:
         return verified_echo(self.crypt, request)
 
-    async def take(self, request: Request, on_new_message: OnNewMessage) -> None:
-        """Take a verified, size-checked POST in: by default the one message it carries."""
-        incoming = self.read(request)
-        if incoming is not None:
-            await self.chat.accept(incoming, on_new_message)
+    def received(self) -> HTTPResponse:
+        return response.text(self.answer_later)
 
-    def blueprint(self, on_new_message: OnNewMessage) -> Blueprint:
-        webhook = self.chat.webhook_blueprint(f"{self.name()}_webhook", self.sender.close)
-
-        @webhook.route("/webhook", methods=["GET", "POST"])
-        async def receive(request: Request) -> HTTPResponse:
-            try:
-                if request.method == "GET":
-                    return self.verify_url(request)
-                if body_too_large(request):
-                    return rejected(self.name(), 413, "body too large")
-                await self.take(request, on_new_message)
-            except Refused as refused:
-                return rejected(self.name(), refused.status, refused.reason)
-            except MalformedMessage as malformed:  # unreadable JSON, wrong types, a text over the limit
-                return rejected(self.name(), malformed.status, str(malformed))
-            return response.text(self.answer_later)
-
-        return webhook
+    async def close(self) -> None:
+        await self.sender.close()
 
 
 class WeComInput(WeComCallback):
@@ -221,20 +187,19 @@ class WeComInput(WeComCallback):
 
     @classmethod
     def from_credentials(cls, credentials: dict | None) -> InputChannel:
-        if not credentials:
-            cls.raise_missing_credentials_exception()
+        credentials = required(credentials, cls.name(), "token", "encoding_aes_key", "corp_id", "secret", "agent_id")
         return cls(credentials["token"], credentials["encoding_aes_key"],
                    Application(credentials["corp_id"], credentials["secret"], int(credentials["agent_id"]),
                                credentials.get("api_base", API_BASE).rstrip("/")),
                    keywords_in(credentials))
 
     def __init__(self, token: str, encoding_aes_key: str, application: Application,
-                 keywords: list[str] | None = None, sender: WeComSender | None = None) -> None:
+                 keywords: tuple[str, ...] = KEYWORDS, sender: WeComSender | None = None) -> None:
         self.crypt = WXBizMsgCrypt(token, encoding_aes_key, application.corp_id)
         self.sender = sender or SENDER
         self.sender.use_application(application)
-        self.chat = GroupChat(platform=PLATFORM, send=self.sender.send, keywords=tuple(keywords or ("小助手",)),
-                              fetch=lambda ref: fetch_media(self.sender, ref))
+        self.chat = RasaGroupChat(platform=PLATFORM, send=self.sender.send, keywords=keywords,
+                                  fetch=lambda ref: fetch_media(self.sender, ref))
 
     def read(self, request: Request) -> Incoming | None:
         envelope = parsed_xml(request.body)
@@ -248,7 +213,7 @@ class WeComInput(WeComCallback):
             return None
         user_id = message.findtext("FromUserName")
         if not user_id or not kind:
-            raise Refused(400, "message without sender or type")
+            raise Refusal(400, "message without sender or type")
         # MsgId is a message's id; WeCom's advice for anything without one is sender + time
         event_id = message.findtext("MsgId") or f"{user_id}:{message.findtext('CreateTime')}"
         text = (message.findtext("Content") or "") if kind == "text" else ""
@@ -271,26 +236,25 @@ class WeComBotInput(WeComCallback):
 
     @classmethod
     def from_credentials(cls, credentials: dict | None) -> InputChannel:
-        if not credentials:
-            cls.raise_missing_credentials_exception()
+        credentials = required(credentials, cls.name(), "token", "encoding_aes_key")
         return cls(credentials["token"], credentials["encoding_aes_key"],
                    credentials.get("api_base", API_BASE).rstrip("/"), credentials.get("bot_name"),
                    keywords_in(credentials))
 
     def __init__(self, token: str, encoding_aes_key: str, api_base: str = API_BASE, bot_name: str | None = None,
-                 keywords: list[str] | None = None, sender: WeComSender | None = None) -> None:
+                 keywords: tuple[str, ...] = KEYWORDS, sender: WeComSender | None = None) -> None:
         self.crypt = WXBizMsgCrypt(token, encoding_aes_key, "")
         self.api_base, self.bot_name = api_base, bot_name
         self.sender = sender or SENDER
-        self.chat = GroupChat(platform=PLATFORM, send=self.sender.send, keywords=tuple(keywords or ("小助手",)),
-                              single_use_replies=True,  # a response_url answers once
-                              fetch=lambda ref: fetch_media(self.sender, ref))
+        self.chat = RasaGroupChat(platform=PLATFORM, send=self.sender.send, keywords=keywords,
+                                  single_use_replies=True,  # a response_url answers once
+                                  fetch=lambda ref: fetch_media(self.sender, ref))
         _AI_BOT["crypt"] = self.crypt
 
     def read(self, request: Request) -> Incoming | None:
         encrypted = json_object(request.body).get("encrypt")
         if not isinstance(encrypted, str) or not encrypted.isascii():  # base64, and signed as bytes
-            raise Refused(400, "no encrypt field")
+            raise Refusal(400, "no encrypt field")
         return self.incoming(json_object(decrypted_callback(self.crypt, request, encrypted)))
 
     def incoming(self, message: dict) -> Incoming | None:
@@ -300,11 +264,11 @@ class WeComBotInput(WeComCallback):
             return None
         user_id, msgid = _get(message, "from", "userid"), message.get("msgid")
         if not all(isinstance(value, str) and value for value in (user_id, msgid, kind)):
-            raise Refused(400, "message without id, sender or type")
+            raise Refusal(400, "message without id, sender or type")
         response_url = message.get("response_url")
         if response_url is not None and (not isinstance(response_url, str)
                                          or not response_url.startswith(self.api_base + "/")):
-            raise Refused(400, "response_url is not under api_base")
+            raise Refusal(400, "response_url is not under api_base")
         in_group = message.get("chattype") == "group"
         text = self.without_mention(_text_of(message)) if in_group else _text_of(message)
         return Incoming(platform=PLATFORM, event_id=f"aibot:{msgid}", user_id=user_id, text=text,

@@ -15,7 +15,8 @@ from sqlalchemy.orm import Session
 
 from bot.media import QUESTIONS
 from bot.models import OutboxMessage
-from connectors.dingtalk import DingTalkError, DingTalkInput, incoming_from, refusal, signature
+from connectors.dingtalk import DingTalkError, DingTalkInput, check_signature, incoming_from, signature
+from connectors.inbound import Refusal
 from stack.dingtalk import APP_SECRET
 
 WEBHOOK = "/webhooks/dingtalk/webhook"
@@ -49,6 +50,16 @@ DOC_TIMESTAMP = "1577262236757"
 def test_the_signature_follows_dingtalks_documented_formula(secret, expected):
     assert independent_sign(DOC_TIMESTAMP, secret) == expected
     assert signature(DOC_TIMESTAMP, secret) == expected
+
+
+def refusal(timestamp: str, sign: str, secret: str, now: int) -> str | None:
+    """Why a callback with these headers is refused (always with 401), or None when it is not."""
+    try:
+        check_signature(timestamp, sign, secret, now)
+    except Refusal as refused:
+        assert refused.status == 401
+        return refused.reason
+    return None
 
 
 def test_a_callback_is_refused_for_a_wrong_sign_a_stale_timestamp_or_no_timestamp():

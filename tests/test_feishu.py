@@ -19,7 +19,8 @@ from sqlalchemy.orm import Session
 
 from bot.media import QUESTIONS
 from bot.models import OutboxMessage
-from connectors.feishu import BadRequest, FeishuInput, decrypt, incoming_from, signature
+from connectors.feishu import FeishuInput, decrypt, incoming_from, signature
+from connectors.inbound import Refusal
 from stack.feishu import API_PREFIX, APP_ID, APP_SECRET, BOT_NAME, BOT_OPEN_ID, ENCRYPT_KEY, VERIFICATION_TOKEN
 
 WEBHOOK = "/webhooks/feishu/webhook"
@@ -125,7 +126,7 @@ def test_signature_and_event_agree_with_lark_oapi():
     forged = {**headers, "X-Lark-Signature": "0" * 64}
     request.headers = forged
     assert _lark_dispatcher([]).do(request).status_code == 500  # the SDK's "signature verification failed"
-    with pytest.raises(BadRequest) as refused:
+    with pytest.raises(Refusal) as refused:
         ours.check_signature(forged, body)
     assert refused.value.status == 401
 
@@ -134,15 +135,15 @@ def test_stale_unsigned_and_wrongly_tokened_requests_are_refused():
     feishu = FeishuInput(APP_ID, APP_SECRET, VERIFICATION_TOKEN, ENCRYPT_KEY, BOT_OPEN_ID)
     body = encrypted(message_event("ou_reader", "你好"))
     for timestamp in (int(time.time()) - 3601, int(time.time()) + 3601):
-        with pytest.raises(BadRequest):
+        with pytest.raises(Refusal):
             feishu.check_signature(signed_headers(body, timestamp=timestamp), body)
     assert feishu.check_signature(signed_headers(body, timestamp=int(time.time()) - 3500), body) is True
     assert feishu.check_signature({}, body) is False  # unsigned: only the URL check may be
-    with pytest.raises(BadRequest):
+    with pytest.raises(Refusal):
         feishu.check_token("another-token")
-    with pytest.raises(BadRequest):
+    with pytest.raises(Refusal):
         feishu.check_token(None)
-    with pytest.raises(BadRequest) as not_ours:
+    with pytest.raises(Refusal) as not_ours:
         feishu.read_event(encrypted(message_event("ou_reader", "你好"), key="another-key"))
     assert not_ours.value.status == 400
 

@@ -12,7 +12,8 @@ from bot.models import OutboxMessage
 from bot.notifier import deliver_due
 from bot.org import import_org_file
 from conftest import ROOT
-from connectors.group_chat import NOT_TEXT_REPLY, GroupChat, Incoming
+from connectors.group_chat import NOT_TEXT_REPLY, Incoming
+from connectors.rasa_chat import RasaGroupChat
 
 
 @pytest.fixture(autouse=True)
@@ -62,7 +63,7 @@ async def take(chat, bot, message):
 
 async def test_a_mention_in_a_group_reaches_the_bot_with_the_group_and_name():
     platform, bot = Platform(), Bot()
-    chat = GroupChat("wecom", platform.send)
+    chat = RasaGroupChat("wecom", platform.send)
     assert await take(chat, bot, incoming(context={"reply": "here"}))
     sender, text, metadata = bot.heard[0]
     assert sender == "wecom:wrOgQhDgAAJinYuCheng01:alice" and text == "7号楼暖气不热"
@@ -72,7 +73,7 @@ async def test_a_mention_in_a_group_reaches_the_bot_with_the_group_and_name():
 
 async def test_group_chatter_without_mention_or_keyword_is_left_alone():
     platform, bot = Platform(), Bot()
-    chat = GroupChat("wecom", platform.send, keywords=("小助手",))
+    chat = RasaGroupChat("wecom", platform.send, keywords=("小助手",))
     await take(chat, bot, incoming("e1", "今晚谁去跳舞", mentioned=False))
     assert bot.heard == [] and platform.sent == []
     await take(chat, bot, incoming("e2", "小助手，5号楼停水了", mentioned=False))
@@ -81,14 +82,14 @@ async def test_group_chatter_without_mention_or_keyword_is_left_alone():
 
 async def test_every_message_in_a_one_to_one_chat_reaches_the_bot():
     platform, bot = Platform(), Bot()
-    await take(GroupChat("wecom", platform.send), bot, incoming(group=None, mentioned=False))
+    await take(RasaGroupChat("wecom", platform.send), bot, incoming(group=None, mentioned=False))
     assert bot.heard[0][0] == "wecom:dm:alice"
 
 
 async def test_a_retried_callback_is_answered_once_even_after_a_restart():
     platform, bot = Platform(), Bot()
-    assert await take(GroupChat("wecom", platform.send), bot, incoming("same"))
-    assert not await take(GroupChat("wecom", platform.send), bot, incoming("same"))  # a new process
+    assert await take(RasaGroupChat("wecom", platform.send), bot, incoming("same"))
+    assert not await take(RasaGroupChat("wecom", platform.send), bot, incoming("same"))  # a new process
     assert len(bot.heard) == 1 and len(platform.sent) == 1
 
 
@@ -97,7 +98,7 @@ async def test_a_failed_processing_lets_the_platform_retry():
 
     async def broken(_message):
         raise RuntimeError("action server down")
-    chat = GroupChat("wecom", platform.send)
+    chat = RasaGroupChat("wecom", platform.send)
     assert await take(chat, broken, incoming("e9"))
     bot = Bot()
     assert await take(chat, bot, incoming("e9"))  # the platform's retry is processed
@@ -106,7 +107,7 @@ async def test_a_failed_processing_lets_the_platform_retry():
 
 async def test_phone_and_id_numbers_are_masked_in_groups_only():
     platform, bot = Platform(), Bot()
-    chat = GroupChat("wecom", platform.send)
+    chat = RasaGroupChat("wecom", platform.send)
     text = "电话13912345678 身份证110101199003071234"
     await take(chat, bot, incoming("g", text))
     await take(chat, bot, incoming("d", text, group=None))
@@ -118,13 +119,13 @@ async def test_phone_and_id_numbers_are_masked_in_groups_only():
 
 async def test_a_sticker_or_a_file_with_nothing_to_fetch_it_by_gets_a_short_reply():
     platform, bot = Platform(), Bot()
-    await take(GroupChat("wecom", platform.send), bot, incoming("p", "", kind="sticker"))
+    await take(RasaGroupChat("wecom", platform.send), bot, incoming("p", "", kind="sticker"))
     assert bot.heard == [] and platform.sent[0][1] == NOT_TEXT_REPLY and "只能" not in NOT_TEXT_REPLY
 
 
 async def test_a_reply_the_platform_refused_is_kept_and_sent_later_in_order():
     platform, bot = Platform(), Bot()
-    chat = GroupChat("wecom", platform.send)
+    chat = RasaGroupChat("wecom", platform.send)
     platform.failing = True
     await take(chat, bot, incoming("a", "第一条"))
     await take(chat, bot, incoming("b", "第二条"))

@@ -5,10 +5,11 @@ import time
 
 import pytest
 
-from connectors import dingtalk, feishu, matrix, onebot, wecom
-from connectors.group_chat import GroupChat, Incoming
-from connectors.inbound import (MAX_DEPTH, MAX_ID, MAX_TEXT, MalformedMessage, TextTooLong, checked_id, clean_text,
-                                json_object, nesting)
+from connectors import dingtalk, feishu, matrix, onebot
+from connectors.group_chat import Incoming
+from connectors.inbound import (MAX_DEPTH, MAX_ID, MAX_TEXT, MalformedMessage, Refusal, TextTooLong, checked_id,
+                                clean_text, json_object, nesting)
+from connectors.rasa_chat import RasaGroupChat
 from test_dingtalk import body as dingtalk_body
 from test_feishu import message_event as feishu_event
 from test_group_chat import Bot, Platform, database, take  # noqa: F401 - database: autouse fixture
@@ -103,7 +104,7 @@ async def test_bidirectional_overrides_reach_nothing_downstream():
     bot, platform = Bot(), Platform()
     resident = Incoming(platform="wecom", event_id="bidi1", user_id="alice", text=f"7号楼{RLO}暖气不热{PDI}",
                         group_id="wrOgQhDgAAJinYuCheng01", display_name=f"王阿姨{RLO}", mentioned=True)
-    assert await take(GroupChat("wecom", platform.send), bot, resident)
+    assert await take(RasaGroupChat("wecom", platform.send), bot, resident)
     [(sender_id, text, metadata)] = bot.heard
     assert text == "7号楼暖气不热" and metadata["display_name"] == "王阿姨"
     assert not any(mark in repr(bot.heard) + repr(platform.sent) for mark in (RLO, PDI))
@@ -168,6 +169,6 @@ def test_the_wecom_ai_bots_encrypted_field_must_be_base64_text():
     class Request:  # signed with anything: the signature itself could not be computed of a lone surrogate
         body = json.dumps({"encrypt": "\ud800"}).encode()
         args = {"msg_signature": "0" * 40, "timestamp": str(int(time.time())), "nonce": "1"}
-    with pytest.raises(wecom.Refused) as refused:
+    with pytest.raises(Refusal) as refused:
         bot_channel().read(Request())
     assert refused.value.status == 400

@@ -15,8 +15,9 @@ from bot.conversations import Resident
 from bot.models import Ticket, TicketMedia
 from bot.worker import media_tick
 from connectors import media_queue
-from connectors.group_chat import GroupChat, Incoming
+from connectors.group_chat import Incoming
 from connectors.inbound import MalformedMessage
+from connectors.rasa_chat import RasaGroupChat
 from media_samples import amr_voice, broken_jpeg, gps_of, jpeg_with_gps, mp4_video, silk_voice
 from test_turn import JINYU_GROUP, run, sample_site, tracker_for  # noqa: F401 - the fixture, shared
 
@@ -153,7 +154,7 @@ async def test_the_core_asks_about_a_photo_without_waiting_for_its_download(samp
     fake_platform.routes["/core/slow.jpg"] = lambda *_: (200, jpeg_with_gps())
     platform, bot = Platform(), Bot()
     fetch = serving(fake_platform, {})
-    chat = GroupChat("wecom", platform.send, fetch=fetch)
+    chat = RasaGroupChat("wecom", platform.send, fetch=fetch)
     photo = {"kind": "image", "url": "/core/slow.jpg"}
     await take(chat, bot, incoming("p1", "", kind="image", media=(photo,)))
     assert bot.heard == [] and platform.sent[-1][1] == "这张照片是要反映什么问题？"

@@ -16,7 +16,8 @@ from nonebot.adapters.onebot.v11.bot import _check_at_me
 
 from bot.media import QUESTIONS
 from bot.models import OutboxMessage
-from connectors.onebot import BadEvent, OneBotError, OneBotInput, incoming_from, parsed_cq, signature
+from connectors.inbound import Refusal
+from connectors.onebot import OneBotError, OneBotInput, incoming_from, parsed_cq, signature
 from stack.onebot import ACCESS_TOKEN, API_PREFIX, SECRET, SELF_ID
 
 WEBHOOK = "/webhooks/onebot/webhook"
@@ -120,7 +121,7 @@ def test_other_events_and_broken_messages():
                    {"message_type": "discuss", "user_id": 1, "message_id": 2, "message": "x"},
                    {"message_type": "private", "message_id": 2, "message": "x"},
                    {"message_type": "private", "user_id": 1, "message_id": 2, "message": 42}):
-        with pytest.raises(BadEvent) as refused:
+        with pytest.raises(Refusal) as refused:
             incoming_from({"post_type": "message", **broken}, SELF_ID)
         assert refused.value.status == 400
 

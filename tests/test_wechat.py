@@ -19,9 +19,10 @@ from bot.models import OutboxMessage, SyncCursor, Ticket
 from bot.replies import WELCOME
 from connectors import wecom
 from connectors.group_chat import NOT_TEXT_REPLY
+from connectors.inbound import Refusal
 from connectors.wechat_kf import VOICE_AS_TEXT, WeChatKfInput, WeChatKfSender, incoming_from
 from connectors.wechat_mp import VOICE_NOT_TRANSCRIBED, OfficialAccountApi, OfficialAccountError, WeChatMpInput
-from connectors.wecom import Application, Refused, WeComError, parsed_xml
+from connectors.wecom import Application, WeComError, parsed_xml
 from connectors.wecom_crypto import WXBizMsgCrypt, signature
 from stack.wechat import KF, MP
 
@@ -67,10 +68,10 @@ def test_the_official_account_sample_is_verified_and_decrypted_by_the_channel(mo
     assert (incoming.platform, incoming.user_id, incoming.text, incoming.event_id, incoming.kind) == (
         "wechat_mp", "oyORnuP8q7ou2gfYjqLzSIWZf0rs", "abcdteT", "6054768590064713728", "text")
     assert incoming.resident.sender_id == "wechat_mp:dm:oyORnuP8q7ou2gfYjqLzSIWZf0rs"
-    with pytest.raises(Refused) as elsewhere:  # encrypted for another Official Account
+    with pytest.raises(Refusal) as elsewhere:  # encrypted for another Official Account
         WeChatMpInput("wxSomeoneElse", "secret", s["token"], s["key"]).read(request(query, body))
     assert elsewhere.value.status == 403
-    with pytest.raises(Refused) as forged:
+    with pytest.raises(Refusal) as forged:
         channel.read(request({**query, "msg_signature": "0" * 40}, body))
     assert forged.value.status == 401
     assert plain_signature("t", "1", "2") == signature("t", "1", "2", "")  # ours agrees with the documentation
@@ -82,7 +83,7 @@ def test_the_official_wecom_sample_passes_the_wechat_kf_callback(monkeypatch):
     channel = WeChatKfInput(s["token"], s["key"], Application(s["corp_id"], "secret", 0))
     args = {name: s[name] for name in ("msg_signature", "timestamp", "nonce", "echostr")}
     assert channel.verify_url(request(args)).body == b"1616140317555161061"
-    with pytest.raises(Refused) as forged:
+    with pytest.raises(Refusal) as forged:
         channel.verify_url(request({**args, "msg_signature": "5c45ff5e21c57e6ad56bac8758b79b1d9ac89fd4"}))
     assert forged.value.status == 401
 
@@ -93,7 +94,7 @@ def test_the_url_check_of_the_official_account_is_plain_even_in_safe_mode(monkey
     good = {"signature": plain_signature(MP["token"], now, "42"), "timestamp": now, "nonce": "42", "echostr": "e1"}
     assert channel.verify_url(request(good)).body == b"e1"
     for bad in ({**good, "signature": "0" * 40}, {**good, "timestamp": "1409735669"}, {"echostr": "e1"}):
-        with pytest.raises(Refused) as refused:
+        with pytest.raises(Refusal) as refused:
             channel.verify_url(request(bad))
         assert refused.value.status == 401
 
@@ -119,7 +120,7 @@ def test_official_account_text_voice_image_and_events():
     assert (welcome.kind, welcome.event_id) == ("welcome", "oResident:1700000000")
     for event in ("unsubscribe", "CLICK", "VIEW", "LOCATION"):
         assert read(parsed_xml(mp_xml(MsgType="event", Event=event, Content=None, MsgId=None))) is None
-    with pytest.raises(Refused):
+    with pytest.raises(Refusal):
         read(parsed_xml(mp_xml(FromUserName=None)))
 
 

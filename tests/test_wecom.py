@@ -15,8 +15,8 @@ from wechatpy.enterprise.crypto import WeChatCrypto
 
 from bot.media import QUESTIONS
 from bot.models import OutboxMessage
-from connectors.wecom import (Application, Refused, WeComBotInput, WeComError, WeComInput, WeComSender,
-                              parsed_xml)
+from connectors.inbound import Refusal
+from connectors.wecom import Application, WeComBotInput, WeComError, WeComInput, WeComSender, parsed_xml
 from connectors.wecom_crypto import BadCiphertext, BadSignature, WrongReceiveId, WXBizMsgCrypt, signature
 from stack.wecom import APP, BOT
 
@@ -161,10 +161,10 @@ def test_ai_bot_single_chats_images_mixed_and_events():
         {"msgtype": "text", "text": {"content": "@社区小助手 楼道灯坏了"}}, {"msgtype": "image", "image": {"url": "u"}}]}))
     assert (mixed.kind, mixed.text) == ("text", "楼道灯坏了")
     assert bot_channel().incoming(bot_message(msgtype="event", event={"eventtype": "enter_chat"})) is None
-    with pytest.raises(Refused) as elsewhere:
+    with pytest.raises(Refusal) as elsewhere:
         bot_channel().incoming(bot_message(response_url="https://evil.example/steal"))
     assert elsewhere.value.status == 400
-    with pytest.raises(Refused):
+    with pytest.raises(Refusal):
         bot_channel().incoming(bot_message(**{"from": {}}))
 
 
@@ -193,7 +193,7 @@ def test_application_messages_one_to_one_in_a_group_and_events():
     b"<xml><Encrypt>never closed",
 ], ids=["entity-expansion", "external-entity", "external-dtd", "malformed"])
 def test_hostile_or_broken_xml_is_refused(hostile):
-    with pytest.raises(Refused) as refused:
+    with pytest.raises(Refusal) as refused:
         parsed_xml(hostile)
     assert refused.value.status == 400
 
