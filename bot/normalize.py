@@ -16,14 +16,12 @@ from pypinyin import Style, lazy_pinyin
 
 # Cantonese words written in chat, to the Mandarin the models were taught with. Only words with
 # one meaning in a resident's message: 係 (是) also names a family line, so it is left alone.
-_CANTONESE = [("冇人", "没人"), ("冇", "没有"), ("唔係", "不是"), ("唔", "不"), ("咗", "了"), ("喺", "在"),
+_CANTONESE = [("冇人", "没人"), ("冇", "没有"), ("唔係", "不是"), ("係咪", "是不是"), ("唔", "不"), ("咗", "了"), ("喺", "在"),
               ("啲", "些"), ("嘅", "的"), ("佢哋", "他们"), ("佢", "他"), ("嚟", "来"), ("睇", "看"),
               ("乜嘢", "什么"), ("點解", "为什么"), ("點算", "怎么办"), ("而家", "现在"), ("咁", "这么"),
               ("揾", "找"), ("搵", "找"), ("瞓", "睡"), ("攞", "拿"), ("咩", "什么"), ("嗰", "那"),
               ("呢度", "这里"), ("嗰度", "那里"), ("好耐", "很久"), ("成日", "总是"), ("俾", "给"),
               ("畀", "给"), ("嘢", "东西"), ("喇", "了"), ("啱啱", "刚刚"), ("琴日", "昨天")]
-_CANTONESE_PATTERN = re.compile("|".join(re.escape(word) for word, _ in _CANTONESE))
-_CANTONESE_MAP = dict(_CANTONESE)
 
 # Emoji and pictographs (and their joiners and variation selectors): a run of them says no more
 # than one, and to a classifier nothing.
@@ -44,6 +42,18 @@ def _to_simplified() -> tuple[opencc.OpenCC, ...]:
     return opencc.OpenCC("hk2s"), opencc.OpenCC("tw2s")
 
 
+@lru_cache(maxsize=1)
+def _cantonese() -> tuple[re.Pattern, dict[str, str]]:
+    """The Cantonese words as they read once simplified (唔係 → 唔系): they are replaced after."""
+    simplified = {}
+    for word, mandarin in _CANTONESE:
+        for converter in _to_simplified():
+            word = converter.convert(word)
+        simplified[word] = mandarin
+    words = sorted(simplified, key=len, reverse=True)  # 唔系 before 唔
+    return re.compile("|".join(re.escape(word) for word in words)), simplified
+
+
 def normalize(text: str) -> str:
     """The text as the bot reads it: simplified characters, half-width letters, digits and
     punctuation, Cantonese words in Mandarin, emoji and repeated punctuation reduced."""
@@ -54,7 +64,8 @@ def normalize(text: str) -> str:
     if _HAN.search(text):
         for converter in _to_simplified():
             text = converter.convert(text)
-        text = _CANTONESE_PATTERN.sub(lambda match: _CANTONESE_MAP[match.group()], text)
+        pattern, mandarin = _cantonese()
+        text = pattern.sub(lambda match: mandarin[match.group()], text)
     text = _REPEATED.sub(r"\1", text)
     return _SPACES.sub(" ", text).strip()
 

@@ -9,7 +9,8 @@ homophone typo looks like the word it stands for.
 
 A second model learns the danger's **modality** from blocks marked `metadata: {modality: past |
 feared | asked}` against the dangers happening now: "上次着火以后…" is over, "万一着火…" is a
-fear, "燃气泄漏打什么电话" a question; none of them needs 119 now.
+fear, "燃气泄漏打什么电话" a question; none of them needs 119 now. An example of an intent that is
+no report in which the rules see a danger ("新闻说外地有小区燃气爆炸") teaches the same: `mentioned`.
 
 Both land in the parse as `urgency`: {danger, danger_confidence, modality, modality_confidence};
 `bot.decision.decide` combines them with the rules.
@@ -24,17 +25,19 @@ import scipy.sparse
 import skops.io
 from rasa.engine.recipes.default_recipe import DefaultV1Recipe
 from rasa.engine.storage.resource import Resource
-from rasa.shared.nlu.constants import METADATA, METADATA_EXAMPLE, METADATA_INTENT, TEXT
+from rasa.shared.nlu.constants import INTENT, METADATA, METADATA_EXAMPLE, METADATA_INTENT, TEXT
 from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
 from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.linear_model import LogisticRegression
 
 from bot.normalize import pinyin
+from bot.taxonomy import category_for_intent
 from bot.urgency import NO_DANGER, NOW, rule_danger
 from nlu.stored_model import StoredModel
 
 MODEL_FILE = "danger_model.skops"
+MENTIONED = "mentioned"  # a danger named in a message that reports none
 URGENCY = "urgency"
 TRUSTED = [f"{scipy.sparse.csr_matrix.__module__}.{scipy.sparse.csr_matrix.__qualname__}"]
 
@@ -47,7 +50,8 @@ def own_metadata(message: Message) -> Dict[str, Any]:
 
 def labels_of(message: Message) -> tuple[Optional[str], Optional[str]]:
     """(danger kind or "none", modality or None) the example teaches: its block's metadata (or
-    its own), else the rules' verdict."""
+    its own), else the rules' verdict. A danger the rules see in an example that is no report
+    (news from elsewhere, a joke, a thank-you) is only mentioned: not happening to the writer now."""
     meta = own_metadata(message)
     text = message.get(TEXT) or ""
     modality = meta.get("modality")
@@ -57,7 +61,9 @@ def labels_of(message: Message) -> tuple[Optional[str], Optional[str]]:
     if danger:
         return str(danger), (NOW if danger != NO_DANGER else None)
     found = rule_danger(text)
-    return (found.kind, NOW) if found else (NO_DANGER, None)
+    if found is None:
+        return NO_DANGER, None
+    return (found.kind, NOW) if category_for_intent(message.get(INTENT) or "") else (NO_DANGER, MENTIONED)
 
 
 class _Features:

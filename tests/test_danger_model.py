@@ -10,7 +10,19 @@ from bot.normalize import for_classification
 from bot.urgency import find_danger
 from conftest import ROOT
 
-pytestmark = pytest.mark.model  # it trains the danger model on nlu_data/: not the fast tier
+@pytest.mark.parametrize("intent, metadata, label", [
+    ("report_gas", {}, ("gas_leak", "now")),  # a report: the rules' danger, now
+    ("chitchat", {}, ("none", "mentioned")),  # news from elsewhere: only mentioned
+    ("neighbour_post", {}, ("none", "mentioned")),
+    ("ask_info", {"modality": "asked"}, ("none", "asked")),  # the block's word first
+])
+def test_a_danger_named_outside_a_report_teaches_not_now(intent, metadata, label):
+    from rasa.shared.nlu.training_data.message import Message
+
+    from nlu.danger_model import labels_of
+    message = Message(data={"text": "新闻说外地有个小区燃气泄漏了", "intent": intent,
+                            "metadata": {"intent": metadata} if metadata else {}})
+    assert labels_of(message) == label
 
 
 @pytest.fixture(scope="module")
@@ -33,6 +45,7 @@ def learned():
     return heard
 
 
+@pytest.mark.model  # it trains the danger model on nlu_data/: not the fast tier
 @pytest.mark.parametrize("text, kind", [
     ("隔壁那只泰迪刚才扑上来把我孙女的手咬出血了", "dog_bite"),
     ("电梯哐的一下停在8楼和9楼中间 我爸还在里面出不来", "trapped_in_lift"),
@@ -46,6 +59,7 @@ def test_dangers_said_in_other_words_are_urgent(learned, text, kind):
     assert danger is not None and danger.kind == kind
 
 
+@pytest.mark.model
 @pytest.mark.parametrize("text", [
     "楼下的狗天天晚上叫 吵得睡不着", "电梯按钮不灵了 按好几下才亮", "燃气费在哪里交",
     "路灯不亮好几天了", "上个月电梯困过人 到现在也没人来检修", "楼道里堆满了纸箱 万一着火可怎么办",

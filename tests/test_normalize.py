@@ -30,3 +30,8 @@ def test_homophone_typos_sound_like_the_word():
 
 def test_plain_text_is_unchanged():
     assert normalize("3号楼2单元暖气不热") == "3号楼2单元暖气不热"
+
+
+def test_cantonese_words_are_read_after_their_characters_are_simplified():
+    # 唔係 is 唔系 once simplified: the Cantonese word list must still know it
+    assert normalize("唔係漏氣，係咪報警器冇電") == "不是漏气,是不是报警器没有电"
