@@ -50,7 +50,7 @@ def main() -> None:
     print("\n".join(lines))
     for weight in (0.3, 0.5, 0.7, 0.9):
         for temperature in (0.1, 0.3):
-            for threshold in (0.3, 0.4, 0.5):
+            for threshold in (0.4, 0.5, 0.6, 0.7):
                 decision.REPORT_CONFIDENCE = threshold
                 s = score_rows(rows, lambda text: reblended(by_text[text], weight, temperature))
                 lines.append(f"| {weight} | {temperature} | {threshold} | {s['macro_f1']:.3f} | "

@@ -29,30 +29,30 @@ def _load_parser(model: str):
 
 
 def _eval_nlu(args) -> None:
-    from bot.evaluation import nlu_report, score_nlu
-    _evaluate(args, score_nlu, nlu_report)
+    _evaluate(args, "score_nlu", "nlu_report")
 
 
 def _eval_faq(args) -> None:
-    from bot.evaluation import faq_report
-    _evaluate(args, _score_faq, faq_report)
+    _evaluate(args, _score_faq, "faq_report")
 
 
 def _eval_locations(args) -> None:
-    from bot.evaluation import locations_report
-    _evaluate(args, _score_locations, locations_report)
+    _evaluate(args, _score_locations, "locations_report")
 
 
-def _evaluate(args, score, report) -> None:
-    from bot.evaluation import EvalFileError
+def _evaluate(args, score, report: str) -> None:
+    """Score `args.file` with the model (`score`: a function, or its name in `bot.evaluation`)
+    and print `bot.evaluation`'s `report` of it. The model is looked for first: without one the
+    command says so before it loads spaCy and the rest."""
     # Libraries (jieba, Rasa) print while loading and parsing; stdout carries only the result.
     with contextlib.redirect_stdout(sys.stderr):
         parser = _load_parser(args.model)
+        from bot import evaluation
         try:
-            scores = score(args.file, parser)
-        except (OSError, EvalFileError) as error:
+            scores = (getattr(evaluation, score) if isinstance(score, str) else score)(args.file, parser)
+        except (OSError, evaluation.EvalFileError) as error:
             sys.exit(f"错误：{error}")
-    print(json.dumps(scores, ensure_ascii=False) if args.json else report(scores))
+    print(json.dumps(scores, ensure_ascii=False) if args.json else getattr(evaluation, report)(scores))
 
 
 def _score_faq(path, parser):

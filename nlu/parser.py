@@ -3,10 +3,7 @@ import asyncio
 import logging
 from pathlib import Path
 
-from rasa.core.agent import Agent
 from rasa.model import get_latest_model
-from rasa.utils.common import configure_logging_and_warnings
-from rasa.utils.log_utils import configure_structlog
 
 
 class ModelNotFound(RuntimeError):
@@ -20,8 +17,12 @@ class ModelParser:
         path = Path(model)
         found = get_latest_model(path) if path.is_dir() else (str(path) if path.is_file() else None)
         if not found:
-            raise ModelNotFound(f"no trained model in {path}/: run `make train` first")
+            raise ModelNotFound(f"{path}/ 里没有训练好的模型：请先运行 make train")
         self.model_path = found
+        # Rasa's agent loads TensorFlow (ten seconds): only once there is a model to load
+        from rasa.core.agent import Agent
+        from rasa.utils.common import configure_logging_and_warnings
+        from rasa.utils.log_utils import configure_structlog
         configure_logging_and_warnings(logging.WARNING)
         configure_structlog(logging.WARNING)
         self._loop = asyncio.new_event_loop()

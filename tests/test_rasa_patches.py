@@ -80,6 +80,7 @@ def test_another_rasa_is_refused_with_both_versions_named(monkeypatch, version):
     assert version in str(refused.value) and rasa_patches.WRITTEN_FOR in str(refused.value)
 
 
+@pytest.mark.servers  # the server's own start-up, in a process of its own
 def test_a_rasa_server_naming_our_channels_does_not_start_on_another_rasa():
     started = subprocess.run(
         [sys.executable, "-c", "import rasa; rasa.__version__ = '3.7.0'; import connectors"],
