@@ -10,6 +10,7 @@ from bot.normalize import for_classification
 from bot.urgency import find_danger
 from conftest import ROOT
 
+@pytest.mark.model  # it imports Rasa's engine (ten seconds): not the fast tier
 @pytest.mark.parametrize("intent, metadata, label", [
     ("report_gas", {}, ("gas_leak", "now")),  # a report: the rules' danger, now
     ("chitchat", {}, ("none", "mentioned")),  # news from elsewhere: only mentioned
