@@ -9,9 +9,14 @@ from pathlib import Path
 
 from sqlalchemy import create_engine, event
 from sqlalchemy.engine import Engine
+from sqlalchemy.exc import InterfaceError, OperationalError
 from sqlalchemy.pool import QueuePool
 
 from bot.settings import database_url
+
+# What an outage of the database looks like to its callers: it cannot be reached, or the
+# connection broke. A message met by one is held and answered later, not dropped.
+OUTAGES = (OperationalError, InterfaceError)
 
 
 def make_engine(url: str | None = None) -> Engine:

@@ -32,12 +32,11 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from sqlalchemy import text
-from sqlalchemy.exc import InterfaceError, OperationalError
 from sqlalchemy.orm import Session
 
 from bot.clock import utc_now
 from bot.conversations import Resident
-from bot.db import shared_engine
+from bot.db import OUTAGES, shared_engine
 from bot.media import QUESTIONS as MEDIA_QUESTIONS
 from bot.notifier import Sender, deliver_due, notify
 from bot.privacy import mask_sensitive
@@ -53,8 +52,6 @@ RETRY_EVERY = 5.0  # seconds between delivery-loop beats
 APOLOGY = "抱歉，系统正在恢复中，您的消息已经收到，恢复后会马上处理并回复您。"
 HELD_FIRST_WAIT, HELD_LONGEST_WAIT = 1.0, 30.0  # seconds between tries of a held message
 ELSEWHERE_POLL = 0.5  # seconds between looks at a message another server is answering
-# What an outage of the database looks like (the Rasa side adds the lock store's, `rasa_chat`).
-OUTAGES = (OperationalError, InterfaceError)
 
 OnNewMessage = Callable[[Any], Awaitable[Any]]  # the bot, taking a message (Rasa's: `rasa_chat`)
 

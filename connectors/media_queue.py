@@ -17,12 +17,11 @@ import logging
 from collections.abc import Awaitable, Callable
 
 import aiohttp
-from sqlalchemy.exc import InterfaceError, OperationalError
 from sqlalchemy.orm import Session
 
 from bot import media
 from bot.clock import utc_now
-from bot.db import shared_engine
+from bot.db import OUTAGES, shared_engine
 from bot.media_files import MAX_BYTES, Refused, prepare, save
 from connectors.inbound import MalformedMessage
 
@@ -132,7 +131,7 @@ async def fetch_due(platform: str, fetch: Fetch | None) -> int:
                 await asyncio.to_thread(_keep, media_id, kind, data)
             except Refused as refused:
                 await asyncio.to_thread(_record, media.not_kept, media_id, refused.reason)
-            except (OperationalError, InterfaceError):
+            except OUTAGES:
                 raise  # the database is away: the lease runs out and the row is taken again
             except Exception as error:  # noqa: BLE001 - any platform failure: tried again later
                 log.warning("%s: media %s not downloaded (%s)", platform, media_id, error.__class__.__name__)

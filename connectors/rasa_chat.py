@@ -27,9 +27,9 @@ from sanic import Blueprint
 from sqlalchemy.orm import Session
 
 from bot import handoff
-from bot.db import shared_engine
+from bot.db import OUTAGES, shared_engine
 from connectors import media_queue
-from connectors.group_chat import OUTAGES, RETRY_EVERY, GroupChat, Incoming, OnNewMessage, Unavailable
+from connectors.group_chat import RETRY_EVERY, GroupChat, Incoming, OnNewMessage, Unavailable
 from connectors.rasa_patches import check_action_results_with_one_validator, outages_of_the_tracker_store_are_errors
 
 log = logging.getLogger(__name__)

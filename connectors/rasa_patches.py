@@ -44,6 +44,7 @@ from sanic.request import Request
 from sqlalchemy.orm import Session
 
 from bot.conversations import resident_from
+from bot.db import OUTAGES
 from connectors.inbound import MalformedMessage, checked_id, checked_text, clean_text, json_object
 
 log = logging.getLogger(__name__)
@@ -133,7 +134,6 @@ def outages_of_the_tracker_store_are_errors(app: Any) -> None:
 
 
 def _raise_outages(error: Exception) -> None:
-    from connectors.group_chat import OUTAGES  # the core's list; here, as the package imports this module first
     if isinstance(error, OUTAGES):
         raise error
     log.error("the tracker store failed (%s); Rasa goes on with one in memory", error.__class__.__name__)

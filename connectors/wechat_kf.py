@@ -24,12 +24,12 @@ from sqlalchemy.orm import Session
 
 from bot.clock import utc_now
 from bot.conversations import resident_from
-from bot.db import shared_engine
+from bot.db import OUTAGES, shared_engine
 from bot.models import OutboxMessage
 from bot.notifier import last_context
 from bot.replies import WELCOME
 from connectors import inbox
-from connectors.group_chat import OUTAGES, Incoming, OnNewMessage
+from connectors.group_chat import Incoming, OnNewMessage
 from connectors.inbound import MalformedMessage, Refusal, checked_id
 from connectors.rasa_chat import RasaGroupChat
 from connectors.webhook import required
