@@ -29,8 +29,9 @@ PYTHON310 := $(shell for p in "$$(pyenv root 2>/dev/null)"/versions/3.10*/bin/py
 	"$$HOME"/.pyenv/versions/3.10*/bin/python3.10 python3.10 /usr/bin/python3.10 /usr/local/bin/python3.10; do \
 	"$$p" -c 'import sys; assert sys.version_info[:2] == (3, 10)' >/dev/null 2>&1 && { echo "$$p"; break; }; done)
 
-TRAINING_INPUTS := config.yml domain.yml $(shell find nlu_data -type f 2>/dev/null) \
-	nlu/location_extractor.py nlu/linear_blend.py bot/locations.py
+# the data, the components, and what they learn from (the rules label the danger model's examples)
+TRAINING_INPUTS := config.yml domain.yml $(shell find nlu_data -type f 2>/dev/null) $(wildcard nlu/*.py) \
+	bot/locations.py bot/normalize.py bot/urgency.py bot/taxonomy.py
 
 .PHONY: help install train validate run shell test test-fast bench bench-load crossval clean
 

@@ -16,6 +16,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections import Counter
 from pathlib import Path
 
 import jieba
@@ -153,11 +154,12 @@ def main() -> None:
         "answered or among the suggestions (猜你想问); wrong answers: of all questions.", "",
         *faq_table(answers), ""])
     print(text)
-    print("\nour misclassifications:")
-    for scores in ours:
-        for e in scores["errors"]:
-            print(f"  {e['expected']}{'!' if e['expected_urgent'] else ''} → {e['got']}{'!' if e['got_urgent'] else ''}"
-                  f" ({e['intent']} {e['confidence']}): {e['text']}")
+    # counts only: the shared files are for reporting, and their sentences are not to be read for tuning
+    print("\nour misclassifications (expected → got, ! urgent):")
+    for name, scores in zip(names, ours):
+        confusions = Counter(f"{e['expected']}{'!' if e['expected_urgent'] else ''} → "
+                             f"{e['got']}{'!' if e['got_urgent'] else ''}" for e in scores["errors"])
+        print(f"  {name}: " + ", ".join(f"{pair} ×{count}" for pair, count in confusions.most_common()))
     if args.write:
         write_section(SECTION, text)
 

@@ -26,6 +26,9 @@ _HYPOTHETICAL = re.compile(r"(要是|如果|万一|假如|一旦|哪天|到时�
 _CONDITION_AFTER = re.compile(r"^[^，。,.!！？?\n]{0,4}的话")
 
 _CLAUSE = r"[^，。,.!！？?\n]"  # within one clause
+# Between a thing and what happens to it: "墙皮起壳了还没往下掉", "燃气灶没漏气": the thing is
+# named, the danger is denied.
+_NOT = r"(?<![没未不])"
 
 DANGERS = [
     Danger(
@@ -36,7 +39,7 @@ DANGERS = [
     ),
     Danger(
         "gas_leak", "gas",
-        re.compile(rf"(煤气|燃气|天然气|液化气){_CLAUSE}{{0,4}}(味|泄漏|泄露|漏了|漏气|呲|嘶嘶)|漏气|"
+        re.compile(rf"(煤气|燃气|天然气|液化气){_CLAUSE}{{0,4}}{_NOT}(味|泄漏|泄露|漏了|漏气|呲|嘶嘶)|漏气|"
                    rf"闻到{_CLAUSE}{{0,4}}(煤气|燃气|天然气)|臭鸡蛋味"),
         "请立即开窗通风，不要开关电器、不要在室内打电话，撤离后拨打燃气抢修电话或", "119",
         "gas_company",
@@ -51,20 +54,20 @@ DANGERS = [
     ),
     Danger(
         "sparks", "power",
-        re.compile(rf"火花|(电线|线路|插座|插头|电箱|电表箱|配电|开关|电闸){_CLAUSE}{{0,6}}(打火|冒火|跳火|拉弧|冒烟|烧|着了)|"
+        re.compile(rf"火花|(电线|线路|插座|插头|电箱|电表箱|配电|开关|电闸){_CLAUSE}{{0,6}}{_NOT}(打火|冒火|跳火|拉弧|冒烟|烧|着了)|"
                    r"漏电|电到人|触电"),
         "请不要靠近、不要用水扑救，能断电的先拉闸，并拨打", "119",
     ),
     Danger(
         "open_manhole", "facilities",
-        re.compile(rf"井盖{_CLAUSE}{{0,6}}(没了|丢|不见|被偷|掉|塌|破|碎|翻|掀|缺|移位|空)|没(有)?井盖|"
+        re.compile(rf"井盖{_CLAUSE}{{0,6}}{_NOT}(没了|丢|不见|被偷|掉|塌|破|碎|翻|掀|缺|移位|空)|没(有)?井盖|"
                    rf"下水井{_CLAUSE}{{0,4}}(敞|开着)"),
         "请在旁边设置提醒、看住行人和孩子，并拨打", "110",
     ),
     Danger(
         "falling_masonry", "facilities",
         re.compile(rf"(瓷砖|墙皮|外墙|墙砖|砖头|水泥块|玻璃|广告牌|空调外机|窗户){_CLAUSE}{{0,6}}"
-                   r"(掉下|掉落|往下掉|掉了?[一几两好]?[块片]|脱落|砸|坠落|摇摇欲坠|快掉)"),
+                   rf"{_NOT}(掉下|掉落|往下掉|掉了?[一几两好]?[块片]|脱落|砸|坠落|摇摇欲坠|快掉)"),
         "请远离下方、拉起警戒，并拨打", "110",
     ),
     Danger(

@@ -17,6 +17,7 @@ Both land in the parse as `urgency`: {danger, danger_confidence, modality, modal
 """
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 from typing import Any, Dict, List, Optional, Text
 
@@ -31,9 +32,13 @@ from rasa.shared.nlu.training_data.training_data import TrainingData
 from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.linear_model import LogisticRegression
 
+import bot.normalize
+import bot.taxonomy
+import bot.urgency
 from bot.normalize import pinyin
 from bot.taxonomy import category_for_intent
 from bot.urgency import NO_DANGER, NOW, rule_danger
+from nlu.source_fingerprint import source_fingerprint
 from nlu.stored_model import StoredModel
 
 MODEL_FILE = "danger_model.skops"
@@ -129,6 +134,11 @@ class DangerModel(StoredModel):
     @staticmethod
     def get_default_config() -> Dict[Text, Any]:
         return {"C": 10.0, "danger_weight": 10.0}
+
+    @classmethod
+    def fingerprint_addon(cls, config: Dict[Text, Any]) -> str:
+        # the labels are the rules' verdicts: new rules, new labels
+        return source_fingerprint(sys.modules[__name__], bot.normalize, bot.urgency, bot.taxonomy)
 
     @classmethod
     def _read(cls, directory: Path) -> Dict[Text, Any]:

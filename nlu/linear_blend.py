@@ -12,6 +12,7 @@ would run whatever code the file names.
 """
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 from typing import Any, Dict, List, Text
 
@@ -29,7 +30,9 @@ from rasa.shared.nlu.training_data.training_data import TrainingData
 from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.svm import LinearSVC
 
+import bot.normalize
 from bot.normalize import pinyin
+from nlu.source_fingerprint import source_fingerprint
 from nlu.stored_model import StoredModel
 
 MODEL_FILE = "linear_blend.skops"
@@ -73,6 +76,10 @@ class LinearIntentBlend(StoredModel, IntentClassifier):
         # explain: also put DIET's and the SVM's own rankings in the parse (make crossval weighs
         # the blend with them without training again)
         return {"C": 1.0, "weight": 0.5, "temperature": 0.1, "ranking_length": 10, "explain": False}
+
+    @classmethod
+    def fingerprint_addon(cls, config: Dict[Text, Any]) -> str:
+        return source_fingerprint(sys.modules[__name__], bot.normalize)
 
     @classmethod
     def _read(cls, directory: Path) -> Dict[Text, Any]:

@@ -16,7 +16,9 @@ from rasa.shared.nlu.constants import TEXT
 from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
 
+import bot.normalize
 from bot.normalize import for_classification
+from nlu.source_fingerprint import source_fingerprint
 
 ORIGINAL_TEXT = "original_text"
 
@@ -29,6 +31,10 @@ class TextNormalizer(GraphComponent):
     def create(cls, config: Dict[Text, Any], model_storage: ModelStorage, resource: Resource,
                execution_context: ExecutionContext) -> TextNormalizer:
         return cls()
+
+    @classmethod
+    def fingerprint_addon(cls, config: Dict[Text, Any]) -> str:
+        return source_fingerprint(bot.normalize)
 
     def _normalise(self, message: Message, keep_original: bool) -> None:
         text = message.get(TEXT)

@@ -67,3 +67,18 @@ def test_dangers_said_in_other_words_are_urgent(learned, text, kind):
 ])
 def test_everyday_reports_and_dangers_not_happening_now_are_not_urgent(learned, text):
     assert learned(text) is None
+
+
+@pytest.mark.model  # it imports Rasa's engine
+def test_editing_the_rules_trains_the_danger_model_again(monkeypatch):
+    """Rasa's training cache looks only at a component's class: the rules that label the danger
+    model's examples must count too, or `make train` would keep a model built on the old rules."""
+    import inspect
+
+    import bot.urgency
+    from nlu.danger_model import DangerModel
+    before = DangerModel.fingerprint_addon({})
+    original = inspect.getsource
+    monkeypatch.setattr(inspect, "getsource",
+                        lambda obj: original(obj) + ("\n# 新加的一条规则" if obj is bot.urgency else ""))
+    assert DangerModel.fingerprint_addon({}) != before

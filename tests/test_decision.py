@@ -63,6 +63,8 @@ def test_the_model_category_stands_for_an_urgent_report():
     "井盖响得厉害", "电动车在楼道充电", "消防通道堵死了 要是着火了消防车都进不来", "两家吵得都快打起来了",
     "热水器打不着火", "腿上被蚊子咬了好几个包", "灶上火苗特别小",
     "火警电话是多少", "家里老人要记的急救 火警 报警电话有哪些",  # the number's name, not a fire
+    # the thing named, the danger denied between them
+    "北面外墙的瓷砖鼓包了 还没往下掉 早点修", "燃气灶没漏气 就是点不着", "插座没冒烟 就是摸着烫手",
 ])
 def test_everyday_reports_are_not_urgent(text):
     assert find_danger(text) is None
