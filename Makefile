@@ -107,10 +107,10 @@ shell: $(MODEL)
 
 # Two passes over the model `make train` keeps: the tests that start no servers and drive no
 # browser on both cores, then the ones that do, one at a time (their servers and Chromium want
-# the machine to themselves).
+# the machine to themselves). Each pass ends with its slowest tests: where time goes.
 test: $(VENV)/.installed $(CHROMIUM) validate $(MODEL)
-	TEST_MODEL=$(MODEL) $(PY) -m pytest -n 2 -m "not servers and not browser"
-	TEST_MODEL=$(MODEL) $(PY) -m pytest -m "servers or browser"
+	TEST_MODEL=$(MODEL) $(PY) -m pytest -n 2 -m "not servers and not browser" --durations=15
+	TEST_MODEL=$(MODEL) $(PY) -m pytest -m "servers or browser" --durations=15
 
 # The inner loop: no training, no servers, no browser, no fuzzing, SQLite only (markers in pytest.ini).
 FAST_TIER = not model and not servers and not browser and not postgres and not fuzz

@@ -41,10 +41,10 @@ SECTION = "## Cross-validation over nlu_data (make crossval)"
 
 
 def explaining_config(out: Path) -> Path:
-    """config.yml with the linear blend also giving DIET's and the SVM's own rankings."""
+    """config.yml with the intent classifier also giving the SVM's margins."""
     config = yaml.safe_load((ROOT / "config.yml").read_text(encoding="utf-8"))
     for component in config["pipeline"]:
-        if component["name"].endswith("LinearIntentBlend"):
+        if component["name"].endswith("LinearIntentClassifier"):
             component["explain"] = True
     path = out / "config.yml"
     path.write_text(yaml.safe_dump(config, allow_unicode=True), encoding="utf-8")

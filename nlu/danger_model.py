@@ -18,12 +18,10 @@ Both land in the parse as `urgency`: {danger, danger_confidence, modality, modal
 from __future__ import annotations
 
 import sys
-from pathlib import Path
 from typing import Any, Dict, List, Optional, Text
 
 import numpy as np
 import scipy.sparse
-import skops.io
 from rasa.engine.recipes.default_recipe import DefaultV1Recipe
 from rasa.engine.storage.resource import Resource
 from rasa.shared.nlu.constants import INTENT, METADATA, METADATA_EXAMPLE, METADATA_INTENT, TEXT
@@ -38,13 +36,12 @@ import bot.urgency
 from bot.normalize import pinyin
 from bot.taxonomy import category_for_intent
 from bot.urgency import NO_DANGER, NOW, rule_danger
+from nlu import linear_store
 from nlu.source_fingerprint import source_fingerprint
 from nlu.stored_model import StoredModel
 
-MODEL_FILE = "danger_model.skops"
 MENTIONED = "mentioned"  # a danger named in a message that reports none
 URGENCY = "urgency"
-TRUSTED = [f"{scipy.sparse.csr_matrix.__module__}.{scipy.sparse.csr_matrix.__qualname__}"]
 
 
 def own_metadata(message: Message) -> Dict[str, Any]:
@@ -138,11 +135,7 @@ class DangerModel(StoredModel):
     @classmethod
     def fingerprint_addon(cls, config: Dict[Text, Any]) -> str:
         # the labels are the rules' verdicts: new rules, new labels
-        return source_fingerprint(sys.modules[__name__], bot.normalize, bot.urgency, bot.taxonomy)
-
-    @classmethod
-    def _read(cls, directory: Path) -> Dict[Text, Any]:
-        return skops.io.load(directory / MODEL_FILE, trusted=TRUSTED)
+        return source_fingerprint(sys.modules[__name__], bot.normalize, bot.urgency, bot.taxonomy, linear_store)
 
     def train(self, training_data: TrainingData) -> Resource:
         examples = [m for m in training_data.intent_examples if m.get(TEXT)]
@@ -151,7 +144,7 @@ class DangerModel(StoredModel):
             return self._resource
         self._model = train_models([m.get(TEXT) for m in examples], [d for d, _ in labels],
                                    [m for _, m in labels], self._config["C"], self._config["danger_weight"])
-        return self._write(lambda directory: skops.io.dump(self._model, directory / MODEL_FILE))
+        return self._write()
 
     def process(self, messages: List[Message]) -> List[Message]:
         if self._model is None:

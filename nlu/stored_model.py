@@ -1,18 +1,24 @@
-"""What the project's trainable NLU components share: a scikit-learn model that training writes
-to Rasa's model storage and loading reads back (each component says how, with skops)."""
+"""What the project's trainable NLU components share: scikit-learn vectorizers and linear
+classifiers that training writes to Rasa's model storage and loading reads back, as plain data
+(nlu/linear_store.py)."""
 from __future__ import annotations
 
 import contextlib
 from pathlib import Path
-from typing import Any, Dict, Text
+from typing import Any, Callable, Dict, Text
 
 from rasa.engine.graph import ExecutionContext, GraphComponent
 from rasa.engine.storage.resource import Resource
 from rasa.engine.storage.storage import ModelStorage
 
+from nlu import linear_store
+
 
 class StoredModel(GraphComponent):
     """A component whose `_model` (None until trained) lives in its resource's directory."""
+
+    # the functions its vectorizers may use as analyzers, by the name the stored model gives
+    analyzers: Dict[Text, Callable] = {}
 
     @staticmethod
     def get_default_config() -> Dict[Text, Any]:
@@ -36,14 +42,10 @@ class StoredModel(GraphComponent):
                 directory = reading.enter_context(model_storage.read_from(resource))
             except ValueError:  # trained without examples: nothing was stored
                 return cls(config, model_storage, resource)
-            return cls(config, model_storage, resource, cls._read(Path(directory)))
+            return cls(config, model_storage, resource, linear_store.load(Path(directory), cls.analyzers))
 
-    @classmethod
-    def _read(cls, directory: Path) -> Dict[Text, Any]:
-        raise NotImplementedError
-
-    def _write(self, write) -> Resource:
-        """Store the model with `write(directory)`; the resource for Rasa's graph."""
+    def _write(self) -> Resource:
+        """Store the trained model; the resource for Rasa's graph."""
         with self._storage.write_to(self._resource) as directory:
-            write(Path(directory))
+            linear_store.dump(self._model, Path(directory), self.analyzers)
         return self._resource

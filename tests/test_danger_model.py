@@ -1,5 +1,5 @@
-"""The learned danger signal (nlu/danger_model.py), trained on the project's own nlu_data/ as
-`rasa train` trains it, heard through `bot.urgency.find_danger` as the live bot hears it.
+"""The learned danger signal (nlu/danger_model.py) of the trained model, heard through
+`bot.urgency.find_danger` as the live bot hears it.
 
 The messages below are written for this test, not taken from the training data: the model must
 recognise dangers said in words the rules do not have (a dog by its breed, a lift stuck between
@@ -8,7 +8,6 @@ import pytest
 
 from bot.normalize import for_classification
 from bot.urgency import find_danger
-from conftest import ROOT
 
 @pytest.mark.model  # it imports Rasa's engine (ten seconds): not the fast tier
 @pytest.mark.parametrize("intent, metadata, label", [
@@ -27,18 +26,16 @@ def test_a_danger_named_outside_a_report_teaches_not_now(intent, metadata, label
 
 
 @pytest.fixture(scope="module")
-def learned():
-    from rasa.shared.importers.rasa import RasaFileImporter
+def learned(trained_model, tmp_path_factory):
+    """The danger model of the trained model, read from its archive as the bot reads it."""
+    import tarfile
 
-    from nlu.danger_model import DangerModel, labels_of, predict, train_models
-    examples = [m for m in RasaFileImporter(training_data_paths=[str(ROOT / "nlu_data")]).get_nlu_data().intent_examples
-                if m.get("text")]
-    for message in examples:
-        message.set("text", for_classification(message.get("text")))
-    labels = [labels_of(message) for message in examples]
-    config = DangerModel.get_default_config()
-    model = train_models([m.get("text") for m in examples], [d for d, _ in labels], [m for _, m in labels],
-                         config["C"], config["danger_weight"])
+    from nlu import linear_store
+    from nlu.danger_model import predict
+    folder = tmp_path_factory.mktemp("danger_model")
+    with tarfile.open(trained_model) as archive:
+        archive.extractall(folder, members=[m for m in archive.getmembers() if "DangerModel" in m.name])
+    model = linear_store.load(next(folder.rglob(linear_store.SETTINGS_FILE)).parent)
 
     def heard(text: str):
         text = for_classification(text)
@@ -46,7 +43,7 @@ def learned():
     return heard
 
 
-@pytest.mark.model  # it trains the danger model on nlu_data/: not the fast tier
+@pytest.mark.model  # it reads the trained model: not the fast tier
 @pytest.mark.parametrize("text, kind", [
     ("隔壁那只泰迪刚才扑上来把我孙女的手咬出血了", "dog_bite"),
     ("电梯哐的一下停在8楼和9楼中间 我爸还在里面出不来", "trapped_in_lift"),

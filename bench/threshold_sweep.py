@@ -1,0 +1,55 @@
+"""Weigh the intent classifier's temperature and the report threshold on `make crossval`'s
+held-out parses.
+
+`bench/crossval.py --parses FILE` keeps, for every held-out example, the SVM's margins (the
+classifier's `explain`); this ranks them with other temperatures and decides with other report
+thresholds, without training again, and prints macro-F1, none → ticket and reports missed for
+each. A choice made here is made on data the model had not seen."""
+import argparse
+import json
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bench"))
+from bot import decision  # noqa: E402
+from bot.evaluation import score_rows  # noqa: E402
+from benchmarks_md import write_section  # noqa: E402 - bench/ is this script's folder
+from nlu.linear_intents import ranked  # noqa: E402
+
+SECTION = "## The intent temperature and the report threshold, on cross-validation (bench/threshold_sweep.py)"
+
+
+def reranked(parse: dict, temperature: float) -> dict:
+    if "linear_margins" not in parse:  # nothing for the model to read (an emoji)
+        return parse
+    ranking = ranked(parse["linear_margins"], temperature)
+    return {**parse, "intent": ranking[0], "intent_ranking": ranking}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("parses", type=Path)
+    parser.add_argument("--write", action="store_true", help="put the table in docs/benchmarks.md")
+    args = parser.parse_args()
+    kept = json.loads(args.parses.read_text(encoding="utf-8"))
+    rows = [tuple(item["gold"]) for item in kept]
+    by_text = {item["gold"][2]: item["parse"] for item in kept}
+    lines = [f"The intent temperature and the report threshold on the {len(rows)} held-out parses of `make crossval`:", "",
+             "| temperature | report threshold | macro-F1 | none → ticket | reports missed | asked to confirm |",
+             "|---|---|---|---|---|---|"]
+    print("\n".join(lines))
+    for temperature in (0.05, 0.1, 0.2, 0.3):
+        for threshold in (0.4, 0.5, 0.6, 0.7):
+            decision.REPORT_CONFIDENCE = threshold
+            s = score_rows(rows, lambda text: reranked(by_text[text], temperature))
+            lines.append(f"| {temperature} | {threshold} | {s['macro_f1']:.3f} | "
+                         f"{s['none_false_ticket_rate']:.3f} | {s['report_missed_rate']:.3f} | {s['report_confirm_rate']:.3f} |")
+            print(lines[-1], flush=True)
+    if args.write:
+        write_section(SECTION, "\n".join([SECTION, "", *lines]) + "\n")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,116 @@
+"""The intent classifier: TF-IDF features of the text and a linear SVM.
+
+Residents' reports are short and keyword-rich, and the classic text classifier holds on them:
+character 1-3-grams (robust to segmentation errors and typos), jieba words, and the text's
+pinyin (a homophone typo, 燃汽 or 电悌, sounds like its word). The SVM's scores become an
+intent ranking by a softmax with a temperature, so that `bot.decision` reads confidences as
+it would from any Rasa classifier. DIET was blended with it until cross-validation showed it
+added nothing the SVM did not already know (docs/benchmarks.md), at three quarters of the
+training time.
+
+The trained vectorizers and SVM are stored as plain data (nlu/linear_store.py): loading a
+model never runs code its files name.
+"""
+from __future__ import annotations
+
+import sys
+from typing import Any, Dict, List, Text
+
+import numpy as np
+import scipy.sparse
+from rasa.engine.recipes.default_recipe import DefaultV1Recipe
+from rasa.engine.storage.resource import Resource
+from rasa.nlu.classifiers.classifier import IntentClassifier
+from rasa.nlu.constants import TOKENS_NAMES
+from rasa.shared.nlu.constants import INTENT, TEXT
+from rasa.shared.nlu.training_data.message import Message
+from rasa.shared.nlu.training_data.training_data import TrainingData
+from sklearn.feature_extraction.text import TfidfVectorizer
+from sklearn.svm import LinearSVC
+
+import bot.normalize
+from bot.normalize import pinyin
+from nlu import linear_store
+from nlu.source_fingerprint import source_fingerprint
+from nlu.stored_model import StoredModel
+
+def _given_tokens(tokens: List[Text]) -> List[Text]:
+    """The analyzer of the word vectorizer: the jieba tokens the pipeline already made."""
+    return tokens
+
+
+@DefaultV1Recipe.register(DefaultV1Recipe.ComponentType.INTENT_CLASSIFIER, is_trainable=True)
+class LinearIntentClassifier(StoredModel, IntentClassifier):
+    """Ranks the intents by a linear SVM over the text's characters, words and sounds."""
+
+    analyzers = {"given_tokens": _given_tokens}
+
+    @staticmethod
+    def get_default_config() -> Dict[Text, Any]:
+        # temperature: the softmax's over the SVM's margins (lower: surer confidences).
+        # explain: also put the margins themselves in the parse (bench/threshold_sweep.py weighs
+        # other temperatures on make crossval's held-out parses without training again)
+        return {"C": 1.0, "temperature": 0.1, "ranking_length": 10, "explain": False}
+
+    @classmethod
+    def fingerprint_addon(cls, config: Dict[Text, Any]) -> str:
+        return source_fingerprint(sys.modules[__name__], bot.normalize, linear_store)
+
+    def train(self, training_data: TrainingData) -> Resource:
+        examples = [m for m in training_data.intent_examples if m.get(INTENT) and m.get(TEXT)]
+        if not examples:
+            return self._resource
+        chars = TfidfVectorizer(analyzer="char", ngram_range=(1, 3), sublinear_tf=True)
+        words = TfidfVectorizer(analyzer=_given_tokens, sublinear_tf=True)
+        # the sound of the text: a homophone typo (燃汽, 电悌) shares its syllables with the word
+        sounds = TfidfVectorizer(analyzer="word", token_pattern=r"\S+", ngram_range=(1, 2), sublinear_tf=True)
+        chars.fit([m.get(TEXT) for m in examples])
+        words.fit([_tokens(m) for m in examples])
+        sounds.fit([pinyin(m.get(TEXT)) for m in examples])
+        self._model = {"chars": chars, "words": words, "sounds": sounds, "svm": LinearSVC(C=self._config["C"])}
+        self._model["svm"].fit(self._features(examples), [m.get(INTENT) for m in examples])
+        return self._write()
+
+    def _features(self, messages: List[Message]) -> scipy.sparse.csr_matrix:
+        return scipy.sparse.hstack([self._model["chars"].transform([m.get(TEXT) or "" for m in messages]),
+                                    self._model["words"].transform([_tokens(m) for m in messages]),
+                                    self._model["sounds"].transform([pinyin(m.get(TEXT) or "") for m in messages])]
+                                   ).tocsr()
+
+    def process(self, messages: List[Message]) -> List[Message]:
+        # nothing to read (an emoji alone, or no model): no intent, as Rasa's classifiers say it,
+        # which the FallbackClassifier after it turns into nlu_fallback
+        for message in messages:
+            message.set(INTENT, {"name": None, "confidence": 0.0}, add_to_output=True)
+            message.set("intent_ranking", [], add_to_output=True)
+        messages_with_text = [m for m in messages if m.get(TEXT)]
+        if self._model is None or not messages_with_text:
+            return messages
+        margins_of = self._model["svm"].decision_function(self._features(messages_with_text))
+        for message, margins in zip(messages_with_text, margins_of):
+            if self._config["explain"]:
+                message.set("linear_margins", dict(zip(self._model["svm"].classes_, margins.tolist())),
+                            add_to_output=True)
+            ranking = ranked(dict(zip(self._model["svm"].classes_, margins.tolist())), self._config["temperature"],
+                             self._config["ranking_length"])
+            message.set(INTENT, ranking[0], add_to_output=True)
+            message.set("intent_ranking", ranking, add_to_output=True)
+        return messages
+
+    def process_training_data(self, training_data: TrainingData) -> TrainingData:
+        return training_data
+
+
+def ranked(margins: Dict[Text, float], temperature: float, length: int = 10) -> List[Dict[Text, Any]]:
+    """The intent ranking the SVM's margins give: a softmax with the temperature, surest first."""
+    names = list(margins)
+    values = np.array([margins[name] for name in names])
+    scaled = np.exp((values - values.max()) / temperature)
+    confidences = scaled / scaled.sum()
+    ranking = sorted(({"name": name, "confidence": float(c)} for name, c in zip(names, confidences)),
+                     key=lambda item: -item["confidence"])
+    return ranking[:length]
+
+
+def _tokens(message: Message) -> List[Text]:
+    return [token.text for token in message.get(TOKENS_NAMES[TEXT]) or []]

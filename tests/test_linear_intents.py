@@ -1,0 +1,117 @@
+"""The intent classifier (nlu/linear_intents.py) is stored as plain data (nlu/linear_store.py):
+it loads as it was trained, and loading never runs code a model file names (a pickle would)."""
+import json
+from pathlib import Path
+
+import numpy as np
+
+import pytest
+from rasa.engine.graph import ExecutionContext, GraphSchema
+from rasa.engine.storage.local_model_storage import LocalModelStorage
+from rasa.engine.storage.resource import Resource
+from rasa.nlu.constants import TOKENS_NAMES
+from rasa.nlu.tokenizers.tokenizer import Token
+from rasa.shared.nlu.constants import INTENT, TEXT
+from rasa.shared.nlu.training_data.message import Message
+from rasa.shared.nlu.training_data.training_data import TrainingData
+
+from nlu.linear_intents import LinearIntentClassifier
+from nlu.linear_store import ARRAYS_FILE, SETTINGS_FILE, UnreadableModel
+
+EXAMPLES = {"report_elevator": ["5号楼 电梯 坏了", "电梯 困人 了", "电梯 停在 三楼 不动"],
+            "report_heating": ["暖气 不热", "7号楼 暖气 又 不热 了", "家里 暖气 冰凉"],
+            "greet": ["你好", "你好 呀", "在吗 小助手"]}
+RESOURCE = Resource("linear_intent_classifier")
+
+
+def message(text: str, intent: str | None = None) -> Message:
+    """A message as the pipeline hands it on: tokenized (here at the spaces) by then."""
+    tokenized = Message(data={TEXT: text, **({INTENT: intent} if intent else {})})
+    tokenized.set(TOKENS_NAMES[TEXT], [Token(word, 0) for word in text.split()])
+    return tokenized
+
+
+def rankings(classifier: LinearIntentClassifier) -> list:
+    return [m.get("intent_ranking") for m in classifier.process([message(t) for t in ("电梯 又 坏了", "暖气 不热", "你好")])]
+
+
+def load(storage: LocalModelStorage) -> LinearIntentClassifier:
+    return LinearIntentClassifier.load({}, storage, RESOURCE, ExecutionContext(GraphSchema({}), "test"))
+
+
+@pytest.fixture
+def storage(tmp_path) -> LocalModelStorage:
+    return LocalModelStorage(tmp_path)
+
+
+def test_a_stored_classifier_loads_and_ranks_as_the_trained_one(storage):
+    trained = LinearIntentClassifier.create({}, storage, RESOURCE, ExecutionContext(GraphSchema({}), "test"))
+    trained.train(TrainingData([message(text, intent) for intent, texts in EXAMPLES.items() for text in texts]))
+    assert rankings(load(storage)) == rankings(trained)
+    assert [ranking[0]["name"] for ranking in rankings(trained)] == ["report_elevator", "report_heating", "greet"]
+    with storage.read_from(RESOURCE) as directory:
+        assert sorted(path.name for path in directory.iterdir()) == sorted([SETTINGS_FILE, ARRAYS_FILE])
+
+
+def trained_and_stored(storage) -> Path:
+    classifier = LinearIntentClassifier.create({}, storage, RESOURCE, ExecutionContext(GraphSchema({}), "test"))
+    classifier.train(TrainingData([message(text, intent) for intent, texts in EXAMPLES.items() for text in texts]))
+    with storage.read_from(RESOURCE) as directory:
+        return Path(directory)
+
+
+@pytest.mark.parametrize("tamper", [
+    lambda settings: settings["svm"].update(kind="os.system"),  # a kind it does not build
+    lambda settings: settings["words"]["params"].update(analyzer={"analyzer": "system"}),  # a function not its own
+])
+def test_a_stored_model_naming_anything_else_is_refused(storage, tamper):
+    directory = trained_and_stored(storage)
+    settings = json.loads((directory / SETTINGS_FILE).read_text(encoding="utf-8"))
+    tamper(settings)
+    (directory / SETTINGS_FILE).write_text(json.dumps(settings), encoding="utf-8")
+    with pytest.raises(UnreadableModel, match="make train"):
+        load(storage)
+
+
+class RunsCode:
+    """What a hostile pickle does: unpickling it calls `Path.touch`."""
+
+    def __init__(self, witness: Path) -> None:
+        self.witness = witness
+
+    def __reduce__(self):
+        return Path.touch, (self.witness,)
+
+
+def test_a_pickle_among_the_arrays_is_refused_unopened(storage, tmp_path):
+    directory = trained_and_stored(storage)
+    with np.load(directory / ARRAYS_FILE) as arrays:
+        kept = dict(arrays)
+    kept["svm.coef_"] = np.array([RunsCode(tmp_path / "ran")], dtype=object)
+    np.savez(directory / ARRAYS_FILE, **kept)
+    with pytest.raises(UnreadableModel, match="make train"):
+        load(storage)
+    assert not (tmp_path / "ran").exists()
+
+
+def test_a_classifier_trained_without_intent_examples_ranks_nothing(storage):
+    assert rankings(load(storage)) == [[], [], []]
+
+
+def test_a_message_with_nothing_to_read_has_no_intent(storage):
+    """An emoji alone is empty once normalised: no intent, which the FallbackClassifier after the
+    classifier turns into nlu_fallback (it fails on a message with no intent at all)."""
+    classifier = LinearIntentClassifier.create({}, storage, RESOURCE, ExecutionContext(GraphSchema({}), "test"))
+    classifier.train(TrainingData([message(text, intent) for intent, texts in EXAMPLES.items() for text in texts]))
+    empty = Message(data={TEXT: ""})
+    classifier.process([empty])
+    assert empty.get(INTENT) == {"name": None, "confidence": 0.0}
+
+
+def test_the_ranking_is_a_distribution_surest_first(storage):
+    trained = LinearIntentClassifier.create({}, storage, RESOURCE, ExecutionContext(GraphSchema({}), "test"))
+    trained.train(TrainingData([message(text, intent) for intent, texts in EXAMPLES.items() for text in texts]))
+    for ranking in rankings(trained):
+        confidences = [item["confidence"] for item in ranking]
+        assert confidences == sorted(confidences, reverse=True)
+        assert sum(confidences) == pytest.approx(1.0)
