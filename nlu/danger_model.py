@@ -17,7 +17,6 @@ Both land in the parse as `urgency`: {danger, danger_confidence, modality, modal
 """
 from __future__ import annotations
 
-import sys
 from typing import Any, Dict, List, Optional, Text
 
 import numpy as np
@@ -36,8 +35,6 @@ import bot.urgency
 from bot.normalize import pinyin
 from bot.taxonomy import category_for_intent
 from bot.urgency import NO_DANGER, NOW, rule_danger
-from nlu import linear_store
-from nlu.source_fingerprint import source_fingerprint
 from nlu.stored_model import StoredModel
 
 MENTIONED = "mentioned"  # a danger named in a message that reports none
@@ -132,10 +129,8 @@ class DangerModel(StoredModel):
     def get_default_config() -> Dict[Text, Any]:
         return {"C": 10.0, "danger_weight": 10.0}
 
-    @classmethod
-    def fingerprint_addon(cls, config: Dict[Text, Any]) -> str:
-        # the labels are the rules' verdicts: new rules, new labels
-        return source_fingerprint(sys.modules[__name__], bot.normalize, bot.urgency, bot.taxonomy, linear_store)
+    # the labels are the rules' verdicts: new rules, new labels
+    learns_from = (bot.normalize, bot.urgency, bot.taxonomy)
 
     def train(self, training_data: TrainingData) -> Resource:
         examples = [m for m in training_data.intent_examples if m.get(TEXT)]

@@ -13,7 +13,6 @@ model never runs code its files name.
 """
 from __future__ import annotations
 
-import sys
 from typing import Any, Dict, List, Text
 
 import numpy as np
@@ -30,9 +29,8 @@ from sklearn.svm import LinearSVC
 
 import bot.normalize
 from bot.normalize import pinyin
-from nlu import linear_store
-from nlu.source_fingerprint import source_fingerprint
 from nlu.stored_model import StoredModel
+
 
 def _given_tokens(tokens: List[Text]) -> List[Text]:
     """The analyzer of the word vectorizer: the jieba tokens the pipeline already made."""
@@ -44,6 +42,7 @@ class LinearIntentClassifier(StoredModel, IntentClassifier):
     """Ranks the intents by a linear SVM over the text's characters, words and sounds."""
 
     analyzers = {"given_tokens": _given_tokens}
+    learns_from = (bot.normalize,)
 
     @staticmethod
     def get_default_config() -> Dict[Text, Any]:
@@ -51,10 +50,6 @@ class LinearIntentClassifier(StoredModel, IntentClassifier):
         # explain: also put the margins themselves in the parse (bench/threshold_sweep.py weighs
         # other temperatures on make crossval's held-out parses without training again)
         return {"C": 1.0, "temperature": 0.1, "ranking_length": 10, "explain": False}
-
-    @classmethod
-    def fingerprint_addon(cls, config: Dict[Text, Any]) -> str:
-        return source_fingerprint(sys.modules[__name__], bot.normalize, linear_store)
 
     def train(self, training_data: TrainingData) -> Resource:
         examples = [m for m in training_data.intent_examples if m.get(INTENT) and m.get(TEXT)]
@@ -88,11 +83,10 @@ class LinearIntentClassifier(StoredModel, IntentClassifier):
             return messages
         margins_of = self._model["svm"].decision_function(self._features(messages_with_text))
         for message, margins in zip(messages_with_text, margins_of):
+            by_intent = dict(zip(self._model["svm"].classes_, margins.tolist()))
             if self._config["explain"]:
-                message.set("linear_margins", dict(zip(self._model["svm"].classes_, margins.tolist())),
-                            add_to_output=True)
-            ranking = ranked(dict(zip(self._model["svm"].classes_, margins.tolist())), self._config["temperature"],
-                             self._config["ranking_length"])
+                message.set("linear_margins", by_intent, add_to_output=True)
+            ranking = ranked(by_intent, self._config["temperature"], self._config["ranking_length"])
             message.set(INTENT, ranking[0], add_to_output=True)
             message.set("intent_ranking", ranking, add_to_output=True)
         return messages

@@ -4,14 +4,17 @@ classifiers that training writes to Rasa's model storage and loading reads back,
 from __future__ import annotations
 
 import contextlib
+import sys
 from pathlib import Path
-from typing import Any, Callable, Dict, Text
+from types import ModuleType
+from typing import Any, Callable, Dict, Text, Tuple
 
 from rasa.engine.graph import ExecutionContext, GraphComponent
 from rasa.engine.storage.resource import Resource
 from rasa.engine.storage.storage import ModelStorage
 
 from nlu import linear_store
+from nlu.source_fingerprint import source_fingerprint
 
 
 class StoredModel(GraphComponent):
@@ -19,6 +22,8 @@ class StoredModel(GraphComponent):
 
     # the functions its vectorizers may use as analyzers, by the name the stored model gives
     analyzers: Dict[Text, Callable] = {}
+    # the modules besides its own whose code shapes what it learns (nlu/source_fingerprint.py)
+    learns_from: Tuple[ModuleType, ...] = ()
 
     @staticmethod
     def get_default_config() -> Dict[Text, Any]:
@@ -28,6 +33,10 @@ class StoredModel(GraphComponent):
                  model: Dict[Text, Any] | None = None) -> None:
         self._config = {**self.get_default_config(), **config}
         self._storage, self._resource, self._model = model_storage, resource, model
+
+    @classmethod
+    def fingerprint_addon(cls, config: Dict[Text, Any]) -> str:
+        return source_fingerprint(sys.modules[cls.__module__], linear_store, *cls.learns_from)
 
     @classmethod
     def create(cls, config: Dict[Text, Any], model_storage: ModelStorage, resource: Resource,
