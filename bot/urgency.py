@@ -6,6 +6,9 @@ company hotline; without one the public number is given.
 """
 import re
 from dataclasses import dataclass
+from functools import lru_cache
+
+from pypinyin import Style, lazy_pinyin
 
 
 @dataclass(frozen=True)
@@ -113,9 +116,39 @@ _ASKED = re.compile(r"打什么电话|打哪个电话|打哪个|电话是多少|
 _HERE_AND_NOW = re.compile(r"现在|刚才|刚刚|正在|还在|快来|救命|赶紧|我家|家里|楼道里|屋里|!")
 
 
+# The words of the dangers that residents mistype by sound (电体困人, 一股煤汽味, 燃汽灶): the rules
+# read such a span as the word when it sounds the same and keeps one of its characters. A span
+# that differs in a word of grammar (没气 sounds like 煤气), or is itself a word (燃起), is not a
+# typo. Words whose sound other common words share (漏电 and 楼电梯, 火花 and 火化) are left out.
+_SOUND_ALIKE_WORDS = ("电梯", "燃气", "煤气", "天然气", "液化气", "井盖")
+_NOT_A_TYPO = set("没不无未有的了是在也都就还别")
+_WORDS_THAT_SOUND_ALIKE = ("燃起",)
+
+
+@lru_cache(maxsize=8192)
+def _syllable(character: str) -> str:
+    return lazy_pinyin(character, style=Style.NORMAL)[0] if "\u4e00" <= character <= "\u9fff" else character
+
+
+def sounds_restored(text: str) -> str:
+    """`text` with sound-alike typos of the danger words written as the words (same length)."""
+    sounds = [_syllable(character) for character in text]
+    characters = list(text)
+    for word in _SOUND_ALIKE_WORDS:
+        target = [_syllable(character) for character in word]
+        for start in range(len(text) - len(word) + 1):
+            span = characters[start:start + len(word)]
+            if (sounds[start:start + len(word)] == target and "".join(span) not in (word, *_WORDS_THAT_SOUND_ALIKE)
+                    and any(a == b for a, b in zip(span, word))
+                    and not any(a != b and a in _NOT_A_TYPO for a, b in zip(span, word))):
+                characters[start:start + len(word)] = word
+    return "".join(characters)
+
+
 def _scan(text: str) -> tuple[Danger | None, set[str]]:
     """The first danger the rules find happening now, and the kinds they found only negated or
     not happening now (没有煤气味, 上次着火以后)."""
+    text = sounds_restored(text)
     set_aside: set[str] = set()
     asked = bool(_ASKED.search(text)) and not _HERE_AND_NOW.search(text)
     for danger in DANGERS:

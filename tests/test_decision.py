@@ -70,6 +70,23 @@ def test_everyday_reports_are_not_urgent(text):
     assert find_danger(text) is None
 
 
+@pytest.mark.parametrize("text, kind", [
+    ("电体困人 5幢 快快快", "trapped_in_lift"), ("楼道里一股煤汽味 熏得头疼", "gas_leak"),
+    ("厨房里然气味好重", "gas_leak"), ("井该不见了 下面好深", "open_manhole"),
+])
+def test_a_danger_word_typed_by_its_sound_is_still_the_danger(text, kind):
+    assert find_danger(text).kind == kind
+
+
+@pytest.mark.parametrize("text", [
+    "暖气片摸着是凉的 感觉没气了",  # 没气 sounds like 煤气
+    "3单元一楼电线老化了 找人换换",  # 楼电 sounds like 漏电
+    "楼下饭店燃起的油烟太呛了",  # 燃起 is a word, not 燃气 mistyped
+])
+def test_words_that_only_sound_like_a_danger_word_are_left_as_written(text):
+    assert find_danger(text) is None
+
+
 def test_a_very_confident_non_report_is_not_overruled_by_a_danger_word():
     assert decide(parse("着火了怎么报警 119吗", ("faq", 0.95))).category == NONE
 
