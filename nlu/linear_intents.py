@@ -62,7 +62,9 @@ class LinearIntentClassifier(StoredModel, IntentClassifier):
         chars.fit([m.get(TEXT) for m in examples])
         words.fit([_tokens(m) for m in examples])
         sounds.fit([pinyin(m.get(TEXT)) for m in examples])
-        self._model = {"chars": chars, "words": words, "sounds": sounds, "svm": LinearSVC(C=self._config["C"])}
+        # liblinear shuffles the examples: a fixed seed, so that the same data trains the same model
+        self._model = {"chars": chars, "words": words, "sounds": sounds,
+                       "svm": LinearSVC(C=self._config["C"], random_state=0)}
         self._model["svm"].fit(self._features(examples), [m.get(INTENT) for m in examples])
         return self._write()
 
