@@ -25,6 +25,10 @@ _NEGATION = re.compile(r"(没有|没人|无人|没|不是|不会|并非|别|防�
 # "要是起火就完了", "真着火了怎么办": a fear, not a danger happening now
 _HYPOTHETICAL = re.compile(r"(要是|如果|万一|假如|一旦|哪天|到时候|真要|真(?!的)|担心|担忧|害怕|生怕|怕|早晚|迟早|容易)"
                            r"[^，。,.!！？?\n]{0,8}$")
+# A condition inside the words a rule matched, between the thing and what would happen to it
+# ("电梯三天两头坏 就怕哪天她关在里面出不来"). Fear as a feeling (害怕, 吓) is left out: it is how
+# people in a real emergency talk.
+_CONDITION_WITHIN = re.compile(r"要是|如果|万一|假如|一旦|哪天|到时候|真要|就怕|生怕")
 # "独居老人联系不上的话…", "燃气漏了的话找谁": a condition, said after the danger.
 _CONDITION_AFTER = re.compile(r"^[^，。,.!！？?\n]{0,4}的话")
 
@@ -114,6 +118,11 @@ _PAST_AFTER = re.compile(r"^.{0,2}(以后|之后|后来|那次|那回|过后)")
 _ASKED = re.compile(r"打什么电话|打哪个电话|打哪个|电话是多少|号码是多少|找谁处理|怎么预防|如何预防|怎么自救|如何自救|"
                     r"要注意什么|怎么避免|应该往|有什么区别")
 _HERE_AND_NOW = re.compile(r"现在|刚才|刚刚|正在|还在|快来|救命|赶紧|我家|家里|楼道里|屋里|!")
+# A danger seen in the news, a video or a dream ("新闻说隔壁市有个小区着火了", "梦见被关在电梯里"):
+# not one to send anyone to, unless the message places it here (楼下, 5号楼, 我们小区) or now.
+_DREAMT = re.compile(r"梦见|梦到|做梦|做了个梦|噩梦|梦里")
+_SEEN_ELSEWHERE = re.compile(r"新闻|视频|朋友圈|抖音|快手|微博|电视|网上|报道|热搜|听说|据说")
+_HERE = re.compile(r"我们|咱|本小区|这个小区|楼下|楼上|楼道|门口|\d+号楼|\d+栋|\d+幢|单元")
 
 
 # The words of the dangers that residents mistype by sound (电体困人, 一股煤汽味, 燃汽灶): the rules
@@ -145,18 +154,21 @@ def sounds_restored(text: str) -> str:
     return "".join(characters)
 
 
-def _scan(text: str) -> tuple[Danger | None, set[str]]:
+def scan(text: str) -> tuple[Danger | None, set[str]]:
     """The first danger the rules find happening now, and the kinds they found only negated or
-    not happening now (没有煤气味, 上次着火以后)."""
+    not happening now (没有煤气味, 上次着火以后) or not here (新闻说…着火了)."""
     text = sounds_restored(text)
     set_aside: set[str] = set()
     asked = bool(_ASKED.search(text)) and not _HERE_AND_NOW.search(text)
+    elsewhere = bool(_DREAMT.search(text)) or (bool(_SEEN_ELSEWHERE.search(text))
+                                               and not _HERE_AND_NOW.search(text) and not _HERE.search(text))
     for danger in DANGERS:
         for match in danger.pattern.finditer(text):
             before = text[max(0, match.start() - 3):match.start()]
             clause = text[max(0, match.start() - 10):match.start()]
-            if (asked or _NEGATION.search(before) or _HYPOTHETICAL.search(clause)
+            if (asked or elsewhere or _NEGATION.search(before) or _HYPOTHETICAL.search(clause)
                     or _PAST_BEFORE.search(text[max(0, match.start() - 20):match.start()])
+                    or _CONDITION_WITHIN.search(match.group())
                     or _PAST_AFTER.search(text[match.end():]) or _CONDITION_AFTER.search(text[match.end():])):
                 set_aside.add(danger.kind)
                 continue
@@ -167,7 +179,7 @@ def _scan(text: str) -> tuple[Danger | None, set[str]]:
 def rule_danger(text: str) -> Danger | None:
     """The first urgent situation the rules find in the message, unless it is negated (没有煤气味),
     over (上次着火以后), feared (万一着火) or asked about in general (燃气泄漏打什么电话)."""
-    return _scan(text)[0]
+    return scan(text)[0]
 
 
 def find_danger(text: str, learned: dict | None = None) -> Danger | None:
@@ -178,7 +190,7 @@ def find_danger(text: str, learned: dict | None = None) -> Danger | None:
 
 def assess(text: str, learned: dict | None = None) -> tuple[Danger | None, bool]:
     """`find_danger`, and whether the rules found it (True) or only the learned model (False)."""
-    ruled, set_aside = _scan(text)
+    ruled, set_aside = scan(text)
     if not learned:
         return ruled, ruled is not None
     not_now = float(learned.get("modality_confidence") or 0) if learned.get("modality", NOW) != NOW else 0.0

@@ -34,7 +34,7 @@ import bot.taxonomy
 import bot.urgency
 from bot.normalize import pinyin
 from bot.taxonomy import category_for_intent
-from bot.urgency import NO_DANGER, NOW, rule_danger
+from bot.urgency import NO_DANGER, NOW, scan
 from nlu.stored_model import StoredModel
 
 MENTIONED = "mentioned"  # a danger named in a message that reports none
@@ -59,10 +59,13 @@ def labels_of(message: Message) -> tuple[Optional[str], Optional[str]]:
     danger = meta.get("danger")
     if danger:
         return str(danger), (NOW if danger != NO_DANGER else None)
-    found = rule_danger(text)
-    if found is None:
-        return NO_DANGER, None
-    return (found.kind, NOW) if category_for_intent(message.get(INTENT) or "") else (NO_DANGER, MENTIONED)
+    found, set_aside = scan(text)
+    report = category_for_intent(message.get(INTENT) or "") is not None
+    if found is not None and report:
+        return found.kind, NOW
+    # a danger named outside a report, or named in a message the rules see it is not happening
+    # in (news from elsewhere, a dream): only mentioned
+    return (NO_DANGER, MENTIONED) if (found is not None or set_aside) and not report else (NO_DANGER, None)
 
 
 class _Features:

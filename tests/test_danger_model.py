@@ -10,17 +10,18 @@ from bot.normalize import for_classification
 from bot.urgency import find_danger
 
 @pytest.mark.model  # it imports Rasa's engine (ten seconds): not the fast tier
-@pytest.mark.parametrize("intent, metadata, label", [
-    ("report_gas", {}, ("gas_leak", "now")),  # a report: the rules' danger, now
-    ("chitchat", {}, ("none", "mentioned")),  # news from elsewhere: only mentioned
-    ("neighbour_post", {}, ("none", "mentioned")),
-    ("ask_info", {"modality": "asked"}, ("none", "asked")),  # the block's word first
+@pytest.mark.parametrize("intent, text, metadata, label", [
+    ("report_gas", "楼道里一股燃气味", {}, ("gas_leak", "now")),  # a report: the rules' danger, now
+    ("chitchat", "新闻说外地有个小区燃气泄漏了", {}, ("none", "mentioned")),  # news from elsewhere
+    ("chitchat", "楼道里一股燃气味 好像是谁家在炖肉", {}, ("none", "mentioned")),  # no report: only mentioned
+    ("neighbour_post", "万一燃气泄漏了怎么办 大家注意关阀门", {}, ("none", "mentioned")),
+    ("ask_info", "燃气泄漏了怎么办", {"modality": "asked"}, ("none", "asked")),  # the block's word first
 ])
-def test_a_danger_named_outside_a_report_teaches_not_now(intent, metadata, label):
+def test_a_danger_named_outside_a_report_teaches_not_now(intent, text, metadata, label):
     from rasa.shared.nlu.training_data.message import Message
 
     from nlu.danger_model import labels_of
-    message = Message(data={"text": "新闻说外地有个小区燃气泄漏了", "intent": intent,
+    message = Message(data={"text": text, "intent": intent,
                             "metadata": {"intent": metadata} if metadata else {}})
     assert labels_of(message) == label
 

@@ -130,14 +130,17 @@ def test_a_request_for_a_person_alone_is_not_a_report():
 
 @pytest.mark.parametrize("text", [
     "上次2号楼着火以后楼道里的灯一直没修", "去年电梯困过人 到现在也没人来查",  # over
-    "万一着火了人都跑不出去", "要是漏电了电到孩子怎么办",  # feared
+    "万一着火了人都跑不出去", "要是漏电了电到孩子怎么办", "电梯三天两头坏 就怕哪天老人关在里面出不来",  # feared
     "燃气泄漏打什么电话", "电梯困人怎么自救",  # asked about in general
+    "看新闻说外地有个小区燃气爆炸了 好吓人", "昨晚做梦梦见家里着火了 吓醒了",  # elsewhere, dreamt
 ])
 def test_a_danger_that_is_over_feared_or_asked_about_is_not_urgent(text):
     assert find_danger(text) is None
 
 
-@pytest.mark.parametrize("text", ["家里煤气味好大怎么办", "上次修好了 现在又冒烟了", "樓道裡著火了"])
+@pytest.mark.parametrize("text", ["家里煤气味好大怎么办", "上次修好了 现在又冒烟了", "樓道裡著火了",
+                                  "听说5号楼电梯困人了 里面有小孩", "朋友圈说我们小区3号楼着火了",
+                                  "电梯里我妈害怕得直哭 出不来"])
 def test_a_danger_happening_now_is_urgent_however_it_is_asked_or_written(text):
     assert decide(parse(text, ("report_safety_security", 0.6))).urgent
 
