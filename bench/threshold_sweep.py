@@ -4,7 +4,8 @@ held-out parses.
 `bench/crossval.py --parses FILE` keeps, for every held-out example, the SVM's margins (the
 classifier's `explain`); this ranks them with other temperatures and decides with other report
 thresholds, without training again, and prints macro-F1, none → ticket and reports missed for
-each. A choice made here is made on data the model had not seen."""
+each; then urgent recall and precision for other bars of the learned danger. A choice made here
+is made on data the model had not seen."""
 import argparse
 import json
 import sys
@@ -13,7 +14,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
-from bot import decision  # noqa: E402
+from bot import decision, urgency  # noqa: E402
+from bot.decision import REPORT_CONFIDENCE  # noqa: E402
+from bot.urgency import LEARNED_DANGER  # noqa: E402
 from bot.evaluation import score_rows  # noqa: E402
 from benchmarks_md import write_section  # noqa: E402 - bench/ is this script's folder
 from nlu.linear_intents import ranked  # noqa: E402
@@ -47,6 +50,16 @@ def main() -> None:
             lines.append(f"| {temperature} | {threshold} | {s['macro_f1']:.3f} | "
                          f"{s['none_false_ticket_rate']:.3f} | {s['report_missed_rate']:.3f} | {s['report_confirm_rate']:.3f} |")
             print(lines[-1], flush=True)
+    decision.REPORT_CONFIDENCE = REPORT_CONFIDENCE
+    lines += ["", "The learned danger's bar (`bot.urgency.LEARNED_DANGER`, a danger the rules do not name) on the same "
+              "parses, at the chosen temperature and report threshold:", "",
+              "| learned danger from | urgent recall | urgent precision |", "|---|---|---|"]
+    for bar in (0.3, 0.4, 0.5, 0.6, 0.7):
+        urgency.LEARNED_DANGER = bar
+        s = score_rows(rows, by_text.__getitem__)
+        lines.append(f"| {bar} | {s['urgent_recall']:.3f} | {s['urgent_precision']:.3f} |")
+        print(lines[-1], flush=True)
+    urgency.LEARNED_DANGER = LEARNED_DANGER
     if args.write:
         write_section(SECTION, "\n".join([SECTION, "", *lines]) + "\n")
 
