@@ -46,6 +46,8 @@ def test_the_fallback_classifier_is_looked_past_when_the_report_is_confident_eno
     ("孩子被楼下的狗咬了一口", "pets", "120"),
     ("7号楼发生火警了 快来人", "safety_security", "119"),
     ("5栋独居的王奶奶敲门不应 两天没见了", "care_request", "110"),
+    ("3号楼楼顶有个人站在边上 好像要跳楼", "safety_security", "110"),
+    ("有个孩子爬到12楼窗户外面了 家里没人", "safety_security", "110"),
 ])
 def test_urgent_dangers_are_caught_with_the_number_that_fits(text, category, number):
     unsure = decide(parse(text, ("nlu_fallback", 0.4), ("chitchat", 0.2)))
@@ -65,6 +67,7 @@ def test_the_model_category_stands_for_an_urgent_report():
     "火警电话是多少", "家里老人要记的急救 火警 报警电话有哪些",  # the number's name, not a fire
     # the thing named, the danger denied between them
     "北面外墙的瓷砖鼓包了 还没往下掉 早点修", "燃气灶没漏气 就是点不着", "插座没冒烟 就是摸着烫手",
+    "物业费又涨了 我都想跳楼了", "有人站在窗台上擦玻璃 水滴到楼下了", "楼下吵架 好多人探头往窗外看",
 ])
 def test_everyday_reports_are_not_urgent(text):
     assert find_danger(text) is None
