@@ -151,12 +151,14 @@ def _syllable(character: str) -> str:
     return lazy_pinyin(character, style=Style.NORMAL)[0] if "\u4e00" <= character <= "\u9fff" else character
 
 
+_SOUNDS_OF_WORDS = [(word, [_syllable(character) for character in word]) for word in _SOUND_ALIKE_WORDS]
+
+
 def sounds_restored(text: str) -> str:
     """`text` with sound-alike typos of the danger words written as the words (same length)."""
     sounds = [_syllable(character) for character in text]
     characters = list(text)
-    for word in _SOUND_ALIKE_WORDS:
-        target = [_syllable(character) for character in word]
+    for word, target in _SOUNDS_OF_WORDS:
         for start in range(len(text) - len(word) + 1):
             span = characters[start:start + len(word)]
             if (sounds[start:start + len(word)] == target and "".join(span) not in (word, *_WORDS_THAT_SOUND_ALIKE)

@@ -60,12 +60,11 @@ def labels_of(message: Message) -> tuple[Optional[str], Optional[str]]:
     if danger:
         return str(danger), (NOW if danger != NO_DANGER else None)
     found, set_aside = scan(text)
-    report = category_for_intent(message.get(INTENT) or "") is not None
-    if found is not None and report:
-        return found.kind, NOW
-    # a danger named outside a report, or named in a message the rules see it is not happening
-    # in (news from elsewhere, a dream): only mentioned
-    return (NO_DANGER, MENTIONED) if (found is not None or set_aside) and not report else (NO_DANGER, None)
+    if category_for_intent(message.get(INTENT) or "") is None:
+        # a danger named outside a report, happening or set aside by the rules (news from
+        # elsewhere, a dream): only mentioned
+        return (NO_DANGER, MENTIONED) if found is not None or set_aside else (NO_DANGER, None)
+    return (found.kind, NOW) if found is not None else (NO_DANGER, None)
 
 
 class _Features:
