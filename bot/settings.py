@@ -63,7 +63,7 @@ def media_total_mb() -> int:
 
 
 def embedding_cache() -> Path:
-    """Where embedded lists of texts are kept between processes: EMBEDDING_CACHE, default `var/cache`."""
+    """Where embedded texts are kept between processes: EMBEDDING_CACHE, default `var/cache`."""
     return Path(os.environ.get("EMBEDDING_CACHE") or ROOT / "var" / "cache")
 
 

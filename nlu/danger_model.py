@@ -5,7 +5,8 @@ The rules of `bot.urgency` know the words someone wrote down; residents have mor
 examples: the training data's blocks marked `metadata: {danger: <kind>}` (or `none`), and for
 every other example the rules' own verdict, so the model starts where the rules are and
 generalises from there. Its features are the normalised text's characters and its pinyin, so a
-homophone typo looks like the word it stands for.
+homophone typo looks like the word it stands for, and what the sentence means
+(`nlu.sentence_meaning`), so a danger said in other words lies near the examples.
 
 A second model learns the danger's **modality** from blocks marked `metadata: {modality: past |
 feared | asked}` against the dangers happening now: "上次着火以后…" is over, "万一着火…" is a
@@ -35,6 +36,8 @@ import bot.urgency
 from bot.normalize import pinyin
 from bot.taxonomy import category_for_intent
 from bot.urgency import NO_DANGER, NOW, scan
+import nlu.sentence_meaning
+from nlu.sentence_meaning import meanings
 from nlu.stored_model import StoredModel
 
 MENTIONED = "mentioned"  # a danger named in a message that reports none
@@ -80,18 +83,22 @@ class _Features:
         return self
 
 
-def _matrix(vectorizers: Dict[str, TfidfVectorizer], texts: List[str]) -> scipy.sparse.csr_matrix:
-    return scipy.sparse.hstack([vectorizers["chars"].transform(texts),
-                                vectorizers["sounds"].transform([pinyin(t) for t in texts])]).tocsr()
+def _matrix(vectorizers: Dict[str, TfidfVectorizer], texts: List[str],
+            meaning: Optional[np.ndarray]) -> scipy.sparse.csr_matrix:
+    blocks = [vectorizers["chars"].transform(texts), vectorizers["sounds"].transform([pinyin(t) for t in texts])]
+    if meaning is not None:
+        blocks.append(scipy.sparse.csr_matrix(meaning))
+    return scipy.sparse.hstack(blocks).tocsr()
 
 
-def train_models(texts: List[str], dangers: List[str], modalities: List[Optional[str]], C: float,
-                 danger_weight: float) -> Dict[str, Any]:
-    """The vectorizers and the two classifiers, from texts and their labels. A danger example
-    weighs `danger_weight` times a message without one: dangers are few among the examples."""
+def train_models(texts: List[str], meaning: Optional[np.ndarray], dangers: List[str],
+                 modalities: List[Optional[str]], C: float, danger_weight: float) -> Dict[str, Any]:
+    """The vectorizers and the two classifiers, from texts (and their scaled sentence embeddings,
+    or None) and their labels. A danger example weighs `danger_weight` times a message without
+    one: dangers are few among the examples."""
     features = _Features().fit(texts)
     model: Dict[str, Any] = {"chars": features.chars, "sounds": features.sounds}
-    x = _matrix(model, texts)
+    x = _matrix(model, texts, meaning)
     weights = {kind: (1.0 if kind == NO_DANGER else danger_weight) for kind in set(dangers)}
     model["danger"] = LogisticRegression(C=C, max_iter=2000, class_weight=weights).fit(x, dangers)
     with_modality = [i for i, m in enumerate(modalities) if m]
@@ -101,9 +108,10 @@ def train_models(texts: List[str], dangers: List[str], modalities: List[Optional
     return model
 
 
-def predict(model: Dict[str, Any], texts: List[str]) -> List[Dict[str, Any]]:
-    """For each text: the likeliest danger other than none, how likely any danger is, and the modality."""
-    x = _matrix(model, texts)
+def predict(model: Dict[str, Any], texts: List[str], meaning: Optional[np.ndarray]) -> List[Dict[str, Any]]:
+    """For each text (and its scaled sentence embedding, as in training): the likeliest danger
+    other than none, how likely any danger is, and the modality."""
+    x = _matrix(model, texts, meaning)
     out = []
     danger_p = model["danger"].predict_proba(x)
     classes = list(model["danger"].classes_)
@@ -129,17 +137,18 @@ class DangerModel(StoredModel):
 
     @staticmethod
     def get_default_config() -> Dict[Text, Any]:
-        return {"C": 10.0, "danger_weight": 10.0}
+        # meaning_weight: the sentence embedding's scale beside the TF-IDF features (0: not read)
+        return {"C": 10.0, "danger_weight": 10.0, "meaning_weight": 2.0}
 
     # the labels are the rules' verdicts: new rules, new labels
-    learns_from = (bot.normalize, bot.urgency, bot.taxonomy)
+    learns_from = (bot.normalize, bot.urgency, bot.taxonomy, nlu.sentence_meaning)
 
     def train(self, training_data: TrainingData) -> Resource:
         examples = [m for m in training_data.intent_examples if m.get(TEXT)]
         labels = [labels_of(m) for m in examples]
         if len({danger for danger, _ in labels}) < 2:
             return self._resource
-        self._model = train_models([m.get(TEXT) for m in examples], [d for d, _ in labels],
+        self._model = train_models([m.get(TEXT) for m in examples], self._meaning(examples), [d for d, _ in labels],
                                    [m for _, m in labels], self._config["C"], self._config["danger_weight"])
         return self._write()
 
@@ -148,9 +157,14 @@ class DangerModel(StoredModel):
             return messages
         with_text = [m for m in messages if m.get(TEXT)]
         if with_text:
-            for message, result in zip(with_text, predict(self._model, [m.get(TEXT) for m in with_text])):
+            results = predict(self._model, [m.get(TEXT) for m in with_text], self._meaning(with_text))
+            for message, result in zip(with_text, results):
                 message.set(URGENCY, result, add_to_output=True)
         return messages
+
+    def _meaning(self, messages: List[Message]) -> Optional[np.ndarray]:
+        weight = self._config["meaning_weight"]
+        return meanings(messages) * weight if weight else None
 
     def process_training_data(self, training_data: TrainingData) -> TrainingData:
         return training_data

@@ -2,7 +2,8 @@
 
 Residents' reports are short and keyword-rich, and the classic text classifier holds on them:
 character 1-3-grams (robust to segmentation errors and typos), jieba words, and the text's
-pinyin (a homophone typo, 燃汽 or 电悌, sounds like its word). The SVM's scores become an
+pinyin (a homophone typo, 燃汽 or 电悌, sounds like its word), and beside them what the sentence
+means (`nlu.sentence_meaning`: the same problem in other words). The SVM's scores become an
 intent ranking by a softmax with a temperature, so that `bot.decision` reads confidences as
 it would from any Rasa classifier. DIET was blended with it until cross-validation showed it
 added nothing the SVM did not already know (docs/benchmarks.md), at three quarters of the
@@ -29,6 +30,8 @@ from sklearn.svm import LinearSVC
 
 import bot.normalize
 from bot.normalize import pinyin
+import nlu.sentence_meaning
+from nlu.sentence_meaning import meanings
 from nlu.stored_model import StoredModel
 
 
@@ -42,14 +45,15 @@ class LinearIntentClassifier(StoredModel, IntentClassifier):
     """Ranks the intents by a linear SVM over the text's characters, words and sounds."""
 
     analyzers = {"given_tokens": _given_tokens}
-    learns_from = (bot.normalize,)
+    learns_from = (bot.normalize, nlu.sentence_meaning)
 
     @staticmethod
     def get_default_config() -> Dict[Text, Any]:
         # temperature: the softmax's over the SVM's margins (lower: surer confidences).
+        # meaning_weight: the sentence embedding's scale beside the TF-IDF features (0: not read)
         # explain: also put the margins themselves in the parse (bench/threshold_sweep.py weighs
         # other temperatures on make crossval's held-out parses without training again)
-        return {"C": 1.0, "temperature": 0.1, "ranking_length": 10, "explain": False}
+        return {"C": 1.0, "temperature": 0.1, "meaning_weight": 3.0, "ranking_length": 10, "explain": False}
 
     def train(self, training_data: TrainingData) -> Resource:
         examples = [m for m in training_data.intent_examples if m.get(INTENT) and m.get(TEXT)]
@@ -69,10 +73,12 @@ class LinearIntentClassifier(StoredModel, IntentClassifier):
         return self._write()
 
     def _features(self, messages: List[Message]) -> scipy.sparse.csr_matrix:
-        return scipy.sparse.hstack([self._model["chars"].transform([m.get(TEXT) or "" for m in messages]),
-                                    self._model["words"].transform([_tokens(m) for m in messages]),
-                                    self._model["sounds"].transform([pinyin(m.get(TEXT) or "") for m in messages])]
-                                   ).tocsr()
+        blocks = [self._model["chars"].transform([m.get(TEXT) or "" for m in messages]),
+                  self._model["words"].transform([_tokens(m) for m in messages]),
+                  self._model["sounds"].transform([pinyin(m.get(TEXT) or "") for m in messages])]
+        if self._config["meaning_weight"]:
+            blocks.append(scipy.sparse.csr_matrix(meanings(messages) * self._config["meaning_weight"]))
+        return scipy.sparse.hstack(blocks).tocsr()
 
     def process(self, messages: List[Message]) -> List[Message]:
         # nothing to read (an emoji alone, or no model): no intent, as Rasa's classifiers say it,

@@ -32,7 +32,8 @@ def learned(trained_model, tmp_path_factory):
     import tarfile
 
     from nlu import linear_store
-    from nlu.danger_model import predict
+    from nlu.danger_model import DangerModel, predict
+    from nlu.sentence_meaning import of_texts
     folder = tmp_path_factory.mktemp("danger_model")
     with tarfile.open(trained_model) as archive:
         archive.extractall(folder, members=[m for m in archive.getmembers() if "DangerModel" in m.name])
@@ -40,7 +41,8 @@ def learned(trained_model, tmp_path_factory):
 
     def heard(text: str):
         text = for_classification(text)
-        return find_danger(text, predict(model, [text])[0])
+        meaning = of_texts([text]) * DangerModel.get_default_config()["meaning_weight"]  # as config.yml trains it
+        return find_danger(text, predict(model, [text], meaning)[0])
     return heard
 
 

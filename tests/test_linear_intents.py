@@ -115,3 +115,12 @@ def test_the_ranking_is_a_distribution_surest_first(storage):
         confidences = [item["confidence"] for item in ranking]
         assert confidences == sorted(confidences, reverse=True)
         assert sum(confidences) == pytest.approx(1.0)
+
+
+def test_a_message_in_words_no_example_uses_is_placed_by_what_it_means(storage):
+    """No greeting example says 哈喽; its sentence embedding lies near theirs (nlu/sentence_meaning.py)."""
+    trained = LinearIntentClassifier.create({}, storage, RESOURCE, ExecutionContext(GraphSchema({}), "test"))
+    trained.train(TrainingData([message(text, intent) for intent, texts in EXAMPLES.items() for text in texts]))
+    hello = message("哈喽")
+    trained.process([hello])
+    assert hello.get(INTENT)["name"] == "greet"
