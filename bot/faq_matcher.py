@@ -83,6 +83,12 @@ def _embed(texts: list[str], passages: bool = False) -> np.ndarray:
     return np.vstack([_vectors[(t, passages)] for t in texts])
 
 
+def _query(text: str) -> np.ndarray:
+    """A resident's question's embedding: on two threads, as the resident waits for it, and not
+    kept with the FAQ's own texts, which would grow with every question ever asked."""
+    return embeddings.embed([text], threads=2)[0]
+
+
 def _clean(text: str) -> str:
     """A question as the matcher reads it: normalised (`bot.normalize`) as the FAQ's own are."""
     return for_classification(_MENTION.sub("", text or ""))
@@ -160,7 +166,7 @@ class Matcher:
                             for i in self._ids])
         if not allowed.any():
             return NOTHING
-        query = _embed([text])[0]
+        query = _query(text)
         scores, order, numbers = self._figures(self._nearest_questions(self._questions @ query, allowed),
                                                self._answers @ query)
         likelihood = float(self._model.predict_proba([numbers])[0, 1]) if self._model is not None else 0.0
@@ -179,7 +185,7 @@ class Matcher:
         allowed = np.array([i in among for i in self._ids])
         if not text or not allowed.any():
             return None
-        query = _embed([text])[0]
+        query = _query(text)
         scores = self._figures(self._nearest_questions(self._questions @ query, allowed), self._answers @ query)[0]
         best = int(np.argmax(scores))
         return self.entries[self._ids[best]] if scores[best] >= self.suggest_bar else None
