@@ -79,7 +79,7 @@ def _embed(texts: list[str], passages: bool = False) -> np.ndarray:
         for text, vector in zip(missing, embeddings.embed(missing, passages=passages)):
             _vectors[(text, passages)] = vector
     if not texts:
-        return np.zeros((0, 384), dtype=np.float32)
+        return np.zeros((0, embeddings.DIMENSIONS), dtype=np.float32)
     return np.vstack([_vectors[(t, passages)] for t in texts])
 
 

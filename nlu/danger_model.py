@@ -37,7 +37,7 @@ from bot.normalize import pinyin
 from bot.taxonomy import category_for_intent
 from bot.urgency import NO_DANGER, NOW, scan
 import nlu.sentence_meaning
-from nlu.sentence_meaning import meanings
+from nlu.sentence_meaning import weighted
 from nlu.stored_model import StoredModel
 
 MENTIONED = "mentioned"  # a danger named in a message that reports none
@@ -148,7 +148,8 @@ class DangerModel(StoredModel):
         labels = [labels_of(m) for m in examples]
         if len({danger for danger, _ in labels}) < 2:
             return self._resource
-        self._model = train_models([m.get(TEXT) for m in examples], self._meaning(examples), [d for d, _ in labels],
+        meaning = weighted(examples, self._config["meaning_weight"])
+        self._model = train_models([m.get(TEXT) for m in examples], meaning, [d for d, _ in labels],
                                    [m for _, m in labels], self._config["C"], self._config["danger_weight"])
         return self._write()
 
@@ -157,14 +158,11 @@ class DangerModel(StoredModel):
             return messages
         with_text = [m for m in messages if m.get(TEXT)]
         if with_text:
-            results = predict(self._model, [m.get(TEXT) for m in with_text], self._meaning(with_text))
+            meaning = weighted(with_text, self._config["meaning_weight"])
+            results = predict(self._model, [m.get(TEXT) for m in with_text], meaning)
             for message, result in zip(with_text, results):
                 message.set(URGENCY, result, add_to_output=True)
         return messages
-
-    def _meaning(self, messages: List[Message]) -> Optional[np.ndarray]:
-        weight = self._config["meaning_weight"]
-        return meanings(messages) * weight if weight else None
 
     def process_training_data(self, training_data: TrainingData) -> TrainingData:
         return training_data

@@ -31,7 +31,7 @@ from sklearn.svm import LinearSVC
 import bot.normalize
 from bot.normalize import pinyin
 import nlu.sentence_meaning
-from nlu.sentence_meaning import meanings
+from nlu.sentence_meaning import weighted
 from nlu.stored_model import StoredModel
 
 
@@ -76,8 +76,9 @@ class LinearIntentClassifier(StoredModel, IntentClassifier):
         blocks = [self._model["chars"].transform([m.get(TEXT) or "" for m in messages]),
                   self._model["words"].transform([_tokens(m) for m in messages]),
                   self._model["sounds"].transform([pinyin(m.get(TEXT) or "") for m in messages])]
-        if self._config["meaning_weight"]:
-            blocks.append(scipy.sparse.csr_matrix(meanings(messages) * self._config["meaning_weight"]))
+        meaning = weighted(messages, self._config["meaning_weight"])
+        if meaning is not None:
+            blocks.append(scipy.sparse.csr_matrix(meaning))
         return scipy.sparse.hstack(blocks).tocsr()
 
     def process(self, messages: List[Message]) -> List[Message]:

@@ -13,7 +13,7 @@ characters did as well as the whole text, and 16 worse.
 from __future__ import annotations
 
 import sys
-from typing import Any, Dict, List, Text
+from typing import Any, Dict, List, Optional, Text
 
 import numpy as np
 from rasa.engine.graph import ExecutionContext, GraphComponent
@@ -45,6 +45,12 @@ def meanings(messages: List[Message]) -> np.ndarray:
         for message, vector in zip(missing, of_texts([m.get(TEXT) or "" for m in missing])):
             message.set(MEANING, vector)
     return np.vstack([m.get(MEANING) for m in messages]) if messages else np.zeros((0, DIMENSIONS), dtype=np.float32)
+
+
+def weighted(messages: List[Message], weight: float) -> Optional[np.ndarray]:
+    """The messages' embeddings scaled by `weight` beside a classifier's TF-IDF features; None
+    when the weight is 0 (the classifier does not read them)."""
+    return meanings(messages) * weight if weight else None
 
 
 @DefaultV1Recipe.register(DefaultV1Recipe.ComponentType.MESSAGE_FEATURIZER, is_trainable=False)
