@@ -39,6 +39,7 @@ from bot.urgency import NO_DANGER, NOW, scan
 import nlu.sentence_meaning
 from nlu.sentence_meaning import weighted
 from nlu.stored_model import StoredModel
+from nlu.tfidf import features
 
 MENTIONED = "mentioned"  # a danger named in a message that reports none
 URGENCY = "urgency"
@@ -85,7 +86,7 @@ class _Features:
 
 def _matrix(vectorizers: Dict[str, TfidfVectorizer], texts: List[str],
             meaning: Optional[np.ndarray]) -> scipy.sparse.csr_matrix:
-    blocks = [vectorizers["chars"].transform(texts), vectorizers["sounds"].transform([pinyin(t) for t in texts])]
+    blocks = [features(vectorizers["chars"], texts), features(vectorizers["sounds"], [pinyin(t) for t in texts])]
     if meaning is not None:
         blocks.append(scipy.sparse.csr_matrix(meaning))
     return scipy.sparse.hstack(blocks).tocsr()

@@ -33,6 +33,7 @@ from bot.normalize import pinyin
 import nlu.sentence_meaning
 from nlu.sentence_meaning import weighted
 from nlu.stored_model import StoredModel
+from nlu.tfidf import features
 
 
 def _given_tokens(tokens: List[Text]) -> List[Text]:
@@ -73,9 +74,9 @@ class LinearIntentClassifier(StoredModel, IntentClassifier):
         return self._write()
 
     def _features(self, messages: List[Message]) -> scipy.sparse.csr_matrix:
-        blocks = [self._model["chars"].transform([m.get(TEXT) or "" for m in messages]),
-                  self._model["words"].transform([_tokens(m) for m in messages]),
-                  self._model["sounds"].transform([pinyin(m.get(TEXT) or "") for m in messages])]
+        blocks = [features(self._model["chars"], [m.get(TEXT) or "" for m in messages]),
+                  features(self._model["words"], [_tokens(m) for m in messages]),
+                  features(self._model["sounds"], [pinyin(m.get(TEXT) or "") for m in messages])]
         meaning = weighted(messages, self._config["meaning_weight"])
         if meaning is not None:
             blocks.append(scipy.sparse.csr_matrix(meaning))
