@@ -12,8 +12,12 @@
    come first) and without its whole entry (a question the FAQ does not cover). A logistic
    regression learns from those how likely the first entry is right, given the three figures.
 5. Likely enough (ANSWER_ODDS) → the answer. Otherwise the first three entries scoring at least
-   what the FAQ's own questions score for their entry in all but a few cases (the SUGGEST_QUANTILE
-   of those scores) → suggestions. Nothing that near → "not sure".
+   what nearly all of the FAQ's own questions score when their entry is taken away (the
+   SUGGEST_QUANTILE of those first scores: a question about another matter of the same FAQ)
+   → suggestions. Nothing that near, a question off the FAQ's subjects → "not sure".
+   (The bar is not taken from what questions score for their own entry: a clerk's questions of
+   one entry are near-copies of each other, residents' words are not, and such a bar turned
+   away most residents' questions on a terse file.)
 So a file with two or three questions an entry calibrates itself, and a change to the FAQ (a
 console edit) is a new matcher for the next question: no training, no restart.
 """
@@ -40,8 +44,8 @@ log = logging.getLogger(__name__)
 # resident, a suggestion costs one more message; answering at twice the odds of being wrong
 # weighs a wrong answer as two detours.
 ANSWER_ODDS = 2 / 3
-# A covered question scores at least this quantile of what the FAQ's own questions score for
-# their own entry (asked without themselves) to be offered as a suggestion.
+# Entries are suggested to a question scoring at least this quantile of the first scores the FAQ's
+# own questions get with their entry taken away (step 5 of the module's description).
 SUGGEST_QUANTILE = 0.05
 SUGGESTIONS = 3
 # A report the model files with less confidence than this may still be a question the FAQ knows
@@ -131,7 +135,7 @@ class Matcher:
         suggestions (module description, step 4)."""
         similar = self._questions @ self._questions.T
         about_answers = self._questions @ self._answers.T
-        figures, right, own_scores = [], [], []
+        figures, right, own_scores, elsewhere = [], [], [], []
         everyone = np.ones(len(self._ids), dtype=bool)
         for row, owner in enumerate(self._owner):
             similarities = similar[row].copy()
@@ -147,7 +151,9 @@ class Matcher:
                 without_entry[owner] = False  # a question the FAQ does not cover
                 figures.append(self._figures(self._nearest_questions(similarities, without_entry), about_answers[row])[2])
                 right.append(False)
-        bar = float(np.quantile(own_scores, SUGGEST_QUANTILE)) if own_scores else 1.0
+                elsewhere.append(figures[-1][0])
+        # a FAQ of one or two entries has no "another matter" to ask about: its own scores, then
+        bar = float(np.quantile(elsewhere or own_scores, SUGGEST_QUANTILE)) if elsewhere or own_scores else 1.0
         if len(set(right)) < 2:
             log.warning("FAQ of %s entries: too few questions to learn when to answer; suggestions only",
                         len(self._ids))

@@ -122,6 +122,18 @@ def test_a_question_in_other_words_gets_its_answer_or_it_among_the_suggestions(s
     assert resolves(choose(two_each, "ask_info", question), entry)  # a terse file calibrates itself
 
 
+def test_a_file_whose_questions_are_near_copies_still_suggests_to_residents_own_words(entries):
+    # clerks often write an entry's questions as one sentence twice: its questions are nearer each
+    # other than any resident's words are to them, and must not set how near a suggestion must be
+    copies = faq_matcher.Matcher([dataclasses.replace(entry, questions=(entry.questions[0], f"请问{entry.questions[0]}"))
+                                  for entry in entries])
+    for question, entry in [("家里暖和要等到哪天", "heating_season_dates"), ("剩饭剩菜倒哪个桶", "garbage_sorting_categories"),
+                            ("老人坐公交免费的那个证怎么弄", "senior_card")]:
+        assert resolves(choose(copies, "ask_info", question), entry), question
+    off_the_subjects = choose(copies, "ask_info", "帮我写一首关于秋天的诗")
+    assert off_the_subjects.answer is None and off_the_subjects.suggestions == ()
+
+
 def test_between_near_entries_the_resident_chooses_from_numbered_suggestions(sample):
     choice = choose(sample, "ask_info", "暖气的事问一下")  # the season, its fee, getting ready?
     assert choice.answer is None and len(choice.suggestions) >= 2
