@@ -1,10 +1,12 @@
 """One message's embedding on this machine's two cores, alone and while a second process embeds
-too (the Rasa server and the action server do so at once), with libgomp's default spin and with
-the one `bot.embeddings` sets. Written to docs/benchmarks.md with --write."""
+too (the Rasa server and the action server do so at once): with libgomp's default spin, with the
+short one `bot.embeddings` sets, and with that and its cores lock (one thread while another
+process embeds). Written to docs/benchmarks.md with --write."""
 import argparse
 import os
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -32,16 +34,20 @@ def embed_times(count: int) -> list[float]:
     return times
 
 
-def child(spin: str, count: int) -> subprocess.Popen:
+def child(spin: str, count: int, cache: str) -> subprocess.Popen:
+    """A process embedding `count` messages; processes given one cache folder share its lock."""
     return subprocess.Popen([sys.executable, __file__, "--child", str(count)], stdout=subprocess.PIPE,
-                            text=True, env={**os.environ, "GOMP_SPINCOUNT": spin})
+                            text=True, env={**os.environ, "GOMP_SPINCOUNT": spin, "EMBEDDING_CACHE": cache})
 
 
-def measure(spin: str, contended: bool, count: int) -> list[float]:
-    rival = child(spin, count * 2) if contended else None
+def measure(spin: str, shared_lock: bool, contended: bool, count: int) -> list[float]:
+    caches = [tempfile.mkdtemp(prefix="embedding-bench-") for _ in range(2)]
+    if shared_lock:
+        caches[1] = caches[0]
+    rival = child(spin, count * 2, caches[1]) if contended else None
     try:
         time.sleep(2 if contended else 0)  # the rival has loaded the model and is embedding
-        out = child(spin, count).communicate()[0]
+        out = child(spin, count, caches[0]).communicate()[0]
     finally:
         if rival is not None:
             rival.kill()
@@ -60,11 +66,12 @@ def main() -> None:
         return
     from bot.evaluation import percentile  # loads TensorFlow: not in the children
 
-    rows = ["| libgomp spin | other process | p50 (ms) | p99 (ms) | max (ms) |", "|---|---|---|---|---|"]
-    for spin, name in ((LIBGOMP_DEFAULT, f"default ({LIBGOMP_DEFAULT})"), (embeddings.SPIN, f"ours ({embeddings.SPIN})")):
+    rows = ["| libgomp spin | cores lock | other process | p50 (ms) | p99 (ms) | max (ms) |", "|---|---|---|---|---|---|"]
+    for spin, shared_lock in ((LIBGOMP_DEFAULT, False), (embeddings.SPIN, False), (embeddings.SPIN, True)):
         for contended in (False, True):
-            times = measure(spin, contended, args.count)
-            rows.append(f"| {name} | {'embedding too' if contended else 'idle'} | {percentile(times, 50):.1f} | "
+            times = measure(spin, shared_lock, contended, args.count)
+            rows.append(f"| {'default' if spin == LIBGOMP_DEFAULT else 'short'} ({spin}) | {'yes' if shared_lock else 'no'} | "
+                        f"{'embedding too' if contended else 'idle'} | {percentile(times, 50):.1f} | "
                         f"{percentile(times, 99):.1f} | {max(times):.1f} |")
             print(rows[-1], flush=True)
     text = "\n".join([HEADING, "", f"{args.count} single embeddings (8–23 characters, two threads, 10 ms apart) in one "

@@ -8,9 +8,11 @@ Embedding the FAQ file's few hundred questions takes seconds, and the NLU's few 
 examples a minute, so each text embedded once is kept on disk (`var/cache/`, named by the text)
 and the next process, or the next test, reads it back.
 """
+import fcntl
 import hashlib
 import logging
 import os
+from contextlib import contextmanager
 from functools import lru_cache
 
 import numpy as np
@@ -56,11 +58,40 @@ def _threads(count: int):
     return model
 
 
+@contextmanager
+def _cores(wanted: int):
+    """How many threads one message's embedding may take: `wanted` while no other process of
+    this installation embeds one, else one. Two processes each on both cores (the Rasa server
+    parsing, the action server matching a FAQ question) slow each other's barriers to a crawl;
+    an advisory lock on a file in the cache folder says whether the cores are taken."""
+    if wanted <= 1:
+        yield 1
+        return
+    try:
+        folder = embedding_cache()
+        folder.mkdir(parents=True, exist_ok=True)
+        handle = open(folder / "cores.lock", "a+b")
+    except OSError:  # a read-only checkout: no way to ask, embed as asked
+        yield wanted
+        return
+    with handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            yield 1  # another process is embedding: share the cores
+            return
+        try:
+            yield wanted
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
 @lru_cache(maxsize=64)
 def _embed_one(text: str, threads: int) -> np.ndarray:
     """One message's embedding, kept a while: the FAQ asks for it more than once (the array is
     read-only, as it is shared)."""
-    vectors = _threads(threads).query([text])
+    with _cores(threads) as granted:
+        vectors = _threads(granted).query([text])
     vectors.setflags(write=False)
     return vectors
 
