@@ -54,6 +54,15 @@ SUGGESTIONS = 3
 # never with suggestions (a report is filed rather than guessed at). Never an urgent one.
 WEAK_REPORT_CONFIDENCE = 0.7
 WEAK_REPORT_ODDS = 0.9
+# A report that also asks ("金毛这种大狗小区让养吗", "电费欠了咋交"): the classifier files it, sure of
+# the topic, and the resident's question goes unanswered. Filed all the same (a report is never
+# answered instead of filed), with the FAQ's answer beside the receipt when the FAQ is as sure as
+# for a question. Not with suggestions: most reports that ask are near some entry ("暖气什么时候
+# 能修好"), and a list under every such receipt is noise. Complaints in a question's shape
+# ("怎么又坏了", "咋回事") are not asking.
+_ASKS = re.compile(r"[?？]|吗|么$|呢|如何|哪|什么|啥|多少|(?<![好这前那十])几[点号月天时个]|怎么(?!又|还|老|总|回事)|咋(?!又|还|老|回事)"
+                   r"|能不能|可不可以|可以.{0,10}[吗不]|让不让|要不要|需不需要|用不用|是否|有没有|会不会|算不算|是不是"
+                   r"|归谁|找谁|谁(?:负责|管)")
 # A message whose report intents together are this likely is not plainly a question.
 MAYBE_A_REPORT = 0.5
 # A greeting or a compound's name that goes on to ask ("@小助手 下午社区几点下班", "我住X小区，地下
@@ -200,20 +209,33 @@ class Matcher:
 
 # --- the message's turn -------------------------------------------------------------------------
 
+def asks(text: str) -> bool:
+    """Whether a message asks something, besides what else it does (`_ASKS`)."""
+    return bool(_ASKS.search(_clean(text)))
+
+
+def files_anyway(decision: Decision) -> bool:
+    """A report filed whatever the FAQ says: an urgent one, or one the classifier is sure of."""
+    return decision.is_report and (decision.urgent or decision.confidence >= WEAK_REPORT_CONFIDENCE)
+
+
 def choose_for(parse: dict, decision: Decision, matcher: Matcher, community: str | None = None) -> Choice:
-    """The FAQ's choice for a parsed message, as the live bot and `eval-faq` make it: a sure or
-    urgent report gets none (it is filed); an unsure report only a very sure answer; a question
-    (or an opening that goes on) the answer, suggestions or "not sure"; other intents none."""
+    """The FAQ's choice for a parsed message, as the live bot and `eval-faq` make it: an urgent
+    report gets none; a sure one, filed, the answer to what it also asks; an unsure report only a
+    very sure answer; a question (or an opening that goes on) the answer, suggestions or "not
+    sure"; other intents none."""
     text = parse.get("text") or ""
     intent = (parse.get("intent") or {}).get("name") or ""
     if decision.is_report:
-        if decision.urgent or decision.confidence >= WEAK_REPORT_CONFIDENCE:
+        if decision.urgent:
             return NOTHING
+        if files_anyway(decision):
+            return matcher.choose(text, community, suggest=False) if asks(text) else NOTHING
         return matcher.choose(text, community, WEAK_REPORT_ODDS, suggest=False)
-    asks = intent in QUESTION_INTENTS or (intent in OPENING_REPLIES and len("".join(_clean(text).split())) > OPENING_LENGTH)
-    if asks and report_likelihood(parse) < MAYBE_A_REPORT:
+    question = intent in QUESTION_INTENTS or (intent in OPENING_REPLIES and len("".join(_clean(text).split())) > OPENING_LENGTH)
+    if question and report_likelihood(parse) < MAYBE_A_REPORT:
         return matcher.choose(text, community)
-    if asks or category_for_intent(intent) is not None:
+    if question or category_for_intent(intent) is not None:
         # not filed, maybe a report: answered only when very sure; suggestions beat "没太明白"
         return matcher.choose(text, community, WEAK_REPORT_ODDS)
     return NOTHING

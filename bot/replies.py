@@ -14,6 +14,7 @@ OPENING_REPLIES = {"greet": GREETING, "inform": COMPOUND_NOTED}
 NOT_UNDERSTOOD = ("抱歉，我没太明白。您可以直接描述遇到的问题，比如“7号楼电梯坏了”“消防通道被车堵了”，"
                   "或回复“转人工”。")
 # After a FAQ answer to a message the model took, without much confidence, for a report.
+ALSO_ASKED = "您问到的，常见问题里是这样说的：\n"
 IF_A_REPORT = "\n如果您不是问这个，而是要反映问题，请回复“转人工”，工作人员会帮您登记。"
 ASK_COMPOUND = "请问是哪个小区？告诉我小区名称就行（比如：金御城）。不想报了可以回复“算了”。"
 UNKNOWN_COMPOUND = "没有找到这个小区，请再说一下小区名称（可以用大家常说的简称）。"

@@ -26,8 +26,8 @@ from bot.conversations import Resident
 from bot.decision import Decision, decide
 from bot.intake import PendingReport
 from bot.models import Compound
-from bot.replies import (ASK_COMPOUND, IF_A_REPORT, NO_WORDS, NOT_UNDERSTOOD, OPENING_REPLIES, REPORT_CANCELLED,
-                         UNKNOWN_COMPOUND, confirm_report, first_values, not_in_group, not_in_directory,
+from bot.replies import (ALSO_ASKED, ASK_COMPOUND, IF_A_REPORT, NO_WORDS, NOT_UNDERSTOOD, OPENING_REPLIES,
+                         REPORT_CANCELLED, UNKNOWN_COMPOUND, confirm_report, first_values, not_in_group, not_in_directory,
                          offered_back, unknown_compound_dropped)
 from bot.taxonomy import CATEGORIES
 
@@ -248,14 +248,21 @@ class _Turn:
 
     def _report(self, waiting: tuple[PendingReport, ...]) -> Outcome:
         message = self.message
-        # an unsure report may be a question the FAQ answers, when it is very sure
+        # an unsure report may be a question the FAQ answers, when it is very sure; a sure one is
+        # filed, and what it also asks answered beside the receipt
         entry = faq_matcher.choose_for(message.parse, message.decision, faq_matcher.current(self.session),
                                        self._community()).answer
-        if entry is not None:
+        if entry is not None and not faq_matcher.files_anyway(message.decision):
             return Outcome(f"the FAQ is sure of {entry.id}; the report ({message.decision.category}) was unsure",
                            [entry.reply() + IF_A_REPORT])
-        return self._place((*waiting, intake.pending_report(message.decision, message.text, message.location)),
-                           f"{message.decision.category} report")
+        outcome = self._place((*waiting, intake.pending_report(message.decision, message.text, message.location)),
+                              f"{message.decision.category} report")
+        if entry is not None:
+            answer = ALSO_ASKED + entry.reply()
+            # filed: the answer after the receipt; still to file: before the question the resident answers
+            outcome.replies = [*outcome.replies, answer] if outcome.ticket_ids else [answer, *outcome.replies]
+            outcome.why += f"; its question answered with {entry.id}"
+        return outcome
 
     def _place(self, reports: tuple[PendingReport, ...], why: str) -> Outcome:
         """File the reports where the last one says, else in the group's compound, else ask which."""

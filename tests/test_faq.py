@@ -161,9 +161,21 @@ def test_a_report_is_never_answered_from_the_faq(sample):
 
 def test_a_question_taken_for_an_unsure_report_is_answered_only_when_the_faq_is_sure(sample):
     assert choose(sample, "report_property_service", "物业费的收费标准是多少", confidence=0.6).answer.id == "property_fee"
-    assert choose(sample, "report_property_service", "物业费的收费标准是多少", confidence=0.8) == faq_matcher.NOTHING
     unsure = choose(sample, "report_power", "5号楼楼道灯坏了好几天", confidence=0.6)
     assert unsure.answer is None and unsure.suggestions == ()  # filed, not guessed at
+
+
+def test_a_sure_report_that_also_asks_gets_the_answer_beside_its_ticket(sample):
+    assert choose(sample, "report_property_service", "物业费的收费标准是多少", confidence=0.9).answer.id == "property_fee"
+    telling = choose(sample, "report_property_service", "物业费收得太贵了 收费标准也不公示", confidence=0.9)
+    assert telling == faq_matcher.NOTHING  # it asks nothing: filed, nothing added
+
+
+@pytest.mark.parametrize("text, asks", [("金毛这种大狗小区让养吗", True), ("电费欠了咋交", True), ("垃圾往哪扔", True),
+                                        ("暖气费多少钱一平米？", True), ("电梯怎么又坏了", False), ("这是咋回事啊", False),
+                                        ("5号楼楼道灯坏了好几天", False), ("@小助手 楼下垃圾三天没人收", False)])
+def test_whether_a_message_also_asks_something(text, asks):
+    assert faq_matcher.asks(text) is asks
 
 
 @pytest.mark.parametrize("intent, question, entry", [("greet", "@社区小助手 下午好 老年卡丢了怎么补", "senior_card"),

@@ -13,7 +13,7 @@ from bot.db import shared_engine
 from bot.migrate import upgrade
 from bot.models import Handoff, Ticket
 from bot.org import import_org_file
-from bot.replies import COMPOUND_NOTED, GREETING, IF_A_REPORT, NO_WORDS, NOT_UNDERSTOOD, UNKNOWN_COMPOUND
+from bot.replies import ALSO_ASKED, COMPOUND_NOTED, GREETING, IF_A_REPORT, NO_WORDS, NOT_UNDERSTOOD, UNKNOWN_COMPOUND
 from bot.settings import faq_file
 from conftest import ROOT
 
@@ -196,6 +196,13 @@ async def test_a_question_taken_for_an_unsure_report_is_answered_with_how_to_rep
     assert ticket_rows(sample_site) == []
     await run(ActionTurn(), tracker_for(f"{JINYU_GROUP}:gina", "5号楼楼道灯坏了好几天", "report_power", 0.6))
     assert ticket_rows(sample_site) == [("power", "金御城", None, ["gina"])]
+
+
+async def test_a_sure_report_that_also_asks_is_filed_and_its_question_answered(sample_site):
+    replies, _ = await run(ActionTurn(), tracker_for(
+        f"{JINYU_GROUP}:ivy", "物业费的收费标准是多少 感觉收多了", "report_property_service", 0.9))
+    assert "已登记" in replies[0] and replies[-1] == ALSO_ASKED + entry("property_fee").reply()
+    assert [row[:2] for row in ticket_rows(sample_site)] == [("property_service", "金御城")]
 
 
 async def test_a_question_that_describes_a_danger_goes_the_report_way(sample_site):
