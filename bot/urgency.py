@@ -103,6 +103,33 @@ DANGERS = [
         "请让人在旁边稳住他、别刺激他，别让围观的人靠近边缘，并马上拨打报警电话", "110",
     ),
     Danger(
+        # the resident themself: "我不想活了". Before self_harm, which would take "我…一个人活不下去"
+        # for someone else. Not the complaint's figure of speech after 得 ("吵得我都不想活了", "我想
+        # 死的心都有了"), nor "想死你们了" (missed you).
+        "in_crisis", "safety_security",
+        re.compile(r"(?<![得的])(我|俺)(真的|真|实在|都|就|已经|快|现在|一个人|也|是){0,2}"
+                   r"(不想活|活不下去|想死(?!的心|你|您|他|她|我|它|咱|大家)|想自杀|要自杀|想轻生|想一了百了|想了结自己|"
+                   r"想结束(自己|生命)|撑不下去了|想伤害(我)?自己)|(真|好|就|都)?想一了百了|活着(真|太|好|都)?没(意思|意义|盼头)|"
+                   r"不如死了算了|(?<!得)想死了算了|(^|[\s，。,！!])(真)?想死[了啊]?$|想(伤害|结束)(我)?自己"),
+        "您说的我们很重视。请先到有人的地方，别一个人待着；想找人说说话可以拨打"
+        "心理援助热线12356（24小时），有危险请马上拨打",
+        "110",
+    ),
+    Danger(
+        # someone who has harmed themself or says they will, by other means than a height: by what
+        # they did, or by what someone (not the complaint's figure of speech) says. One who only
+        # fears it ("担心我妈想不开") is a care matter, set aside as feared.
+        "self_harm", "safety_security",
+        re.compile(r"(有人|有个|一个|那个|邻居|对门|隔壁|小孩|孩子|老人|老太太|大爷|大妈|大姐|大哥|男的|女的|小伙|"
+                   r"姑娘|学生|我(妈|爸|老公|老婆|媳妇|爱人|儿子|女儿|哥|姐|弟|妹|家)|他|她)[^\n]{0,12}?"
+                   r"(?<!得我)(?<!得俺)(?<!得人)(?<!我都)(?<!人都)(?<!得我都)(?<!得人都)"
+                   r"(自杀|轻生|寻短见|想不开|跳河|跳江|跳湖|不想活|活不下去)|"
+                   r"割腕|割脉|上吊|烧炭|服毒|留了?(张|封)?遗书|(吞|喝)了?[^\n，。]{0,4}?(安眠药|农药|百草枯|敌敌畏|老鼠药)|"
+                   r"说(要|想)自杀|闹着?(要)?自杀|吞了?(一把|一瓶|整瓶|好多|一堆)药|吃了?(一把|一瓶|整瓶|好多|一堆)(安眠)?药|药全?吞了"),
+        "请别让他一个人待着，收走刀具、药物等危险物品，可以拨打心理援助热线12356；已经受伤或服了药的，马上拨打急救电话",
+        "120",
+    ),
+    Danger(
         "violence", "safety_security",
         re.compile(r"拿刀|持刀|砍人|动刀|要杀|杀人|打人了|打起来了|见血"),
         "请先保护好自己，远离现场，并拨打报警电话", "110",
@@ -128,7 +155,7 @@ _PAST_BEFORE = re.compile(r"(上次|上回|上一次|以前|之前|去年|前年
 _PAST_AFTER = re.compile(r"^.{0,2}(以后|之后|后来|那次|那回|过后)")
 # A question about dangers in general ("燃气泄漏打什么电话"), with nothing that places it here and now.
 _ASKED = re.compile(r"打什么电话|打哪个电话|打哪个|电话是多少|号码是多少|找谁处理|怎么预防|如何预防|怎么自救|如何自救|"
-                    r"要注意什么|怎么避免|应该往|有什么区别")
+                    r"要注意什么|怎么避免|应该往|有什么区别|怎么劝|如何劝")
 _HERE_AND_NOW = re.compile(r"现在|刚才|刚刚|正在|还在|快来|救命|赶紧|我家|家里|楼道里|屋里|!")
 # A danger seen in the news, a video or a dream ("新闻说隔壁市有个小区着火了", "梦见被关在电梯里"):
 # not one to send anyone to, unless the message places it here (楼下, 5号楼, 我们小区) or now.

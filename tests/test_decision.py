@@ -48,6 +48,9 @@ def test_the_fallback_classifier_is_looked_past_when_the_report_is_confident_eno
     ("5栋独居的王奶奶敲门不应 两天没见了", "care_request", "110"),
     ("3号楼楼顶有个人站在边上 好像要跳楼", "safety_security", "110"),
     ("有个孩子爬到12楼窗户外面了 家里没人", "safety_security", "110"),
+    ("对门大姐吞了一瓶安眠药 叫不醒", "safety_security", "120"),
+    ("楼下的小伙子在家割腕了", "safety_security", "120"),
+    ("我不想活了", "safety_security", "12356"),
 ])
 def test_urgent_dangers_are_caught_with_the_number_that_fits(text, category, number):
     unsure = decide(parse(text, ("nlu_fallback", 0.4), ("chitchat", 0.2)))
@@ -68,6 +71,8 @@ def test_the_model_category_stands_for_an_urgent_report():
     # the thing named, the danger denied between them
     "北面外墙的瓷砖鼓包了 还没往下掉 早点修", "燃气灶没漏气 就是点不着", "插座没冒烟 就是摸着烫手",
     "物业费又涨了 我都想跳楼了", "有人站在窗台上擦玻璃 水滴到楼下了", "楼下吵架 好多人探头往窗外看",
+    # a complaint's figure of speech, a longing
+    "楼上装修吵得我都不想活了", "物业费又涨了 我想死的心都有了", "想死你们了 终于放假回来了",
 ])
 def test_everyday_reports_are_not_urgent(text):
     assert find_danger(text) is None
@@ -135,6 +140,7 @@ def test_a_request_for_a_person_alone_is_not_a_report():
     "上次2号楼着火以后楼道里的灯一直没修", "去年电梯困过人 到现在也没人来查",  # over
     "万一着火了人都跑不出去", "要是漏电了电到孩子怎么办", "电梯三天两头坏 就怕哪天老人关在里面出不来",  # feared
     "燃气泄漏打什么电话", "电梯困人怎么自救",  # asked about in general
+    "老爸退休后总闷着 就怕他想不开",  # feared
     "看新闻说外地有个小区燃气爆炸了 好吓人", "昨晚做梦梦见家里着火了 吓醒了",  # elsewhere, dreamt
 ])
 def test_a_danger_that_is_over_feared_or_asked_about_is_not_urgent(text):

@@ -178,6 +178,15 @@ async def test_an_urgent_report_hands_over_and_a_later_status_question_is_answer
     assert "电梯" in (await chat.say("我报的事怎么样了", "ask_ticket_status"))[0]
 
 
+async def test_a_resident_who_says_they_do_not_want_to_live_hears_the_hotline_and_gets_a_person(sample_site):
+    chat = Chat(f"{JINYU_GROUP}:olga")
+    replies = await chat.say("我不想活了", "deny", 0.68)  # as the classifier took it before it knew
+    assert "12356" in replies[0] and handoffs_of(sample_site, chat.sender) == [("urgent", "waiting")]
+    figure = Chat(f"{JINYU_GROUP}:pete")
+    replies = await figure.say("楼上装修吵得我都不想活了", "report_noise", 0.9)
+    assert "12356" not in "".join(replies) and handoffs_of(sample_site, figure.sender) == []
+
+
 async def test_a_request_for_a_person_inside_a_report_is_both(sample_site):
     for intent, ranking in (("request_human", [("report_sanitation", 0.3), ("chitchat", 0.05)]),
                             ("report_sanitation", [("request_human", 0.3)])):
