@@ -79,6 +79,10 @@ def _rebuilt(settings: Dict[str, Any], arrays, analyzers: Dict[str, Callable]) -
         for attribute in FITTED[kind]:
             setattr(fitted, attribute, arrays[f"{name}.{attribute}"])
         if kind != "TfidfVectorizer":
+            # scikit-learn scores a message as features @ coef_.T; scipy copies a dense operand
+            # that is not C-ordered, which for a C-ordered coef_ meant the whole weight matrix
+            # (a vocabulary × the intents) at every message. Column order makes coef_.T C-ordered.
+            fitted.coef_ = np.asfortranarray(fitted.coef_)
             fitted.n_features_in_ = fitted.coef_.shape[1]
         model[name] = fitted
     return model
