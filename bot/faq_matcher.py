@@ -69,6 +69,10 @@ MAYBE_A_REPORT = 0.5
 # 车位一个月多少钱"): the classifier takes the opening for the whole message; longer than this, it
 # may be a question.
 OPENING_LENGTH = 8
+# Small talk that asks ("小助手你都能干啥", "刚抱的小狗能打狂犬针吗" among neighbours' chat): the
+# classifier hears the chatting and its canned reply would leave the question unanswered; asked
+# of the FAQ like a question first. Not thanks, farewells, yes or no, notices or adverts.
+SMALL_TALK = ("chitchat", "out_of_scope", "neighbour_post")
 _MENTION = re.compile(r"@\S+\s*")
 
 
@@ -222,8 +226,8 @@ def files_anyway(decision: Decision) -> bool:
 def choose_for(parse: dict, decision: Decision, matcher: Matcher, community: str | None = None) -> Choice:
     """The FAQ's choice for a parsed message, as the live bot and `eval-faq` make it: an urgent
     report gets none; a sure one, filed, the answer to what it also asks; an unsure report only a
-    very sure answer; a question (or an opening that goes on) the answer, suggestions or "not
-    sure"; other intents none."""
+    very sure answer; a question (or an opening that goes on, or small talk that asks) the answer,
+    suggestions or "not sure"; other intents none."""
     text = parse.get("text") or ""
     intent = (parse.get("intent") or {}).get("name") or ""
     if decision.is_report:
@@ -232,7 +236,9 @@ def choose_for(parse: dict, decision: Decision, matcher: Matcher, community: str
         if files_anyway(decision):
             return matcher.choose(text, community, suggest=False) if asks(text) else NOTHING
         return matcher.choose(text, community, WEAK_REPORT_ODDS, suggest=False)
-    question = intent in QUESTION_INTENTS or (intent in OPENING_REPLIES and len("".join(_clean(text).split())) > OPENING_LENGTH)
+    question = (intent in QUESTION_INTENTS
+                or (intent in OPENING_REPLIES and len("".join(_clean(text).split())) > OPENING_LENGTH)
+                or (intent in SMALL_TALK and asks(text)))
     if question and report_likelihood(parse) < MAYBE_A_REPORT:
         return matcher.choose(text, community)
     if question or category_for_intent(intent) is not None:

@@ -340,7 +340,7 @@ class _Turn:
         if self.handoff is not None:
             return Outcome("staff have the conversation: the message waits for them in the console")
         if message.intent in RESPONSES:
-            return Outcome(f"small talk: {message.intent}", response=RESPONSES[message.intent])
+            return self._small_talk()
         choice = faq_matcher.choose_for(message.parse, message.decision, faq_matcher.current(self.session),
                                         self._community())
         likely = message.decision.likely_category
@@ -360,6 +360,17 @@ class _Turn:
             outcome = Outcome("not understood twice in a row")
             self._hand_over(outcome, "not_understood", self.home)
         return outcome
+
+    def _small_talk(self) -> Outcome:
+        """The domain's fixed reply; small talk that asks (faq_matcher.SMALL_TALK) gets the FAQ's
+        answer or suggestions instead when it has them."""
+        message = self.message
+        if message.intent in faq_matcher.SMALL_TALK:
+            answered = self._faq(faq_matcher.choose_for(message.parse, message.decision,
+                                                        faq_matcher.current(self.session), self._community()))
+            if answered is not None:
+                return answered
+        return Outcome(f"small talk: {message.intent}", response=RESPONSES[message.intent])
 
     def _community(self) -> str | None:
         """The community whose FAQ entries the resident may be answered with."""

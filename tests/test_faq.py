@@ -184,6 +184,18 @@ def test_a_greeting_or_a_compound_named_that_goes_on_to_ask_is_answered(sample, 
     assert choose(sample, intent, question).answer.id == entry
 
 
+@pytest.mark.parametrize("intent, question, entry", [("chitchat", "小助手 你知道老年卡丢了去哪补吗", "senior_card"),
+                                                     ("neighbour_post", "邻居们 物业费的收费标准是多少啊", "property_fee")])
+def test_small_talk_that_asks_is_asked_of_the_faq(sample, intent, question, entry):
+    assert resolves(choose(sample, intent, question), entry)
+
+
+@pytest.mark.parametrize("intent, text", [("chitchat", "今天天气真好 老年卡办下来了开心"), ("thank", "老年卡的事谢谢你们啊"),
+                                          ("announcement", "物业费收费标准调整的通知请大家看一下吗")])
+def test_small_talk_that_does_not_ask_thanks_and_notices_are_not_answered_from_the_faq(sample, intent, text):
+    assert choose(sample, intent, text) == faq_matcher.NOTHING
+
+
 @pytest.mark.parametrize("intent, text", [("greet", "@社区小助手 早上好"), ("inform", "我住长青家园7栋"), ("inform", "翠柳苑")])
 def test_a_greeting_or_a_compound_named_on_its_own_is_not_answered_from_the_faq(sample, intent, text):
     assert choose(sample, intent, text) == faq_matcher.NOTHING

@@ -230,6 +230,13 @@ async def test_a_greeting_that_goes_on_to_ask_is_answered_and_one_on_its_own_gre
     assert replies == ["utter_thank"]
 
 
+async def test_small_talk_that_asks_hears_the_faq_and_small_talk_alone_its_reply(sample_site):
+    replies, _ = await run(ActionTurn(), tracker_for("wecom:dm:ivy", "小助手 你知道老年卡丢了去哪补吗", "chitchat"))
+    assert replies == [entry("senior_card").reply()]
+    replies, _ = await run(ActionTurn(), tracker_for("wecom:dm:ivy", "小助手你真可爱", "chitchat"))
+    assert replies == ["utter_chitchat"]
+
+
 async def test_status_and_satisfaction(sample_site):
     sender = f"{JINYU_GROUP}:frank"
     await run(ActionTurn(), tracker_for(sender, "5号楼门口狗屎太多", "report_pets"))
