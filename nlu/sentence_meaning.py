@@ -5,12 +5,10 @@ in different words share few of them ("电梯停在两层中间" and "电梯卡�
 close. The intent model and the danger model read the embedding beside their TF-IDF features
 (`make crossval` weighs what it adds, docs/benchmarks.md).
 
-At most `READ` characters are embedded: the embedding's time grows with the text, and a
-resident waits for it at every message (the TF-IDF features read the whole of it). In
-cross-validation over `nlu_data/` 24 characters did as well as the whole text, and 16 worse. Of a
-longer text the beginning says what it is about and the end what it does (asks, tells that it is
-over); the beginning with the last `TAIL` characters filed fewer non-reports as tickets than the
-beginning alone (docs/benchmarks.md).
+Only the text's first `READ` characters are embedded: the embedding's time grows with the text,
+a resident waits for it at every message, and the beginning of a message says what it is about
+(the TF-IDF features read the whole of it). In cross-validation over `nlu_data/` the first 24
+characters did as well as the whole text, and 16 worse.
 """
 from __future__ import annotations
 
@@ -32,19 +30,11 @@ from nlu.source_fingerprint import source_fingerprint
 
 MEANING = "sentence_meaning"  # on the message only, never in the parse (384 numbers a message)
 READ = 24
-TAIL = 8
-
-
-def read(text: str) -> str:
-    """What of a text is embedded: all of it up to `READ` characters; of a longer one its
-    beginning and its last `TAIL` characters, where a Chinese sentence says what it does (asks
-    吗/合法吗/怎么办, says it is over 了, only fears 万一…)."""
-    return text if len(text) <= READ else text[:READ - TAIL] + text[-TAIL:]
 
 
 def of_texts(texts: List[str]) -> np.ndarray:
     """The texts' embeddings as the classifiers read them (one row each)."""
-    return embed([read(text) for text in texts], threads=2)
+    return embed([text[:READ] for text in texts], threads=2)
 
 
 def meanings(messages: List[Message]) -> np.ndarray:

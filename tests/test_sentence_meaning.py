@@ -14,12 +14,3 @@ def test_the_parse_a_tracker_keeps_holds_no_embedding(trained_model):
     assert parse["intent"]["name"] == "report_elevator"
     assert MEANING not in parse
     assert len(json.dumps(parse, ensure_ascii=False)) < 4000  # a ranking and a few entities, not 384 numbers
-
-
-def test_a_long_message_is_read_for_its_subject_and_for_what_it_does_at_its_end():
-    from nlu.sentence_meaning import READ, read
-
-    asked = "邻居家的电动车电瓶天天拎回家充电 楼道里全是线 物业和业委会到底让不让"
-    assert read(asked).startswith("邻居家的电动车") and read(asked).endswith("到底让不让")
-    assert len(read(asked)) == READ
-    assert read("7号楼电梯坏了") == "7号楼电梯坏了"
