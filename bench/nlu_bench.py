@@ -145,7 +145,9 @@ def main() -> None:
         f"`make bench`: the model trained from nothing in {train_seconds:.0f} s (peak RSS of the loaded model "
         f"{rss_mb:.0f} MB); `python -m bot eval-nlu` on the shared files, the peer (TF-IDF over character "
         "1-3-grams and jieba words, a linear SVM) trained on the same `nlu_data/` and judged by the same "
-        "`bot.decision.decide`. dev_nlu_hard.tsv was written apart from the project: never trained or tuned on.", "",
+        "`bot.decision.decide`. dev_nlu_hard.tsv was written apart from the project: never trained or tuned on. "
+        "Parse times are one run's, of messages embedded for the first time: on this machine the same model's "
+        "p99 differs by several milliseconds from run to run.", "",
         *nlu_table(list(zip(names, ours, peers))), "",
         f"Locations on {locations_file.name} ({places['rows']} rows): "
         + ", ".join(f"{field} {accuracy:.3f}" for field, accuracy in places["field_accuracy"].items())
