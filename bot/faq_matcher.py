@@ -63,6 +63,11 @@ WEAK_REPORT_ODDS = 0.9
 _ASKS = re.compile(r"[?？]|吗|么$|呢|如何|哪|什么|啥|多少|(?<![好这前那十])几[点号月天时个]|怎么(?!又|还|老|总|回事)|咋(?!又|还|老|回事)"
                    r"|能不能|可不可以|可以.{0,10}[吗不]|让不让|要不要|需不需要|用不用|是否|有没有|会不会|算不算|是不是"
                    r"|归谁|找谁|谁(?:负责|管)")
+# Requests and complaints in a question's shape ask nothing the FAQ answers: "能不能管管", "可以修一下
+# 吗", "怎么停水了", "怎么没人管". Set aside before `_ASKS` looks: half the reports that ask were
+# these, and each cost a FAQ look-up beside its receipt.
+_NOT_ASKING = re.compile(r"(?:能不能|能否|可不可以|可以)[^，。！？?!\s]{0,12}(?:一下|管管|修修|看看|处理|快点)[吗啊呀]?"
+                         r"|(?:怎么|咋)(?:[^，。！？?!\s办样]{1,6}了|没|不|这么|那么)")
 # A message whose report intents together are this likely is not plainly a question.
 MAYBE_A_REPORT = 0.5
 # A greeting or a compound's name that goes on to ask ("@小助手 下午社区几点下班", "我住X小区，地下
@@ -215,7 +220,7 @@ class Matcher:
 
 def asks(text: str) -> bool:
     """Whether a message asks something, besides what else it does (`_ASKS`)."""
-    return bool(_ASKS.search(_clean(text)))
+    return bool(_ASKS.search(_NOT_ASKING.sub(" ", _clean(text))))
 
 
 def files_anyway(decision: Decision) -> bool:

@@ -173,7 +173,10 @@ def test_a_sure_report_that_also_asks_gets_the_answer_beside_its_ticket(sample):
 
 @pytest.mark.parametrize("text, asks", [("金毛这种大狗小区让养吗", True), ("电费欠了咋交", True), ("垃圾往哪扔", True),
                                         ("暖气费多少钱一平米？", True), ("电梯怎么又坏了", False), ("这是咋回事啊", False),
-                                        ("5号楼楼道灯坏了好几天", False), ("@小助手 楼下垃圾三天没人收", False)])
+                                        ("5号楼楼道灯坏了好几天", False), ("@小助手 楼下垃圾三天没人收", False),
+                                        ("能不能申请退一部分取暖费", True), ("能不能把楼梯间的灯修一下", False),
+                                        ("那辆车天天堵着消防通道 能不能管管", False), ("3号楼怎么停水了 也没通知", False),
+                                        ("咋没人来修", False)])
 def test_whether_a_message_also_asks_something(text, asks):
     assert faq_matcher.asks(text) is asks
 
