@@ -250,8 +250,7 @@ class _Turn:
         message = self.message
         # an unsure report may be a question the FAQ answers, when it is very sure; a sure one is
         # filed, and what it also asks answered beside the receipt
-        entry = faq_matcher.choose_for(message.parse, message.decision, faq_matcher.current(self.session),
-                                       self._community()).answer
+        entry = self._faq_choice().answer
         if entry is not None and not faq_matcher.files_anyway(message.decision):
             return Outcome(f"the FAQ is sure of {entry.id}; the report ({message.decision.category}) was unsure",
                            [entry.reply() + IF_A_REPORT])
@@ -341,8 +340,7 @@ class _Turn:
             return Outcome("staff have the conversation: the message waits for them in the console")
         if message.intent in RESPONSES:
             return self._small_talk()
-        choice = faq_matcher.choose_for(message.parse, message.decision, faq_matcher.current(self.session),
-                                        self._community())
+        choice = self._faq_choice()
         likely = message.decision.likely_category
         if likely and choice.answer is None:
             report = intake.pending_report(message.decision, message.text, message.location)
@@ -366,11 +364,16 @@ class _Turn:
         answer or suggestions instead when it has them."""
         message = self.message
         if message.intent in faq_matcher.SMALL_TALK:
-            answered = self._faq(faq_matcher.choose_for(message.parse, message.decision,
-                                                        faq_matcher.current(self.session), self._community()))
+            answered = self._faq(self._faq_choice())
             if answered is not None:
                 return answered
         return Outcome(f"small talk: {message.intent}", response=RESPONSES[message.intent])
+
+    def _faq_choice(self) -> "faq_matcher.Choice":
+        """What the live FAQ says to this message (`faq_matcher.choose_for`)."""
+        message = self.message
+        return faq_matcher.choose_for(message.parse, message.decision, faq_matcher.current(self.session),
+                                      self._community())
 
     def _community(self) -> str | None:
         """The community whose FAQ entries the resident may be answered with."""
