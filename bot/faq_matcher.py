@@ -58,16 +58,16 @@ WEAK_REPORT_ODDS = 0.9
 # the topic, and the resident's question goes unanswered. Filed all the same (a report is never
 # answered instead of filed), with the FAQ's answer beside the receipt when the FAQ is as sure as
 # for a question. Not with suggestions: most reports that ask are near some entry ("暖气什么时候
-# 能修好"), and a list under every such receipt is noise. Complaints in a question's shape
-# ("怎么又坏了", "咋回事") are not asking.
-_ASKS = re.compile(r"[?？]|吗|么$|呢|如何|哪|什么|啥|多少|(?<![好这前那十])几[点号月天时个]|怎么(?!又|还|老|总|回事)|咋(?!又|还|老|回事)"
+# 能修好"), and a list under every such receipt is noise.
+_ASKS = re.compile(r"[?？]|吗|么$|呢|如何|哪|什么|啥|多少|(?<![好这前那十])几[点号月天时个]|怎么|咋"
                    r"|能不能|可不可以|可以.{0,10}[吗不]|让不让|要不要|需不需要|用不用|是否|有没有|会不会|算不算|是不是"
                    r"|归谁|找谁|谁(?:负责|管)")
 # Requests and complaints in a question's shape ask nothing the FAQ answers: "能不能管管", "可以修一下
-# 吗", "怎么停水了", "怎么没人管". Set aside before `_ASKS` looks: half the reports that ask were
-# these, and each cost a FAQ look-up beside its receipt.
+# 吗", "怎么停水了", "怎么没人管", "电梯怎么又坏了", "咋回事". Set aside before `_ASKS` looks: half the
+# reports that ask were these, and each cost a FAQ look-up beside its receipt.
 _NOT_ASKING = re.compile(r"(?:能不能|能否|可不可以|可以)[^，。！？?!\s]{0,12}(?:一下|管管|修修|看看|处理|快点)[吗啊呀]?"
-                         r"|(?:怎么|咋)(?:[^，。！？?!\s办样]{1,6}了|没|不|这么|那么)")
+                         r"|(?:怎么|咋)(?:[^，。！？?!\s办样]{1,6}了|没|不|这么|那么)"
+                         r"|怎么(?:又|还|老|总|回事)|咋(?:又|还|老|回事)")
 # A message whose report intents together are this likely is not plainly a question.
 MAYBE_A_REPORT = 0.5
 # A greeting or a compound's name that goes on to ask ("@小助手 下午社区几点下班", "我住X小区，地下
