@@ -30,7 +30,7 @@ import numpy as np
 from sklearn.linear_model import LogisticRegression
 from sqlalchemy.orm import Session
 
-from bot import embeddings, faq_store
+from bot import embeddings, faq_store, tickets
 from bot.normalize import for_classification
 from bot.decision import Decision, report_likelihood
 from bot.faq import QUESTION_INTENTS, Entry, load
@@ -78,6 +78,8 @@ OPENING_LENGTH = 8
 # classifier hears the chatting and its canned reply would leave the question unanswered; asked
 # of the FAQ like a question first. Not thanks, farewells, yes or no, notices or adverts.
 SMALL_TALK = ("chitchat", "out_of_scope", "neighbour_post")
+# Asking after one's own tickets, or rating one: a question ("怎么查报修进度") when it asks.
+OWN_TICKETS = (tickets.STATUS_INTENT, *tickets.SATISFACTION)
 _MENTION = re.compile(r"@\S+\s*")
 
 
@@ -231,8 +233,8 @@ def files_anyway(decision: Decision) -> bool:
 def choose_for(parse: dict, decision: Decision, matcher: Matcher, community: str | None = None) -> Choice:
     """The FAQ's choice for a parsed message, as the live bot and `eval-faq` make it: an urgent
     report gets none; a sure one, filed, the answer to what it also asks; an unsure report only a
-    very sure answer; a question (or an opening that goes on, or small talk that asks) the answer,
-    suggestions or "not sure"; other intents none."""
+    very sure answer; a question (or an opening that goes on, or small talk that asks, or a status
+    or rating message that asks) the answer, suggestions or "not sure"; other intents none."""
     text = parse.get("text") or ""
     intent = (parse.get("intent") or {}).get("name") or ""
     if decision.is_report:
@@ -241,6 +243,10 @@ def choose_for(parse: dict, decision: Decision, matcher: Matcher, community: str
         if files_anyway(decision):
             return matcher.choose(text, community, suggest=False) if asks(text) else NOTHING
         return matcher.choose(text, community, WEAK_REPORT_ODDS, suggest=False)
+    if intent in OWN_TICKETS:
+        # a question about how to follow or rate a ticket; the live bot asks only when the
+        # resident has no ticket to show or rate (bot.turn), as for a newcomer here
+        return matcher.choose(text, community) if asks(text) else NOTHING
     question = (intent in QUESTION_INTENTS
                 or (intent in OPENING_REPLIES and len("".join(_clean(text).split())) > OPENING_LENGTH)
                 or (intent in SMALL_TALK and asks(text)))

@@ -33,6 +33,7 @@ CLUSTER_HOUSEHOLDS = 5  # 反映集中: this many households move the ticket up 
 # docs/benchmarks.md).
 SAME_PROBLEM = 0.91
 SATISFACTION = {"satisfied": "满意", "basically_satisfied": "基本满意", "unsatisfied": "不满意"}
+STATUS_INTENT = "ask_ticket_status"  # 我报的事怎么样了: the resident's own open tickets
 SATISFIED_ANSWERS = ("satisfied", "basically_satisfied")  # what 满意度, the city's measure, counts as satisfied
 URGENT_NOTICE = "这是紧急情况，已同时通知网格、社区和街道。"  # after an urgent report's receipt
 

@@ -34,6 +34,7 @@ from bot.taxonomy import CATEGORIES
 log = logging.getLogger(__name__)
 
 SATISFACTION_INTENTS = tuple(tickets.SATISFACTION)
+STATUS_INTENT = tickets.STATUS_INTENT
 # Intents answered with a fixed response of the domain (domain.yml's utter_*).
 RESPONSES = {"thank": "utter_thank", "goodbye": "utter_goodbye", "affirm": "utter_ok", "deny": "utter_deny",
              "chitchat": "utter_chitchat", "out_of_scope": "utter_out_of_scope",
@@ -42,7 +43,6 @@ RESPONSES = {"thank": "utter_thank", "goodbye": "utter_goodbye", "affirm": "utte
 # A message made only of these (emoji, stickers' text, punctuation) says nothing to understand.
 _WORDS = re.compile(r"[\w\u4e00-\u9fff]")
 _MENTION = re.compile(r"@\S+")
-STATUS_INTENT = "ask_ticket_status"
 # How long a name given in answer to "which compound?" may be; longer, it is a message of its own.
 LONGEST_NAME = 12
 
@@ -328,10 +328,16 @@ class _Turn:
         message, resident, now = self.message, self.resident, self.context.now
         if message.intent in SATISFACTION_INTENTS:
             ticket = tickets.rate(self.session, resident.platform, resident.user_id, message.intent, now)
+            if ticket is None:
+                return self._own_tickets_asked(f"satisfaction: {message.intent}, nothing to rate",
+                                               tickets.rating_reply(None, message.intent))
             return Outcome(f"satisfaction: {message.intent}", [tickets.rating_reply(ticket, message.intent)])
         if message.intent == STATUS_INTENT:
-            return Outcome("a status question", [tickets.status_lines(
-                tickets.open_tickets_of(self.session, resident.platform, resident.user_id), now)])
+            open_tickets = tickets.open_tickets_of(self.session, resident.platform, resident.user_id)
+            if not open_tickets:
+                return self._own_tickets_asked("a status question, no open ticket",
+                                               tickets.status_lines(open_tickets, now))
+            return Outcome("a status question", [tickets.status_lines(open_tickets, now)])
         if message.decision.asks_for_person:
             outcome = Outcome("the resident asked for a person")
             self._hand_over(outcome, "asked", self.home)
@@ -358,6 +364,19 @@ class _Turn:
             outcome = Outcome("not understood twice in a row")
             self._hand_over(outcome, "not_understood", self.home)
         return outcome
+
+    def _own_tickets_asked(self, why: str, reply: str) -> Outcome:
+        """A status or rating message with no ticket to show or rate may be a question about how
+        ("怎么查报修进度", "工单办完了怎么评价"): the FAQ's sure answer instead of `reply`, or its
+        suggestions after it."""
+        choice = self._faq_choice()
+        answered = self._faq(choice)
+        if answered is None:
+            return Outcome(why, [reply])
+        if choice.answer is None:  # the suggestions after the plain reply
+            answered.replies.insert(0, reply)
+            answered.why = f"{why}; {answered.why}"
+        return answered
 
     def _small_talk(self) -> Outcome:
         """The domain's fixed reply; small talk that asks (faq_matcher.SMALL_TALK) gets the FAQ's

@@ -193,6 +193,18 @@ def test_small_talk_that_asks_is_asked_of_the_faq(sample, intent, question, entr
     assert resolves(choose(sample, intent, question), entry)
 
 
+@pytest.mark.parametrize("intent, question, entry", [("ask_ticket_status", "报修的进度在哪里查", "ticket_progress"),
+                                                     ("unsatisfied", "对处理结果不满意怎么评价", "satisfaction_rating")])
+def test_a_status_or_rating_message_that_asks_how_is_asked_of_the_faq(sample, intent, question, entry):
+    assert resolves(choose(sample, intent, question), entry)
+
+
+@pytest.mark.parametrize("intent, text", [("ask_ticket_status", "我上周报的路灯修好没"), ("unsatisfied", "不满意 还是很多"),
+                                          ("satisfied", "满意 谢谢")])
+def test_a_status_or_rating_message_that_does_not_ask_how_is_not_answered_from_the_faq(sample, intent, text):
+    assert choose(sample, intent, text) == faq_matcher.NOTHING
+
+
 @pytest.mark.parametrize("intent, text", [("chitchat", "今天天气真好 老年卡办下来了开心"), ("thank", "老年卡的事谢谢你们啊"),
                                           ("announcement", "物业费收费标准调整的通知请大家看一下吗")])
 def test_small_talk_that_does_not_ask_thanks_and_notices_are_not_answered_from_the_faq(sample, intent, text):

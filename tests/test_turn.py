@@ -250,6 +250,23 @@ async def test_status_and_satisfaction(sample_site):
         assert (s.get(Ticket, 1).status, s.get(Ticket, 1).level) == ("reopened", "community")
 
 
+async def test_how_to_follow_or_rate_a_ticket_is_answered_when_there_is_none_to_show_or_rate(sample_site):
+    newcomer = Chat("wecom:dm:hana")
+    replies = await newcomer.say("工单号是什么 在哪看", "ask_ticket_status")
+    assert replies == [entry("ticket_progress").reply()]
+    replies = await newcomer.say("问题处理完了怎么评价", "satisfied")
+    assert replies == [entry("satisfaction_rating").reply()]
+    # a resident with an open ticket sees it; one asked to rate, rates
+    sender = f"{JINYU_GROUP}:gus"
+    await run(ActionTurn(), tracker_for(sender, "5号楼门口狗屎太多", "report_pets"))
+    replies, _ = await run(ActionTurn(), tracker_for(sender, "工单号是什么 在哪看", "ask_ticket_status"))
+    assert "#1" in replies[0] and "文明养犬" in replies[0]
+    with Session(sample_site, future=True) as s, s.begin():
+        tickets.resolve(s, s.get(Ticket, 1), utc_now(), "已清理", "张书记")
+    replies, _ = await run(ActionTurn(), tracker_for(sender, "不满意 怎么评价才能重新处理", "unsatisfied"))
+    assert "升级到社区" in replies[0]
+
+
 async def test_an_entry_for_another_community_gives_way_to_the_residents_own(sample_site):
     # 望江华庭's group is in 和谐社区: its own service centre, not 光明社区's
     replies, _ = await run(ActionTurn(), tracker_for("rest:wangjiang-demo:q2", "社区服务中心几点开门", "ask_info"))
