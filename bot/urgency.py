@@ -21,7 +21,8 @@ class Danger:
     hotline_key: str | None = None  # a directory hotline that comes first when known
 
 
-_NEGATION = re.compile(r"(没有|没人|无人|没|不是|不会|并非|别|防止|预防|以防|快)$")
+# "是不是燃气管漏了" suspects the danger, it does not deny it: 不是 after 是 is no negation.
+_NEGATION = re.compile(r"(没有|没人|无人|没|(?<!是)不是|不会|并非|别|防止|预防|以防|快)$")
 # "要是起火就完了", "真着火了怎么办": a fear, not a danger happening now
 _HYPOTHETICAL = re.compile(r"(要是|如果|万一|假如|一旦|哪天|到时候|真要|真(?!的)|担心|担忧|害怕|生怕|怕|早晚|迟早|容易)"
                            r"[^，。,.!！？?\n]{0,8}$")

@@ -51,6 +51,7 @@ def test_the_fallback_classifier_is_looked_past_when_the_report_is_confident_eno
     ("对门大姐吞了一瓶安眠药 叫不醒", "safety_security", "120"),
     ("楼下的小伙子在家割腕了", "safety_security", "120"),
     ("我不想活了", "safety_security", "12356"),
+    ("楼道里一股味道 是不是燃气管漏了", "gas", "119"),  # suspected, not denied
 ])
 def test_urgent_dangers_are_caught_with_the_number_that_fits(text, category, number):
     unsure = decide(parse(text, ("nlu_fallback", 0.4), ("chitchat", 0.2)))
@@ -73,6 +74,7 @@ def test_the_model_category_stands_for_an_urgent_report():
     "物业费又涨了 我都想跳楼了", "有人站在窗台上擦玻璃 水滴到楼下了", "楼下吵架 好多人探头往窗外看",
     # a complaint's figure of speech, a longing
     "楼上装修吵得我都不想活了", "物业费又涨了 我想死的心都有了", "想死你们了 终于放假回来了",
+    "不是燃气漏了 是下水道返上来的味",
 ])
 def test_everyday_reports_are_not_urgent(text):
     assert find_danger(text) is None
