@@ -78,7 +78,9 @@ OPENING_LENGTH = 8
 # classifier hears the chatting and its canned reply would leave the question unanswered; asked
 # of the FAQ like a question first. Not thanks, farewells, yes or no, notices or adverts.
 SMALL_TALK = ("chitchat", "out_of_scope", "neighbour_post")
-# Asking after one's own tickets, or rating one: a question ("怎么查报修进度") when it asks.
+# Asking after one's own tickets, or rating one: a question ("怎么查报修进度") when it asks, like
+# small talk. The live bot asks the FAQ only when the resident has no ticket to show or rate
+# (bot.turn); `eval-faq` decides as for such a newcomer.
 OWN_TICKETS = (tickets.STATUS_INTENT, *tickets.SATISFACTION)
 _MENTION = re.compile(r"@\S+\s*")
 
@@ -243,13 +245,9 @@ def choose_for(parse: dict, decision: Decision, matcher: Matcher, community: str
         if files_anyway(decision):
             return matcher.choose(text, community, suggest=False) if asks(text) else NOTHING
         return matcher.choose(text, community, WEAK_REPORT_ODDS, suggest=False)
-    if intent in OWN_TICKETS:
-        # a question about how to follow or rate a ticket; the live bot asks only when the
-        # resident has no ticket to show or rate (bot.turn), as for a newcomer here
-        return matcher.choose(text, community) if asks(text) else NOTHING
     question = (intent in QUESTION_INTENTS
                 or (intent in OPENING_REPLIES and len("".join(_clean(text).split())) > OPENING_LENGTH)
-                or (intent in SMALL_TALK and asks(text)))
+                or (intent in SMALL_TALK + OWN_TICKETS and asks(text)))
     if question and report_likelihood(parse) < MAYBE_A_REPORT:
         return matcher.choose(text, community)
     if question or category_for_intent(intent) is not None:

@@ -328,16 +328,16 @@ class _Turn:
         message, resident, now = self.message, self.resident, self.context.now
         if message.intent in SATISFACTION_INTENTS:
             ticket = tickets.rate(self.session, resident.platform, resident.user_id, message.intent, now)
+            reply = tickets.rating_reply(ticket, message.intent)
             if ticket is None:
-                return self._own_tickets_asked(f"satisfaction: {message.intent}, nothing to rate",
-                                               tickets.rating_reply(None, message.intent))
-            return Outcome(f"satisfaction: {message.intent}", [tickets.rating_reply(ticket, message.intent)])
+                return self._own_tickets_asked(f"satisfaction: {message.intent}, nothing to rate", reply)
+            return Outcome(f"satisfaction: {message.intent}", [reply])
         if message.intent == STATUS_INTENT:
             open_tickets = tickets.open_tickets_of(self.session, resident.platform, resident.user_id)
+            reply = tickets.status_lines(open_tickets, now)
             if not open_tickets:
-                return self._own_tickets_asked("a status question, no open ticket",
-                                               tickets.status_lines(open_tickets, now))
-            return Outcome("a status question", [tickets.status_lines(open_tickets, now)])
+                return self._own_tickets_asked("a status question, no open ticket", reply)
+            return Outcome("a status question", [reply])
         if message.decision.asks_for_person:
             outcome = Outcome("the resident asked for a person")
             self._hand_over(outcome, "asked", self.home)
