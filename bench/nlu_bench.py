@@ -65,8 +65,9 @@ def faq_settings(shared: Path, work: Path) -> list[tuple[str, Path, Path]]:
         cut = work / f"sample_{count}.yml"
         cut.write_text(faq.dump([dataclasses.replace(e, questions=e.questions[:count]) for e in sample]), encoding="utf-8")
         settings.append((f"sample FAQ cut to {count} questions an entry", cut, ours))
-    settings.append(("another site's FAQ and questions (tests/data/other_site_faq)",
-                     ROOT / "tests" / "data" / "other_site_faq.yml", ROOT / "tests" / "data" / "other_site_faq.tsv"))
+    for site, what in (("other_site", "another site's FAQ"), ("third_site", "a third site's terse FAQ")):
+        settings.append((f"{what} and questions (tests/data/{site}_faq)",
+                         ROOT / "tests" / "data" / f"{site}_faq.yml", ROOT / "tests" / "data" / f"{site}_faq.tsv"))
     terse = shared / "eval" / "terse_faq.yml"
     if terse.exists():
         settings.append(("shared terse FAQ, written apart (reported, never tuned on)", terse,
