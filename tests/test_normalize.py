@@ -35,3 +35,10 @@ def test_plain_text_is_unchanged():
 def test_cantonese_words_are_read_after_their_characters_are_simplified():
     # 唔係 is 唔系 once simplified: the Cantonese word list must still know it
     assert normalize("唔係漏氣，係咪報警器冇電") == "不是漏气,是不是报警器没有电"
+
+
+def test_cantonese_questions_ask_as_mandarin_does():
+    # the FAQ and the question intents know 怎么 / 哪里 / 多少, not 點樣 / 邊度 / 幾多
+    assert normalize("點樣申請長者卡") == "怎么申请长者卡"
+    assert normalize("管理費喺邊度交，幾多錢") == "管理费在哪里交,多少钱"
+    assert normalize("使唔使預約") == "要不要预约"
