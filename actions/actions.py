@@ -39,10 +39,14 @@ _warm_faq()
 def context_of(tracker: Tracker) -> turn.Context:
     """What the conversation knows before its latest message, from the tracker's slots."""
     suggested = tracker.get_slot("suggested")
+    # {"entries": [...], "question": ...}; a bare list of entries in conversations from before
+    offer = suggested if isinstance(suggested, dict) else {"entries": suggested}
+    entries = offer.get("entries")
     return turn.Context(resident_of(tracker), utc_now(), pending=turn.Pending.from_slot(tracker.get_slot("pending")),
                         remembered_compound=tracker.get_slot("compound"),
                         misunderstood_last=bool(tracker.get_slot("misunderstood")),
-                        suggested=tuple(str(key) for key in suggested) if isinstance(suggested, list) else ())
+                        suggested=tuple(str(key) for key in entries) if isinstance(entries, list) else (),
+                        suggested_for=str(offer.get("question") or ""))
 
 
 def take_turn(dispatcher: CollectingDispatcher, tracker: Tracker, decision: Decision | None = None) -> Events:
@@ -56,7 +60,8 @@ def take_turn(dispatcher: CollectingDispatcher, tracker: Tracker, decision: Deci
     return [SlotSet("pending", outcome.pending.as_slot() if outcome.pending else None),
             SlotSet("compound", outcome.remembered_compound),
             SlotSet("misunderstood", outcome.misunderstood),
-            SlotSet("suggested", list(outcome.suggested) or None)]
+            SlotSet("suggested", {"entries": list(outcome.suggested), "question": outcome.suggested_for}
+                    if outcome.suggested else None)]
 
 
 class ActionTurn(Action):

@@ -155,14 +155,31 @@ def remove_entry(session: Session, key: str, actor: str | None, now: datetime) -
 
 def record_asked(session: Session, text: str, community: str | None, outcome: str, now: datetime) -> None:
     """Count a resident's question the FAQ did not answer directly (`outcome`: suggested, not_sure)."""
-    text = " ".join(text.split())[:LONGEST_QUESTION]
+    text = _asked_text(text)
     if not text:
         return
-    row = session.scalars(select(FaqAsked).where(FaqAsked.text == text, FaqAsked.community == (community or ""))).first()
+    row = _asked_row(session, text, community)
     if row is None:
         session.add(FaqAsked(text=text, community=community or "", outcome=outcome, count=1, first_at=now, last_at=now))
     else:
         row.count, row.outcome, row.last_at = row.count + 1, outcome, now
+
+
+def record_picked(session: Session, text: str, community: str | None, key: str) -> None:
+    """The resident chose the suggestion `key` for the question `text` (counted by `record_asked`
+    when the suggestions were offered): the entry staff will most likely add it to."""
+    row = _asked_row(session, _asked_text(text), community)
+    entry = entry_row(session, key)
+    if row is not None and entry is not None:
+        row.outcome, row.picked_id = "picked", entry.id
+
+
+def _asked_text(text: str) -> str:
+    return " ".join(text.split())[:LONGEST_QUESTION]
+
+
+def _asked_row(session: Session, text: str, community: str | None) -> FaqAsked | None:
+    return session.scalars(select(FaqAsked).where(FaqAsked.text == text, FaqAsked.community == (community or ""))).first()
 
 
 def asked(session: Session, communities: Iterable[str] | None = None, include_added: bool = False) -> list[FaqAsked]:

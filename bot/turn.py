@@ -80,6 +80,7 @@ class Context:
     offered_compound: str | None = None  # one-to-one: remembered from an earlier visit, asked about before use
     misunderstood_last: bool = False
     suggested: tuple[str, ...] = ()  # the FAQ entries the bot last offered (猜你想问), in order
+    suggested_for: str = ""  # the resident's question they were offered for
 
 
 @dataclass
@@ -93,6 +94,7 @@ class Outcome:
     remembered_compound: str | None = None
     misunderstood: bool = False
     suggested: tuple[str, ...] = ()
+    suggested_for: str = ""
     ticket_ids: list[int] = field(default_factory=list)
     handed_over: str | None = None  # the handoff's reason when this turn started one
 
@@ -226,6 +228,8 @@ class _Turn:
             entry = matcher.pick(self.message.read, offered)
         if entry is None:
             return None
+        if self.context.suggested_for:  # staff see which entry the resident's words belong to
+            faq_store.record_picked(self.session, self.context.suggested_for, self._community(), entry.id)
         return Outcome(f"the resident chose the suggestion {entry.id}", [entry.reply()])
 
     def _faq(self, choice: "faq_matcher.Choice") -> Outcome | None:
@@ -239,7 +243,7 @@ class _Turn:
             faq_store.record_asked(self.session, message.text, community, "suggested", self.context.now)
             return Outcome(f"the FAQ suggests {', '.join(e.id for e in choice.suggestions)}",
                            [faq_matcher.suggestions_reply(choice)],
-                           suggested=tuple(entry.id for entry in choice.suggestions))
+                           suggested=tuple(entry.id for entry in choice.suggestions), suggested_for=message.text)
         if message.intent == faq.ASK_INTENT:
             faq_store.record_asked(self.session, message.text, community, "not_sure", self.context.now)
         return None

@@ -30,7 +30,7 @@ routes = web.RouteTableDef()
 KEEPERS_OF_ALL = ("admin", "community_staff")  # keep the entries for every community, and import
 EVERY_COMMUNITY = "全部社区"
 SOURCE_ZH = {"file": "文件", "console": "工作台", "resident": "居民"}
-OUTCOME_ZH = {"suggested": "给了猜你想问", "not_sure": "没答上"}
+OUTCOME_ZH = {"suggested": "给了猜你想问", "not_sure": "没答上", "picked": "给了猜你想问，居民选了"}
 ACTION_ZH = {"imported": "导入", "entry_added": "新增条目", "answer_edited": "修改答案",
              "question_added": "添加问法", "question_removed": "删除问法", "entry_removed": "删除条目"}
 NEW_ENTRY_FIELDS = ("key", "community", "questions", "answer", "contact", "link")
@@ -94,8 +94,10 @@ async def overview(request: web.Request) -> web.Response:
 
 
 def _entries_for(asked: FaqAsked, editable: list[FaqEntry]) -> list[FaqEntry]:
-    """The entries a resident's question may join: those that answer residents of its community."""
-    return [row for row in editable if not asked.community or row.community in (None, asked.community)]
+    """The entries a resident's question may join: those that answer residents of its community,
+    the suggestion the resident chose first (the form's default)."""
+    rows = [row for row in editable if not asked.community or row.community in (None, asked.community)]
+    return sorted(rows, key=lambda row: row.id != asked.picked_id)
 
 
 @routes.post(r"/faq/asked/{id:\d+}", name="faq_asked_add")

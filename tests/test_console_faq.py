@@ -127,6 +127,15 @@ async def test_a_residents_question_is_added_to_an_entry_in_one_click(client_as,
     assert "没答上" in await page(await client_as("admin"))
 
 
+async def test_the_entry_a_resident_chose_is_shown_and_offered_first(client_as, faq_site):  # noqa: F811
+    with Session(faq_site.engine, future=True) as s, s.begin():  # chose 2. of the suggestions, 社区办公时间
+        faq_store.record_picked(s, "物业费能用微信交吗", "光明社区", "office_hours")
+    listing = await page(await client_as("guangming"))
+    row = re.search(r"<td>物业费能用微信交吗</td>.*?</tr>", listing, re.S).group()
+    assert "居民选了 office_hours" in row
+    assert re.findall(r'<option value="([a-z_]+)"', row)[0] == "office_hours"  # the form's default
+
+
 async def test_a_new_entry_is_added_for_one_of_the_users_communities(client_as, faq_site):  # noqa: F811
     guangming = await client_as("guangming")
     form = {"key": "gym_hours", "community": "光明社区", "questions": "健身房几点开\n\n健身房开放时间",

@@ -286,12 +286,33 @@ def entry(entry_id: str) -> faq.Entry:
 async def test_near_entries_are_offered_and_the_residents_number_answers(sample_site):
     sender = "wecom:dm:jill"
     replies, slots = await run(ActionTurn(), tracker_for(sender, "暖气的事问一下", "ask_info"))
-    assert replies[0].startswith("猜你想问：") and slots["suggested"][0] == "heating_season_dates"
+    assert replies[0].startswith("猜你想问：") and slots["suggested"]["entries"][0] == "heating_season_dates"
     replies, slots = await run(ActionTurn(), tracker_for(sender, "1", "nlu_fallback", 0.3, slots={"suggested": slots["suggested"]}))
     assert replies == [entry("heating_season_dates").reply()] and slots["suggested"] is None
     with Session(sample_site, future=True) as session:
         [asked] = faq_store.asked(session)
         assert (asked.text, asked.outcome, asked.count) == ("暖气的事问一下", "suggested", 1)
+
+
+async def test_the_suggestion_a_resident_chose_is_kept_with_their_question(sample_site):
+    with Session(sample_site, future=True) as session, session.begin():  # the FAQ kept in the console
+        faq_store.import_entries(session, faq.load(faq_file()), "admin", utc_now())
+    sender = "wecom:dm:lee"
+    _, slots = await run(ActionTurn(), tracker_for(sender, "暖气的事问一下", "ask_info"))
+    assert slots["suggested"] == {"entries": slots["suggested"]["entries"], "question": "暖气的事问一下"}
+    second = slots["suggested"]["entries"][1]
+    replies, _ = await run(ActionTurn(), tracker_for(sender, "2", "nlu_fallback", 0.3, slots={"suggested": slots["suggested"]}))
+    assert replies == [entry(second).reply()]
+    with Session(sample_site, future=True) as session:
+        [asked] = faq_store.asked(session)
+        assert (asked.text, asked.outcome, asked.picked.key) == ("暖气的事问一下", "picked", second)
+
+
+async def test_suggestions_offered_before_the_question_was_kept_still_take_a_number(sample_site):
+    # a conversation from before: the slot holds the entries alone
+    replies, _ = await run(ActionTurn(), tracker_for("wecom:dm:moe", "1", "nlu_fallback", 0.3,
+                                                     slots={"suggested": ["heating_season_dates"]}))
+    assert replies == [entry("heating_season_dates").reply()]
 
 
 async def test_a_number_with_no_suggestions_offered_is_not_taken_for_a_choice(sample_site):

@@ -38,18 +38,21 @@ class FaqQuestion(Base):
 
 class FaqAsked(Base):
     """A question residents asked that the FAQ did not answer directly: suggestions (猜你想问)
-    or "not sure", counted per community, until staff add it to an entry."""
+    or "not sure", counted per community, until staff add it to an entry. When the resident chose
+    one of the suggestions, `picked` is that entry: the likeliest one for staff to add it to."""
     __tablename__ = "faq_asked"
     __table_args__ = (UniqueConstraint("community", "text"),)
     id = Column(Integer, primary_key=True)
     text = Column(String(500), nullable=False)
     community = Column(String(100), nullable=False, default="")  # "": the resident's community unknown
-    outcome = Column(String(20), nullable=False)  # suggested, not_sure (the latest)
+    outcome = Column(String(20), nullable=False)  # suggested, not_sure, picked (the latest)
     count = Column(Integer, nullable=False, default=1)
     first_at = Column(DateTime, nullable=False)
     last_at = Column(DateTime, nullable=False, index=True)
     added_to_id = Column(ForeignKey("faq_entries.id", ondelete="SET NULL"))  # set once staff added it
-    added_to = relationship("FaqEntry")
+    added_to = relationship("FaqEntry", foreign_keys=[added_to_id])
+    picked_id = Column(ForeignKey("faq_entries.id", ondelete="SET NULL"))  # the suggestion chosen, the latest
+    picked = relationship("FaqEntry", foreign_keys=[picked_id])
 
 
 class FaqChange(Base):
