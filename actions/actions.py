@@ -38,15 +38,10 @@ _warm_faq()
 
 def context_of(tracker: Tracker) -> turn.Context:
     """What the conversation knows before its latest message, from the tracker's slots."""
-    suggested = tracker.get_slot("suggested")
-    # {"entries": [...], "question": ...}; a bare list of entries in conversations from before
-    offer = suggested if isinstance(suggested, dict) else {"entries": suggested}
-    entries = offer.get("entries")
     return turn.Context(resident_of(tracker), utc_now(), pending=turn.Pending.from_slot(tracker.get_slot("pending")),
                         remembered_compound=tracker.get_slot("compound"),
                         misunderstood_last=bool(tracker.get_slot("misunderstood")),
-                        suggested=tuple(str(key) for key in entries) if isinstance(entries, list) else (),
-                        suggested_for=str(offer.get("question") or ""))
+                        suggested=turn.Suggestions.from_slot(tracker.get_slot("suggested")))
 
 
 def take_turn(dispatcher: CollectingDispatcher, tracker: Tracker, decision: Decision | None = None) -> Events:
@@ -60,8 +55,7 @@ def take_turn(dispatcher: CollectingDispatcher, tracker: Tracker, decision: Deci
     return [SlotSet("pending", outcome.pending.as_slot() if outcome.pending else None),
             SlotSet("compound", outcome.remembered_compound),
             SlotSet("misunderstood", outcome.misunderstood),
-            SlotSet("suggested", {"entries": list(outcome.suggested), "question": outcome.suggested_for}
-                    if outcome.suggested else None)]
+            SlotSet("suggested", outcome.suggested.as_slot() if outcome.suggested else None)]
 
 
 class ActionTurn(Action):

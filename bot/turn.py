@@ -71,6 +71,27 @@ class Pending:
 
 
 @dataclass(frozen=True)
+class Suggestions:
+    """The FAQ entries the bot offered (猜你想问), in order, and the resident's question they were
+    offered for (kept with the entry the resident chooses, for staff)."""
+    entries: tuple[str, ...]
+    question: str = ""
+
+    def as_slot(self) -> dict:
+        return {"entries": list(self.entries), "question": self.question}
+
+    @classmethod
+    def from_slot(cls, value) -> "Suggestions | None":
+        """The slot's value (a bare list of entries in conversations from before); None for none."""
+        if isinstance(value, list):
+            value = {"entries": value}
+        entries = value.get("entries") if isinstance(value, dict) else None
+        if not isinstance(entries, list) or not entries:
+            return None
+        return cls(tuple(str(key) for key in entries), str(value.get("question") or ""))
+
+
+@dataclass(frozen=True)
 class Context:
     """What the conversation knows before the message."""
     resident: Resident
@@ -79,8 +100,7 @@ class Context:
     remembered_compound: str | None = None  # one-to-one chats: the compound named before
     offered_compound: str | None = None  # one-to-one: remembered from an earlier visit, asked about before use
     misunderstood_last: bool = False
-    suggested: tuple[str, ...] = ()  # the FAQ entries the bot last offered (猜你想问), in order
-    suggested_for: str = ""  # the resident's question they were offered for
+    suggested: Suggestions | None = None  # what the bot offered last (猜你想问)
 
 
 @dataclass
@@ -93,8 +113,7 @@ class Outcome:
     pending: Pending | None = None
     remembered_compound: str | None = None
     misunderstood: bool = False
-    suggested: tuple[str, ...] = ()
-    suggested_for: str = ""
+    suggested: Suggestions | None = None
     ticket_ids: list[int] = field(default_factory=list)
     handed_over: str | None = None  # the handoff's reason when this turn started one
 
@@ -221,15 +240,15 @@ class _Turn:
     def _picked_suggestion(self) -> Outcome | None:
         """The answer of the suggestion the resident chose, by its number or in words."""
         matcher = faq_matcher.current(self.session)
-        offered = [key for key in self.context.suggested if key in matcher.entries]
+        offered = [key for key in self.context.suggested.entries if key in matcher.entries]
         number = faq_matcher.picked_number(self.message.read, len(offered))
         entry = matcher.entries[offered[number - 1]] if number else None
         if entry is None and self.message.intent in faq.QUESTION_INTENTS:
             entry = matcher.pick(self.message.read, offered)
         if entry is None:
             return None
-        if self.context.suggested_for:  # staff see which entry the resident's words belong to
-            faq_store.record_picked(self.session, self.context.suggested_for, self._community(), entry.id)
+        if self.context.suggested.question:  # staff see which entry the resident's words belong to
+            faq_store.record_picked(self.session, self.context.suggested.question, self._community(), entry.id)
         return Outcome(f"the resident chose the suggestion {entry.id}", [entry.reply()])
 
     def _faq(self, choice: "faq_matcher.Choice") -> Outcome | None:
@@ -243,7 +262,7 @@ class _Turn:
             faq_store.record_asked(self.session, message.text, community, "suggested", self.context.now)
             return Outcome(f"the FAQ suggests {', '.join(e.id for e in choice.suggestions)}",
                            [faq_matcher.suggestions_reply(choice)],
-                           suggested=tuple(entry.id for entry in choice.suggestions), suggested_for=message.text)
+                           suggested=Suggestions(tuple(entry.id for entry in choice.suggestions), message.text))
         if message.intent == faq.ASK_INTENT:
             faq_store.record_asked(self.session, message.text, community, "not_sure", self.context.now)
         return None
