@@ -1,10 +1,10 @@
-"""Weigh the intent classifier's temperature and the report threshold on `make crossval`'s
+"""Weigh the intent classifier's temperature and the report share on `make crossval`'s
 held-out parses.
 
 `bench/crossval.py --parses FILE` keeps, for every held-out example, the SVM's margins (the
 classifier's `explain`); this ranks them with other temperatures and decides with other report
-thresholds, without training again, and prints macro-F1, none → ticket and reports missed for
-each; then urgent recall and precision for other bars of the learned danger. A choice made here
+shares (`bot.decision.REPORT_SHARE`), without training again, and prints macro-F1, none → ticket
+and reports missed for each; then urgent recall and precision for other bars of the learned danger. A choice made here
 is made on data the model had not seen."""
 import argparse
 import json
@@ -15,13 +15,13 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 from bot import decision, urgency  # noqa: E402
-from bot.decision import REPORT_CONFIDENCE  # noqa: E402
+from bot.decision import REPORT_SHARE  # noqa: E402
 from bot.urgency import LEARNED_DANGER  # noqa: E402
 from bot.evaluation import score_rows  # noqa: E402
 from benchmarks_md import write_section  # noqa: E402 - bench/ is this script's folder
 from nlu.linear_intents import ranked  # noqa: E402
 
-SECTION = "## The intent temperature and the report threshold, on cross-validation (bench/threshold_sweep.py)"
+SECTION = "## The intent temperature and the report share, on cross-validation (bench/threshold_sweep.py)"
 
 
 def reranked(parse: dict, temperature: float) -> dict:
@@ -39,20 +39,21 @@ def main() -> None:
     kept = json.loads(args.parses.read_text(encoding="utf-8"))
     rows = [tuple(item["gold"]) for item in kept]
     by_text = {item["gold"][2]: item["parse"] for item in kept}
-    lines = [f"The intent temperature and the report threshold on the {len(rows)} held-out parses of `make crossval`:", "",
-             "| temperature | report threshold | macro-F1 | none → ticket | reports missed | asked to confirm |",
+    lines = [f"The intent temperature and the report share (all report intents together) on the {len(rows)} "
+             "held-out parses of `make crossval`:", "",
+             "| temperature | report share | macro-F1 | none → ticket | reports missed | asked to confirm |",
              "|---|---|---|---|---|---|"]
     print("\n".join(lines))
     for temperature in (0.05, 0.1, 0.2, 0.3):
-        for threshold in (0.4, 0.5, 0.6, 0.7):
-            decision.REPORT_CONFIDENCE = threshold
+        for threshold in (0.5, 0.6, 0.7, 0.8, 0.9):
+            decision.REPORT_SHARE = threshold
             s = score_rows(rows, lambda text: reranked(by_text[text], temperature))
             lines.append(f"| {temperature} | {threshold} | {s['macro_f1']:.3f} | "
                          f"{s['none_false_ticket_rate']:.3f} | {s['report_missed_rate']:.3f} | {s['report_confirm_rate']:.3f} |")
             print(lines[-1], flush=True)
-    decision.REPORT_CONFIDENCE = REPORT_CONFIDENCE
+    decision.REPORT_SHARE = REPORT_SHARE
     lines += ["", "The learned danger's bar (`bot.urgency.LEARNED_DANGER`, a danger the rules do not name) on the same "
-              "parses, at the chosen temperature and report threshold:", "",
+              "parses, at the chosen temperature and report share:", "",
               "| learned danger from | urgent recall | urgent precision |", "|---|---|---|"]
     for bar in (0.3, 0.4, 0.5, 0.6, 0.7):
         urgency.LEARNED_DANGER = bar

@@ -4,7 +4,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from bot.decision import REPORT_CONFIDENCE, decide
+from bot.decision import REPORT_CONFIDENCE, REPORT_SHARE, decide
 from bot.taxonomy import CATEGORIES, CATEGORY_IDS, NONE, category_for_intent
 from bot.urgency import emergency_message, find_danger
 
@@ -32,8 +32,20 @@ def test_an_unsure_model_files_nothing():
 
 
 def test_the_fallback_classifier_is_looked_past_when_the_report_is_confident_enough():
-    decision = decide(parse("井盖", ("nlu_fallback", REPORT_CONFIDENCE), ("report_facilities", REPORT_CONFIDENCE + 0.05)))
+    decision = decide(parse("井盖", ("nlu_fallback", REPORT_CONFIDENCE), ("report_facilities", REPORT_SHARE + 0.1)))
     assert decision.category == "facilities"
+
+
+def test_a_report_the_model_splits_between_two_categories_is_filed_under_the_likelier():
+    decision = decide(parse("信箱锈得打不开了 钥匙插不进去", ("report_facilities", 0.45), ("report_gas", 0.4),
+                            ("ask_info", 0.15)))
+    assert (decision.category, decision.confidence) == ("facilities", 0.45)
+
+
+def test_talk_a_report_intent_wins_by_a_hair_is_not_filed_but_asked_about():
+    decision = decide(parse("我们小时候哪有暖气 冬天手都冻僵了", ("report_heating", 0.52), ("chitchat", 0.45),
+                            ("report_water", 0.03)))
+    assert (decision.category, decision.likely_category) == (NONE, "heating")
 
 
 @pytest.mark.parametrize("text, category, number", [

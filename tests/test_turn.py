@@ -200,10 +200,11 @@ async def test_a_request_for_a_person_inside_a_report_is_both(sample_site):
 
 async def test_a_question_taken_for_an_unsure_report_is_answered_with_how_to_report(sample_site):
     replies, _ = await run(ActionTurn(), tracker_for(
-        f"{JINYU_GROUP}:gina", "物业费的收费标准是多少", "report_property_service", 0.6))
+        f"{JINYU_GROUP}:gina", "物业费的收费标准是多少", "report_property_service", 0.6, ranking=(("report_water", 0.2),)))
     assert replies == [entry("property_fee").reply() + IF_A_REPORT] and "转人工" in replies[0]
     assert ticket_rows(sample_site) == []
-    await run(ActionTurn(), tracker_for(f"{JINYU_GROUP}:gina", "5号楼楼道灯坏了好几天", "report_power", 0.6))
+    await run(ActionTurn(), tracker_for(f"{JINYU_GROUP}:gina", "5号楼楼道灯坏了好几天", "report_power", 0.6,
+                                        ranking=(("report_facilities", 0.2),)))
     assert ticket_rows(sample_site) == [("power", "金御城", None, ["gina"])]
 
 
