@@ -4,8 +4,8 @@ held-out parses.
 `bench/crossval.py --parses FILE` keeps, for every held-out example, the SVM's margins (the
 classifier's `explain`); this ranks them with other temperatures and decides with other report
 shares (`bot.decision.REPORT_SHARE`), without training again, and prints macro-F1, none → ticket
-and reports missed for each; then urgent recall and precision for other bars of the learned danger. A choice made here
-is made on data the model had not seen."""
+and reports missed for each; then urgent recall and precision for other bars of the learned
+danger. A choice made here is made on data the model had not seen."""
 import argparse
 import json
 import sys

@@ -51,15 +51,27 @@ class Decision:
         return self.category != NONE
 
 
-def best_intent(parse: dict, passing: str | None = None) -> tuple[str | None, float]:
-    """The model's best intent and its confidence, looking past the fallback classifier (and
-    past `passing`, the others' confidences then taken as if it had never been a choice)."""
-    ranking = parse.get("intent_ranking") or [parse.get("intent") or {}]
+def _ranking(parse: dict) -> list[dict]:
+    """The parse's intents, surest first (its one intent when it has no ranking)."""
+    return parse.get("intent_ranking") or [parse.get("intent") or {}]
+
+
+def _remaining(ranking: list[dict], passing: str | None) -> float:
+    """What the other intents' confidences are divided by to be taken as if `passing` had never
+    been a choice."""
     left = 1.0 - sum(float(item.get("confidence") or 0.0) for item in ranking if passing and item.get("name") == passing)
+    return left if left > 0 else 1.0
+
+
+def best_intent(parse: dict, passing: str | None = None, reports_only: bool = False) -> tuple[str | None, float]:
+    """The model's best intent (of the report intents only, if so asked) and its confidence,
+    looking past the fallback classifier (and past `passing`, the others' confidences then taken
+    as if it had never been a choice)."""
+    ranking = _ranking(parse)
     for item in ranking:
         name = item.get("name")
-        if name and name not in (FALLBACK_INTENT, passing):
-            return name, float(item.get("confidence") or 0.0) / (left if left > 0 else 1.0)
+        if name and name not in (FALLBACK_INTENT, passing) and (not reports_only or category_for_intent(name)):
+            return name, float(item.get("confidence") or 0.0) / _remaining(ranking, passing)
     return None, 0.0
 
 
@@ -76,17 +88,9 @@ def report_likelihood(parse: dict, passing: str | None = None) -> float:
     """How likely the message reports a problem at all: the confidences of every report intent
     together (a report the model cannot place in one category is still a report), taken as if
     `passing` had never been a choice."""
-    ranking = parse.get("intent_ranking") or [parse.get("intent") or {}]
-    left = 1.0 - sum(float(item.get("confidence") or 0.0) for item in ranking if passing and item.get("name") == passing)
+    ranking = _ranking(parse)
     return sum(float(item.get("confidence") or 0.0) for item in ranking
-               if category_for_intent(item.get("name") or "")) / (left if left > 0 else 1.0)
-
-
-def best_report(parse: dict, passing: str | None = None) -> tuple[str | None, float]:
-    """The likeliest report intent and its confidence (as `best_intent`'s)."""
-    ranking = [item for item in parse.get("intent_ranking") or [parse.get("intent") or {}]
-               if category_for_intent(item.get("name") or "") or item.get("name") == passing]
-    return best_intent({"intent_ranking": ranking}, passing) if ranking else (None, 0.0)
+               if category_for_intent(item.get("name") or "")) / _remaining(ranking, passing)
 
 
 def decide(parse: dict) -> Decision:
@@ -105,7 +109,7 @@ def decide(parse: dict) -> Decision:
     danger, ruled = assess(text, parse.get("urgency"))
     share = report_likelihood(parse, passing)
     if share >= REPORT_SHARE:
-        report, report_confidence = best_report(parse, passing)
+        report, report_confidence = best_intent(parse, passing, reports_only=True)
         return Decision(category_for_intent(report).id, danger is not None, danger, report, report_confidence, asks)
     # a danger the rules name outweighs all but a very sure other intent; one only the learned
     # model sees, only an unsure one
@@ -114,5 +118,5 @@ def decide(parse: dict) -> Decision:
         return Decision(danger.category, True, danger, intent, confidence, asks)
     likely = None
     if share >= LIKELY_REPORT:  # probably a report, of no sure category
-        likely = category_for_intent(best_report(parse, passing)[0]).id
+        likely = category_for_intent(best_intent(parse, passing, reports_only=True)[0]).id
     return Decision(NONE, False, None, intent, confidence, asks, likely)
