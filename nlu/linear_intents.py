@@ -3,9 +3,10 @@
 Residents' reports are short and keyword-rich, and the classic text classifier holds on them:
 character 1-3-grams (robust to segmentation errors and typos), jieba words, and the text's
 pinyin (a homophone typo, 燃汽 or 电悌, sounds like its word), and beside them what the sentence
-means (`nlu.sentence_meaning`: the same problem in other words). The SVM's scores become an
-intent ranking by a softmax with a temperature, so that `bot.decision` reads confidences as
-it would from any Rasa classifier. DIET was blended with it until cross-validation showed it
+means (`nlu.sentence_meaning`: the same problem in other words). Beside the SVM, naive Bayes
+counts the text's characters (`nlu.char_counts`). Their scores, added, become an intent
+ranking by a softmax with a temperature, so that `bot.decision` reads confidences as it would
+from any Rasa classifier. DIET was blended with it until cross-validation showed it
 added nothing the SVM did not already know (docs/benchmarks.md), at three quarters of the
 training time.
 
@@ -30,6 +31,7 @@ from sklearn.svm import LinearSVC
 
 import bot.normalize
 from bot.normalize import pinyin
+from nlu import char_counts
 import nlu.sentence_meaning
 from nlu.sentence_meaning import weighted
 from nlu.stored_model import StoredModel
@@ -46,15 +48,19 @@ class LinearIntentClassifier(StoredModel, IntentClassifier):
     """Ranks the intents by a linear SVM over the text's characters, words and sounds."""
 
     analyzers = {"given_tokens": _given_tokens}
-    learns_from = (bot.normalize, nlu.sentence_meaning)
+    learns_from = (bot.normalize, nlu.sentence_meaning, char_counts)
 
     @staticmethod
     def get_default_config() -> Dict[Text, Any]:
         # temperature: the softmax's over the SVM's margins (lower: surer confidences).
         # meaning_weight: the sentence embedding's scale beside the TF-IDF features (0: not read)
+        # counts_weight: the naive Bayes log-likelihoods' scale beside the SVM's margins (0: not
+        # read); counts_alpha: its smoothing. Both as make crossval weighed them: any weight from
+        # 0.0125 to 0.05 and alpha from 0.1 to 0.3 erred about as little.
         # explain: also put the margins themselves in the parse (bench/threshold_sweep.py weighs
         # other temperatures on make crossval's held-out parses without training again)
-        return {"C": 1.0, "temperature": 0.1, "meaning_weight": 3.0, "ranking_length": 10, "explain": False}
+        return {"C": 1.0, "temperature": 0.1, "meaning_weight": 3.0, "counts_weight": 0.025, "counts_alpha": 0.3,
+                "ranking_length": 10, "explain": False}
 
     def train(self, training_data: TrainingData) -> Resource:
         examples = [m for m in training_data.intent_examples if m.get(INTENT) and m.get(TEXT)]
@@ -70,8 +76,21 @@ class LinearIntentClassifier(StoredModel, IntentClassifier):
         # liblinear shuffles the examples: a fixed seed, so that the same data trains the same model
         self._model = {"chars": chars, "words": words, "sounds": sounds,
                        "svm": LinearSVC(C=self._config["C"], random_state=0)}
-        self._model["svm"].fit(self._features(examples), [m.get(INTENT) for m in examples])
+        intents = [m.get(INTENT) for m in examples]
+        self._model["svm"].fit(self._features(examples), intents)
+        if self._config["counts_weight"]:
+            self._model["counts"] = char_counts.fit(chars, [m.get(TEXT) for m in examples], intents,
+                                                    self._config["counts_alpha"])
         return self._write()
+
+    def _margins(self, messages: List[Message]) -> np.ndarray:
+        """Each message's score for each intent (a row each, the SVM's classes in order)."""
+        margins = self._model["svm"].decision_function(self._features(messages))
+        counts = self._model.get("counts")
+        if counts is not None and self._config["counts_weight"]:
+            texts = [m.get(TEXT) or "" for m in messages]
+            margins = margins + self._config["counts_weight"] * char_counts.log_likelihoods(self._model["chars"], counts, texts)
+        return margins
 
     def _features(self, messages: List[Message]) -> scipy.sparse.csr_matrix:
         blocks = [features(self._model["chars"], [m.get(TEXT) or "" for m in messages]),
@@ -91,7 +110,7 @@ class LinearIntentClassifier(StoredModel, IntentClassifier):
         messages_with_text = [m for m in messages if m.get(TEXT)]
         if self._model is None or not messages_with_text:
             return messages
-        margins_of = self._model["svm"].decision_function(self._features(messages_with_text))
+        margins_of = self._margins(messages_with_text)
         for message, margins in zip(messages_with_text, margins_of):
             by_intent = dict(zip(self._model["svm"].classes_, margins.tolist()))
             if self._config["explain"]:

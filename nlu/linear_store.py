@@ -16,14 +16,16 @@ import numpy as np
 from rasa.shared.exceptions import RasaException
 from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.linear_model import LogisticRegression
+from sklearn.naive_bayes import ComplementNB
 from sklearn.svm import LinearSVC
 
 SETTINGS_FILE = "model.json"
 ARRAYS_FILE = "arrays.npz"
-KINDS = {kind.__name__: kind for kind in (TfidfVectorizer, LinearSVC, LogisticRegression)}
+KINDS = {kind.__name__: kind for kind in (TfidfVectorizer, LinearSVC, LogisticRegression, ComplementNB)}
 # What a fitted object is beyond its settings: the vectorizers' idf, the classifiers' weights.
 FITTED = {"TfidfVectorizer": ("idf_",), "LinearSVC": ("coef_", "intercept_", "classes_"),
-          "LogisticRegression": ("coef_", "intercept_", "classes_")}
+          "LogisticRegression": ("coef_", "intercept_", "classes_"),
+          "ComplementNB": ("feature_log_prob_", "class_log_prior_", "classes_")}
 
 
 class UnreadableModel(RasaException):
@@ -78,12 +80,14 @@ def _rebuilt(settings: Dict[str, Any], arrays, analyzers: Dict[str, Callable]) -
             fitted.vocabulary_ = entry["vocabulary"]
         for attribute in FITTED[kind]:
             setattr(fitted, attribute, arrays[f"{name}.{attribute}"])
-        if kind != "TfidfVectorizer":
-            # scikit-learn scores a message as features @ coef_.T; scipy copies a dense operand
-            # that is not C-ordered, which for a C-ordered coef_ meant the whole weight matrix
-            # (a vocabulary × the intents) at every message. Column order makes coef_.T C-ordered.
-            fitted.coef_ = np.asfortranarray(fitted.coef_)
-            fitted.n_features_in_ = fitted.coef_.shape[1]
+        # scikit-learn scores a message as features @ coef_.T (feature_log_prob_.T for naive
+        # Bayes); scipy copies a dense operand that is not C-ordered, which for a C-ordered matrix
+        # meant the whole weight matrix (a vocabulary × the intents) at every message. Column
+        # order makes its transpose C-ordered.
+        for weights in ("coef_", "feature_log_prob_"):
+            if hasattr(fitted, weights):
+                setattr(fitted, weights, np.asfortranarray(getattr(fitted, weights)))
+                fitted.n_features_in_ = getattr(fitted, weights).shape[1]
         model[name] = fitted
     return model
 

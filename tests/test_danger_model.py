@@ -41,8 +41,9 @@ def learned(trained_model, tmp_path_factory):
 
     def heard(text: str):
         text = for_classification(text)
-        meaning = of_texts([text]) * DangerModel.get_default_config()["meaning_weight"]  # as config.yml trains it
-        return find_danger(text, predict(model, [text], meaning)[0])
+        config = DangerModel.get_default_config()  # as config.yml trains it
+        meaning = of_texts([text]) * config["meaning_weight"]
+        return find_danger(text, predict(model, [text], meaning, config["counts_weight"])[0])
     return heard
 
 

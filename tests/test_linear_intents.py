@@ -53,6 +53,21 @@ def test_a_stored_classifier_loads_and_ranks_as_the_trained_one(storage):
         assert sorted(path.name for path in directory.iterdir()) == sorted([SETTINGS_FILE, ARRAYS_FILE])
 
 
+def test_the_character_counts_are_stored_and_read_beside_the_svm(storage, tmp_path):
+    """The naive Bayes model over the characters' counts is part of the stored model: the loaded
+    classifier ranks as the trained one, which is not how the SVM alone ranks."""
+    trained = LinearIntentClassifier.create({}, storage, RESOURCE, ExecutionContext(GraphSchema({}), "test"))
+    trained.train(TrainingData([message(text, intent) for intent, texts in EXAMPLES.items() for text in texts]))
+    (tmp_path / "alone").mkdir()
+    svm_alone = LinearIntentClassifier.create({"counts_weight": 0}, LocalModelStorage(tmp_path / "alone"), RESOURCE,
+                                              ExecutionContext(GraphSchema({}), "test"))
+    svm_alone.train(TrainingData([message(text, intent) for intent, texts in EXAMPLES.items() for text in texts]))
+    with storage.read_from(RESOURCE) as directory:
+        assert json.loads((directory / SETTINGS_FILE).read_text(encoding="utf-8"))["counts"]["kind"] == "ComplementNB"
+    assert rankings(load(storage)) == rankings(trained)
+    assert rankings(trained) != rankings(svm_alone)
+
+
 def trained_and_stored(storage) -> Path:
     classifier = LinearIntentClassifier.create({}, storage, RESOURCE, ExecutionContext(GraphSchema({}), "test"))
     classifier.train(TrainingData([message(text, intent) for intent, texts in EXAMPLES.items() for text in texts]))
