@@ -138,9 +138,9 @@ def test_the_fallback_never_hides_an_intent_sure_enough_to_file():
 
 def test_a_request_for_a_person_inside_a_report_is_both():
     text = "转人工 9栋楼道灯不亮好几天了"
-    decision = decide(parse(text, ("report_power", 0.44), ("request_human", 0.43), ("chitchat", 0.1)))
+    decision = decide(parse(text, ("report_power", 0.52), ("request_human", 0.43), ("chitchat", 0.02)))
     assert (decision.category, decision.asks_for_person) == ("power", True)
-    decision = decide(parse("我要找人工，A座楼下的垃圾三天没人收了", ("request_human", 0.7), ("report_sanitation", 0.25)))
+    decision = decide(parse("我要找人工，A座楼下的垃圾三天没人收了", ("request_human", 0.7), ("report_sanitation", 0.28)))
     assert (decision.category, decision.asks_for_person) == ("sanitation", True)
 
 

@@ -188,10 +188,10 @@ async def test_a_resident_who_says_they_do_not_want_to_live_hears_the_hotline_an
 
 
 async def test_a_request_for_a_person_inside_a_report_is_both(sample_site):
-    for intent, ranking in (("request_human", [("report_sanitation", 0.3), ("chitchat", 0.05)]),
-                            ("report_sanitation", [("request_human", 0.3)])):
+    for intent, confidence, ranking in (("request_human", 0.6, [("report_sanitation", 0.37), ("chitchat", 0.02)]),
+                                        ("report_sanitation", 0.65, [("request_human", 0.3)])):
         chat = Chat(f"{JINYU_GROUP}:r-{intent}")
-        replies = await chat.say("我要找人工，A座楼下的垃圾三天没人收了", intent, 0.6, ranking=ranking,
+        replies = await chat.say("我要找人工，A座楼下的垃圾三天没人收了", intent, confidence, ranking=ranking,
                                  entities=[{"entity": "building", "value": "A"}])
         assert "环境卫生" in replies[0] and "转接" in replies[-1]
         assert handoffs_of(sample_site, chat.sender) == [("asked", "waiting")]
