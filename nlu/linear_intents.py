@@ -4,8 +4,8 @@ Residents' reports are short and keyword-rich, and the classic text classifier h
 character 1-3-grams (robust to segmentation errors and typos), jieba words, and the text's
 pinyin (a homophone typo, 燃汽 or 电悌, sounds like its word), and beside them what the sentence
 means (`nlu.sentence_meaning`: the same problem in other words). Beside the SVM, naive Bayes
-counts the text's characters (`nlu.char_counts`). Their scores, added, become an intent
-ranking by a softmax with a temperature, so that `bot.decision` reads confidences as it would
+counts the text's characters (`nlu.char_counts`), once for the intents and once for report or
+not, which moves all report intents together. Their scores, added, become an intent ranking by a softmax with a temperature, so that `bot.decision` reads confidences as it would
 from any Rasa classifier. DIET was blended with it until cross-validation showed it
 added nothing the SVM did not already know (docs/benchmarks.md), at three quarters of the
 training time.
@@ -30,12 +30,17 @@ from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.svm import LinearSVC
 
 import bot.normalize
+import bot.taxonomy
 from bot.normalize import pinyin
+from bot.taxonomy import category_for_intent
 from nlu import char_counts
 import nlu.sentence_meaning
 from nlu.sentence_meaning import weighted
 from nlu.stored_model import StoredModel
 from nlu.tfidf import features
+
+
+REPORT, NOT_REPORT = "report", "not_report"  # the labels of naive Bayes for report or not
 
 
 def _given_tokens(tokens: List[Text]) -> List[Text]:
@@ -48,7 +53,7 @@ class LinearIntentClassifier(StoredModel, IntentClassifier):
     """Ranks the intents by a linear SVM over the text's characters, words and sounds."""
 
     analyzers = {"given_tokens": _given_tokens}
-    learns_from = (bot.normalize, nlu.sentence_meaning, char_counts)
+    learns_from = (bot.normalize, bot.taxonomy, nlu.sentence_meaning, char_counts)
 
     @staticmethod
     def get_default_config() -> Dict[Text, Any]:
@@ -56,10 +61,13 @@ class LinearIntentClassifier(StoredModel, IntentClassifier):
         # meaning_weight: the sentence embedding's scale beside the TF-IDF features (0: not read)
         # counts_weight: the naive Bayes log-likelihoods' scale beside the SVM's margins (0: not
         # read); counts_alpha: its smoothing. Both as make crossval weighed them: any weight from
-        # 0.0125 to 0.05 and alpha from 0.1 to 0.3 erred about as little.
+        # 0.0125 to 0.05 and alpha from 0.1 to 0.3 erred about as little. report_weight: the
+        # scale of naive Bayes' log-odds of a report (any report intent against the rest), added
+        # to every report intent's score (0: not read); from 0.01 to 0.03 about as good.
         # explain: also put the margins themselves in the parse (bench/threshold_sweep.py weighs
         # other temperatures on make crossval's held-out parses without training again)
         return {"C": 1.0, "temperature": 0.1, "meaning_weight": 3.0, "counts_weight": 0.025, "counts_alpha": 0.3,
+                "report_weight": 0.02,
                 "ranking_length": 10, "explain": False}
 
     def train(self, training_data: TrainingData) -> Resource:
@@ -78,18 +86,30 @@ class LinearIntentClassifier(StoredModel, IntentClassifier):
                        "svm": LinearSVC(C=self._config["C"], random_state=0)}
         intents = [m.get(INTENT) for m in examples]
         self._model["svm"].fit(self._features(examples), intents)
+        texts = [m.get(TEXT) for m in examples]
         if self._config["counts_weight"]:
-            self._model["counts"] = char_counts.fit(chars, [m.get(TEXT) for m in examples], intents,
-                                                    self._config["counts_alpha"])
+            self._model["counts"] = char_counts.fit(chars, texts, intents, self._config["counts_alpha"])
+        reports = [REPORT if category_for_intent(intent) else NOT_REPORT for intent in intents]
+        if self._config["report_weight"] and len(set(reports)) == 2:
+            self._model["reports"] = char_counts.fit(chars, texts, reports, self._config["counts_alpha"])
         return self._write()
 
     def _margins(self, messages: List[Message]) -> np.ndarray:
         """Each message's score for each intent (a row each, the SVM's classes in order)."""
         margins = self._model["svm"].decision_function(self._features(messages))
+        texts = [m.get(TEXT) or "" for m in messages]
         counts = self._model.get("counts")
         if counts is not None and self._config["counts_weight"]:
-            texts = [m.get(TEXT) or "" for m in messages]
             margins = margins + self._config["counts_weight"] * char_counts.log_likelihoods(self._model["chars"], counts, texts)
+        reports = self._model.get("reports")
+        if reports is not None and self._config["report_weight"]:
+            # the same amount on every report intent multiplies their share's odds, and leaves
+            # which of them is likeliest as it was
+            likelihoods = char_counts.log_likelihoods(self._model["chars"], reports, texts)
+            classes = list(reports.classes_)
+            log_odds = likelihoods[:, classes.index(REPORT)] - likelihoods[:, classes.index(NOT_REPORT)]
+            is_report = np.array([category_for_intent(name) is not None for name in self._model["svm"].classes_])
+            margins = margins + self._config["report_weight"] * np.outer(log_odds, is_report)
         return margins
 
     def _features(self, messages: List[Message]) -> scipy.sparse.csr_matrix:

@@ -63,9 +63,34 @@ def test_the_character_counts_are_stored_and_read_beside_the_svm(storage, tmp_pa
                                               ExecutionContext(GraphSchema({}), "test"))
     svm_alone.train(TrainingData([message(text, intent) for intent, texts in EXAMPLES.items() for text in texts]))
     with storage.read_from(RESOURCE) as directory:
-        assert json.loads((directory / SETTINGS_FILE).read_text(encoding="utf-8"))["counts"]["kind"] == "ComplementNB"
+        settings = json.loads((directory / SETTINGS_FILE).read_text(encoding="utf-8"))
+        assert settings["counts"]["kind"] == settings["reports"]["kind"] == "ComplementNB"
     assert rankings(load(storage)) == rankings(trained)
     assert rankings(trained) != rankings(svm_alone)
+
+
+def test_how_likely_a_report_is_moves_all_report_intents_together(storage, tmp_path):
+    """Naive Bayes for report or not changes how likely a message is a report, never which
+    category it is likeliest to be."""
+    def trained(config: dict, folder: Path) -> LinearIntentClassifier:
+        folder.mkdir()
+        classifier = LinearIntentClassifier.create(config, LocalModelStorage(folder), RESOURCE,
+                                                   ExecutionContext(GraphSchema({}), "test"))
+        classifier.train(TrainingData([message(text, intent) for intent, texts in EXAMPLES.items() for text in texts]))
+        return classifier
+
+    def reports_in_order(ranking: list) -> list:
+        return [item["name"] for item in ranking if item["name"].startswith("report_")]
+
+    def share(ranking: list) -> float:
+        return sum(item["confidence"] for item in ranking if item["name"].startswith("report_"))
+
+    with_odds, without = trained({}, tmp_path / "with"), trained({"report_weight": 0}, tmp_path / "without")
+    texts = ("电梯 又 坏了", "你好 暖气", "在吗 电梯", "暖气 停在 三楼")
+    ranked_with = [m.get("intent_ranking") for m in with_odds.process([message(t) for t in texts])]
+    ranked_without = [m.get("intent_ranking") for m in without.process([message(t) for t in texts])]
+    assert [reports_in_order(r) for r in ranked_with] == [reports_in_order(r) for r in ranked_without]
+    assert [round(share(r), 6) for r in ranked_with] != [round(share(r), 6) for r in ranked_without]
 
 
 def trained_and_stored(storage) -> Path:
