@@ -10,16 +10,23 @@ from __future__ import annotations
 from typing import List, Sequence
 
 import numpy as np
+import scipy.sparse
 from sklearn.feature_extraction.text import CountVectorizer, TfidfVectorizer
 from sklearn.naive_bayes import ComplementNB
 
 
-def fit(chars: TfidfVectorizer, texts: List[str], labels: Sequence[str], alpha: float) -> ComplementNB:
-    """Naive Bayes over the counts of `chars`'s vocabulary in `texts` (a fitted vectorizer)."""
-    return ComplementNB(alpha=alpha).fit(CountVectorizer.transform(chars, texts), labels)
+def counts(chars: TfidfVectorizer, texts: List[str]) -> scipy.sparse.csr_matrix:
+    """How often each n-gram of the fitted vectorizer's vocabulary occurs in each text: counted
+    once, for every naive Bayes model over that vocabulary."""
+    return CountVectorizer.transform(chars, texts)
 
 
-def log_likelihoods(chars: TfidfVectorizer, model: ComplementNB, texts: List[str]) -> np.ndarray:
+def fit(counted: scipy.sparse.csr_matrix, labels: Sequence[str], alpha: float) -> ComplementNB:
+    """Naive Bayes over the texts' counts (`counts`)."""
+    return ComplementNB(alpha=alpha).fit(counted, labels)
+
+
+def log_likelihoods(model: ComplementNB, counted: scipy.sparse.csr_matrix) -> np.ndarray:
     """Each text's joint log-likelihood under each class (a row each, the classes in order),
     up to a constant in a row, which a softmax does not see."""
-    return np.asarray(CountVectorizer.transform(chars, texts) @ model.feature_log_prob_.T)
+    return np.asarray(counted @ model.feature_log_prob_.T)

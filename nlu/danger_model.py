@@ -107,7 +107,7 @@ def train_models(texts: List[str], meaning: Optional[np.ndarray], dangers: List[
     weights = {kind: (1.0 if kind == NO_DANGER else danger_weight) for kind in set(dangers)}
     model["danger"] = LogisticRegression(C=C, max_iter=2000, class_weight=weights).fit(x, dangers)
     if counts_alpha is not None:
-        model["danger_counts"] = char_counts.fit(features.chars, texts, dangers, counts_alpha)
+        model["danger_counts"] = char_counts.fit(char_counts.counts(features.chars, texts), dangers, counts_alpha)
     with_modality = [i for i, m in enumerate(modalities) if m]
     if len({modalities[i] for i in with_modality}) > 1:
         model["modality"] = LogisticRegression(C=C, max_iter=2000, class_weight="balanced").fit(
@@ -125,7 +125,7 @@ def predict(model: Dict[str, Any], texts: List[str], meaning: Optional[np.ndarra
     danger_p = model["danger"].predict_proba(x)
     if counts_weight and "danger_counts" in model:
         scores = np.log(np.maximum(danger_p, 1e-12)) + counts_weight * char_counts.log_likelihoods(
-            model["chars"], model["danger_counts"], texts)
+            model["danger_counts"], char_counts.counts(model["chars"], texts))
         danger_p = np.exp(scores - scores.max(axis=1, keepdims=True))
         danger_p /= danger_p.sum(axis=1, keepdims=True)
     classes = list(model["danger"].classes_)

@@ -5,10 +5,10 @@ character 1-3-grams (robust to segmentation errors and typos), jieba words, and 
 pinyin (a homophone typo, 燃汽 or 电悌, sounds like its word), and beside them what the sentence
 means (`nlu.sentence_meaning`: the same problem in other words). Beside the SVM, naive Bayes
 counts the text's characters (`nlu.char_counts`), once for the intents and once for report or
-not, which moves all report intents together. Their scores, added, become an intent ranking by a softmax with a temperature, so that `bot.decision` reads confidences as it would
-from any Rasa classifier. DIET was blended with it until cross-validation showed it
-added nothing the SVM did not already know (docs/benchmarks.md), at three quarters of the
-training time.
+not, which moves all report intents together. Their scores, added, become an intent ranking
+by a softmax with a temperature, so that `bot.decision` reads confidences as it would from any
+Rasa classifier. DIET was blended with it until cross-validation showed it added nothing the
+SVM did not already know (docs/benchmarks.md), at three quarters of the training time.
 
 The trained vectorizers and SVM are stored as plain data (nlu/linear_store.py): loading a
 model never runs code its files name.
@@ -67,8 +67,7 @@ class LinearIntentClassifier(StoredModel, IntentClassifier):
         # explain: also put the margins themselves in the parse (bench/threshold_sweep.py weighs
         # other temperatures on make crossval's held-out parses without training again)
         return {"C": 1.0, "temperature": 0.1, "meaning_weight": 3.0, "counts_weight": 0.025, "counts_alpha": 0.3,
-                "report_weight": 0.02,
-                "ranking_length": 10, "explain": False}
+                "report_weight": 0.02, "ranking_length": 10, "explain": False}
 
     def train(self, training_data: TrainingData) -> Resource:
         examples = [m for m in training_data.intent_examples if m.get(INTENT) and m.get(TEXT)]
@@ -86,26 +85,26 @@ class LinearIntentClassifier(StoredModel, IntentClassifier):
                        "svm": LinearSVC(C=self._config["C"], random_state=0)}
         intents = [m.get(INTENT) for m in examples]
         self._model["svm"].fit(self._features(examples), intents)
-        texts = [m.get(TEXT) for m in examples]
+        counted = char_counts.counts(chars, [m.get(TEXT) for m in examples])
         if self._config["counts_weight"]:
-            self._model["counts"] = char_counts.fit(chars, texts, intents, self._config["counts_alpha"])
+            self._model["counts"] = char_counts.fit(counted, intents, self._config["counts_alpha"])
         reports = [REPORT if category_for_intent(intent) else NOT_REPORT for intent in intents]
         if self._config["report_weight"] and len(set(reports)) == 2:
-            self._model["reports"] = char_counts.fit(chars, texts, reports, self._config["counts_alpha"])
+            self._model["reports"] = char_counts.fit(counted, reports, self._config["counts_alpha"])
         return self._write()
 
     def _margins(self, messages: List[Message]) -> np.ndarray:
         """Each message's score for each intent (a row each, the SVM's classes in order)."""
         margins = self._model["svm"].decision_function(self._features(messages))
-        texts = [m.get(TEXT) or "" for m in messages]
-        counts = self._model.get("counts")
+        counts, reports = self._model.get("counts"), self._model.get("reports")
+        # counted once for both naive Bayes models
+        counted = char_counts.counts(self._model["chars"], [m.get(TEXT) or "" for m in messages])
         if counts is not None and self._config["counts_weight"]:
-            margins = margins + self._config["counts_weight"] * char_counts.log_likelihoods(self._model["chars"], counts, texts)
-        reports = self._model.get("reports")
+            margins = margins + self._config["counts_weight"] * char_counts.log_likelihoods(counts, counted)
         if reports is not None and self._config["report_weight"]:
             # the same amount on every report intent multiplies their share's odds, and leaves
             # which of them is likeliest as it was
-            likelihoods = char_counts.log_likelihoods(self._model["chars"], reports, texts)
+            likelihoods = char_counts.log_likelihoods(reports, counted)
             classes = list(reports.classes_)
             log_odds = likelihoods[:, classes.index(REPORT)] - likelihoods[:, classes.index(NOT_REPORT)]
             is_report = np.array([category_for_intent(name) is not None for name in self._model["svm"].classes_])
