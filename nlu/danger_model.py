@@ -86,9 +86,10 @@ class _Features:
         return self
 
 
-def _matrix(vectorizers: Dict[str, TfidfVectorizer], texts: List[str],
-            meaning: Optional[np.ndarray]) -> scipy.sparse.csr_matrix:
-    blocks = [features(vectorizers["chars"], texts), features(vectorizers["sounds"], [pinyin(t) for t in texts])]
+def _matrix(vectorizers: Dict[str, TfidfVectorizer], texts: List[str], meaning: Optional[np.ndarray],
+            counted: scipy.sparse.csr_matrix) -> scipy.sparse.csr_matrix:
+    """The texts' features, their characters `counted` already (`nlu.char_counts.counts`)."""
+    blocks = [features(vectorizers["chars"], texts, counted), features(vectorizers["sounds"], [pinyin(t) for t in texts])]
     if meaning is not None:
         blocks.append(scipy.sparse.csr_matrix(meaning))
     return scipy.sparse.hstack(blocks).tocsr()
@@ -103,11 +104,12 @@ def train_models(texts: List[str], meaning: Optional[np.ndarray], dangers: List[
     characters' counts for the danger too."""
     features = _Features().fit(texts)
     model: Dict[str, Any] = {"chars": features.chars, "sounds": features.sounds}
-    x = _matrix(model, texts, meaning)
+    counted = char_counts.counts(features.chars, texts)
+    x = _matrix(model, texts, meaning, counted)
     weights = {kind: (1.0 if kind == NO_DANGER else danger_weight) for kind in set(dangers)}
     model["danger"] = LogisticRegression(C=C, max_iter=2000, class_weight=weights).fit(x, dangers)
     if counts_alpha is not None:
-        model["danger_counts"] = char_counts.fit(char_counts.counts(features.chars, texts), dangers, counts_alpha)
+        model["danger_counts"] = char_counts.fit(counted, dangers, counts_alpha)
     with_modality = [i for i, m in enumerate(modalities) if m]
     if len({modalities[i] for i in with_modality}) > 1:
         model["modality"] = LogisticRegression(C=C, max_iter=2000, class_weight="balanced").fit(
@@ -120,12 +122,13 @@ def predict(model: Dict[str, Any], texts: List[str], meaning: Optional[np.ndarra
     """For each text (and its scaled sentence embedding, as in training): the likeliest danger
     other than none, how likely any danger is, and the modality. The characters' counts move the
     danger's log-probabilities by `counts_weight` times their log-likelihoods."""
-    x = _matrix(model, texts, meaning)
+    counted = char_counts.counts(model["chars"], texts)  # once, for the features and naive Bayes
+    x = _matrix(model, texts, meaning, counted)
     out = []
     danger_p = model["danger"].predict_proba(x)
     if counts_weight and "danger_counts" in model:
         scores = np.log(np.maximum(danger_p, 1e-12)) + counts_weight * char_counts.log_likelihoods(
-            model["danger_counts"], char_counts.counts(model["chars"], texts))
+            model["danger_counts"], counted)
         danger_p = np.exp(scores - scores.max(axis=1, keepdims=True))
         danger_p /= danger_p.sum(axis=1, keepdims=True)
     classes = list(model["danger"].classes_)

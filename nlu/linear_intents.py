@@ -84,8 +84,8 @@ class LinearIntentClassifier(StoredModel, IntentClassifier):
         self._model = {"chars": chars, "words": words, "sounds": sounds,
                        "svm": LinearSVC(C=self._config["C"], random_state=0)}
         intents = [m.get(INTENT) for m in examples]
-        self._model["svm"].fit(self._features(examples), intents)
         counted = char_counts.counts(chars, [m.get(TEXT) for m in examples])
+        self._model["svm"].fit(self._features(examples, counted), intents)
         if self._config["counts_weight"]:
             self._model["counts"] = char_counts.fit(counted, intents, self._config["counts_alpha"])
         reports = [REPORT if category_for_intent(intent) else NOT_REPORT for intent in intents]
@@ -95,10 +95,10 @@ class LinearIntentClassifier(StoredModel, IntentClassifier):
 
     def _margins(self, messages: List[Message]) -> np.ndarray:
         """Each message's score for each intent (a row each, the SVM's classes in order)."""
-        margins = self._model["svm"].decision_function(self._features(messages))
-        counts, reports = self._model.get("counts"), self._model.get("reports")
-        # counted once for both naive Bayes models
+        # the characters counted once, for the SVM's features and both naive Bayes models
         counted = char_counts.counts(self._model["chars"], [m.get(TEXT) or "" for m in messages])
+        margins = self._model["svm"].decision_function(self._features(messages, counted))
+        counts, reports = self._model.get("counts"), self._model.get("reports")
         if counts is not None and self._config["counts_weight"]:
             margins = margins + self._config["counts_weight"] * char_counts.log_likelihoods(counts, counted)
         if reports is not None and self._config["report_weight"]:
@@ -111,8 +111,9 @@ class LinearIntentClassifier(StoredModel, IntentClassifier):
             margins = margins + self._config["report_weight"] * np.outer(log_odds, is_report)
         return margins
 
-    def _features(self, messages: List[Message]) -> scipy.sparse.csr_matrix:
-        blocks = [features(self._model["chars"], [m.get(TEXT) or "" for m in messages]),
+    def _features(self, messages: List[Message], counted: scipy.sparse.csr_matrix) -> scipy.sparse.csr_matrix:
+        """The SVM's features of the messages, their characters' `counted` already."""
+        blocks = [features(self._model["chars"], [], counted),
                   features(self._model["words"], [_tokens(m) for m in messages]),
                   features(self._model["sounds"], [pinyin(m.get(TEXT) or "") for m in messages])]
         meaning = weighted(messages, self._config["meaning_weight"])

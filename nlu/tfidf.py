@@ -3,7 +3,7 @@ without its checks: each of its `transform` calls sums the whole idf diagonal ag
 it is fitted, which cost the parse more than reading the text (docs/benchmarks.md, parse p99)."""
 from __future__ import annotations
 
-from typing import Any, List
+from typing import Any, List, Optional
 
 import numpy as np
 import scipy.sparse
@@ -13,9 +13,11 @@ from sklearn.preprocessing import normalize
 _IDF = "_idf_vector"  # kept on the vectorizer: read once, at the first message
 
 
-def features(vectorizer: TfidfVectorizer, documents: List[Any]) -> scipy.sparse.csr_matrix:
-    """What `vectorizer.transform(documents)` returns."""
-    counts = CountVectorizer.transform(vectorizer, documents).tocsr()
+def features(vectorizer: TfidfVectorizer, documents: List[Any],
+             counts: Optional[scipy.sparse.csr_matrix] = None) -> scipy.sparse.csr_matrix:
+    """What `vectorizer.transform(documents)` returns; from the documents' `counts` of its
+    vocabulary when the caller has them already (`nlu.char_counts.counts`), not counted again."""
+    counts = (CountVectorizer.transform(vectorizer, documents) if counts is None else counts.copy()).tocsr()
     if vectorizer.sublinear_tf:
         np.log(counts.data, counts.data)
         counts.data += 1
