@@ -15,7 +15,7 @@ from rasa.shared.nlu.constants import INTENT, TEXT
 from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
 
-from nlu.linear_intents import LinearIntentClassifier
+from nlu.linear_intents import LinearIntentClassifier, _ends
 from nlu.linear_store import ARRAYS_FILE, SETTINGS_FILE, UnreadableModel
 
 EXAMPLES = {"report_elevator": ["5号楼 电梯 坏了", "电梯 困人 了", "电梯 停在 三楼 不动"],
@@ -91,6 +91,25 @@ def test_how_likely_a_report_is_moves_all_report_intents_together(storage, tmp_p
     ranked_without = [m.get("intent_ranking") for m in without.process([message(t) for t in texts])]
     assert [reports_in_order(r) for r in ranked_with] == [reports_in_order(r) for r in ranked_without]
     assert [round(share(r), 6) for r in ranked_with] != [round(share(r), 6) for r in ranked_without]
+
+
+def test_how_a_message_begins_and_ends_is_read_as_well(storage, tmp_path):
+    """A story about a lift fixed long ago uses a lift report's words; it begins and ends as the
+    talk examples do, and with the features of its ends the classifier leans further to talk."""
+    examples = {"report_elevator": ["电梯 坏了 快来 修", "电梯 卡住 了 快来 修", "电梯 不动 了 快来 修"],
+                "chitchat": ["上次 电梯 坏了 早 修好 了", "上次 停电 了 早 修好 了", "上次 水管 漏 了 早 修好 了"],
+                "greet": EXAMPLES["greet"]}
+
+    def leaning_to_talk(config: dict, folder: Path) -> float:
+        folder.mkdir()
+        classifier = LinearIntentClassifier.create({**config, "explain": True}, LocalModelStorage(folder), RESOURCE,
+                                                   ExecutionContext(GraphSchema({}), "test"))
+        classifier.train(TrainingData([message(text, intent) for intent, texts in examples.items() for text in texts]))
+        [story] = classifier.process([message("上次 说 电梯 卡住 不动 早 修好 了")])
+        return story.get("linear_margins")["chitchat"] - story.get("linear_margins")["report_elevator"]
+
+    assert _ends("上次电梯坏了，早修好了！！ ", 4) == ("上次电梯", "早修好了")
+    assert leaning_to_talk({}, tmp_path / "ends") > leaning_to_talk({"ends_weight": 0}, tmp_path / "no_ends")
 
 
 def trained_and_stored(storage) -> Path:
