@@ -115,6 +115,8 @@ class LinearIntentClassifier(StoredModel, IntentClassifier):
         # the characters counted once, for the SVM's features and both naive Bayes models
         counted = char_counts.counts(self._model["chars"], [m.get(TEXT) or "" for m in messages])
         margins = self._model["svm"].decision_function(self._features(messages, counted))
+        if margins.ndim == 1:  # two intents: scikit-learn gives the second's margin alone
+            margins = np.column_stack([-margins, margins])
         counts, reports = self._model.get("counts"), self._model.get("reports")
         if counts is not None and self._config["counts_weight"]:
             margins = margins + self._config["counts_weight"] * char_counts.log_likelihoods(counts, counted)

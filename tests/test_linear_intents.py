@@ -112,6 +112,16 @@ def test_how_a_message_begins_and_ends_is_read_as_well(storage, tmp_path):
     assert leaning_to_talk({}, tmp_path / "ends") > leaning_to_talk({"ends_weight": 0}, tmp_path / "no_ends")
 
 
+def test_a_classifier_of_two_intents_ranks_both(storage):
+    """A site that trains only a report and a greeting still gets a ranking of both."""
+    trained = LinearIntentClassifier.create({}, storage, RESOURCE, ExecutionContext(GraphSchema({}), "test"))
+    two = {intent: EXAMPLES[intent] for intent in ("report_elevator", "greet")}
+    trained.train(TrainingData([message(text, intent) for intent, texts in two.items() for text in texts]))
+    [elevator, hello] = trained.process([message("电梯 又 坏了"), message("你好 呀")])
+    assert elevator.get(INTENT)["name"] == "report_elevator" and hello.get(INTENT)["name"] == "greet"
+    assert {item["name"] for item in elevator.get("intent_ranking")} == set(two)
+
+
 def trained_and_stored(storage) -> Path:
     classifier = LinearIntentClassifier.create({}, storage, RESOURCE, ExecutionContext(GraphSchema({}), "test"))
     classifier.train(TrainingData([message(text, intent) for intent, texts in EXAMPLES.items() for text in texts]))
