@@ -4,13 +4,14 @@ Residents' reports are short and keyword-rich, and the classic text classifier h
 character 1-3-grams (robust to segmentation errors and typos), jieba words, and the text's
 pinyin (a homophone typo, 燃汽 or 电悌, sounds like its word), the characters a message begins
 and ends with, and beside them what the sentence means (`nlu.sentence_meaning`: the same problem
-in other words). Where a character stands says what the whole char n-grams cannot: a story
-that ends "后来物业连夜换了" or "早灭了" is over, one that ends "快来看看" is a report. Beside the SVM, naive Bayes
-counts the text's characters (`nlu.char_counts`), once for the intents and once for report or
-not, which moves all report intents together. Their scores, added, become an intent ranking
-by a softmax with a temperature, so that `bot.decision` reads confidences as it would from any
-Rasa classifier. DIET was blended with it until cross-validation showed it added nothing the
-SVM did not already know (docs/benchmarks.md), at three quarters of the training time.
+in other words). Where a character stands says what the whole text's n-grams cannot: a story
+that ends "后来物业连夜换了" or "早灭了" is over, one that ends "快来看看" is a report. Beside
+the SVM, naive Bayes counts the text's characters (`nlu.char_counts`), once for the intents and
+once for report or not, which moves all report intents together. Their scores, added, become
+an intent ranking by a softmax with a temperature, so that `bot.decision` reads confidences as
+it would from any Rasa classifier. DIET was blended with it until cross-validation showed it
+added nothing the SVM did not already know (docs/benchmarks.md), at three quarters of the
+training time.
 
 The trained vectorizers and SVM are stored as plain data (nlu/linear_store.py): loading a
 model never runs code its files name.
@@ -93,12 +94,11 @@ class LinearIntentClassifier(StoredModel, IntentClassifier):
         chars.fit([m.get(TEXT) for m in examples])
         words.fit([_tokens(m) for m in examples])
         sounds.fit([pinyin(m.get(TEXT)) for m in examples])
-        ends = self._ends(examples)
         # liblinear shuffles the examples: a fixed seed, so that the same data trains the same model
         self._model = {"chars": chars, "words": words, "sounds": sounds,
                        "svm": LinearSVC(C=self._config["C"], random_state=0)}
         if self._config["ends_weight"]:
-            for name, texts in zip(("heads", "tails"), ends):
+            for name, texts in zip(("heads", "tails"), self._ends(examples)):
                 self._model[name] = TfidfVectorizer(analyzer="char", ngram_range=(1, 2), sublinear_tf=True).fit(texts)
         intents = [m.get(INTENT) for m in examples]
         counted = char_counts.counts(chars, [m.get(TEXT) for m in examples])
