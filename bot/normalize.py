@@ -4,8 +4,9 @@ Residents write traditional characters (樓道燈壞了), Cantonese (冇人應�
 digits from phone keyboards (７号楼), rows of ！！！ and emoji, and @-mentions at the start of a
 group message. The NLU pipeline (its first component, `nlu.normalizer`), the urgency rules, the
 location extractor and the FAQ all read `normalize(text)`, so a word is the same word however it
-was typed. Homophone typos (燃汽 for 燃气, 电悌 for 电梯) cannot be corrected without knowing
-the word meant; `pinyin` gives the models the sound of a text, in which they look alike.
+was typed. Homophone typos of the community's words (燃汽 for 燃气, 电悌 for 电梯) are respelled
+(`bot.respell`); for the others `pinyin` gives the models the sound of a text, in which they look
+alike.
 """
 import re
 import unicodedata
@@ -13,6 +14,8 @@ from functools import lru_cache
 
 import opencc
 from pypinyin import Style, lazy_pinyin
+
+from bot.respell import respell
 
 # Cantonese words written in chat, to the Mandarin the models were taught with. Only words with
 # one meaning in a resident's message: 係 (是) also names a family line, so it is left alone.
@@ -58,7 +61,8 @@ def _cantonese() -> tuple[re.Pattern, dict[str, str]]:
 
 def normalize(text: str) -> str:
     """The text as the bot reads it: simplified characters, half-width letters, digits and
-    punctuation, Cantonese words in Mandarin, emoji and repeated punctuation reduced."""
+    punctuation, Cantonese words in Mandarin, the community's words as meant, emoji and repeated
+    punctuation reduced."""
     if not text:
         return ""
     text = unicodedata.normalize("NFKC", text)
@@ -68,6 +72,7 @@ def normalize(text: str) -> str:
             text = converter.convert(text)
         pattern, mandarin = _cantonese()
         text = pattern.sub(lambda match: mandarin[match.group()], text)
+        text = respell(text)
     text = _REPEATED.sub(r"\1", text)
     return _SPACES.sub(" ", text).strip()
 

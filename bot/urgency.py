@@ -6,9 +6,9 @@ company hotline; without one the public number is given.
 """
 import re
 from dataclasses import dataclass
-from functools import lru_cache
 
-from pypinyin import Style, lazy_pinyin
+from bot.respell import syllable
+
 
 
 @dataclass(frozen=True)
@@ -168,7 +168,9 @@ _HERE = re.compile(r"我们|咱|本小区|这个小区|楼下|楼上|楼道|门�
 
 
 # The words of the dangers that residents mistype by sound (电体困人, 一股煤汽味, 燃汽灶): the rules
-# read such a span as the word when it sounds the same and keeps one of its characters. A span
+# read such a span as the word when it sounds the same and keeps one of its characters, more
+# eagerly than `bot.respell` does for every community word (a missed gas leak costs more than a
+# question asked for nothing: 燃其 is 燃气 here, though 其 is a common word). A span
 # that differs in a word of grammar (没气 sounds like 煤气), or is itself a word (燃起), is not a
 # typo. Words whose sound other common words share (漏电 and 楼电梯, 火花 and 火化) are left out.
 _SOUND_ALIKE_WORDS = ("电梯", "燃气", "煤气", "天然气", "液化气", "井盖")
@@ -176,17 +178,12 @@ _NOT_A_TYPO = set("没不无未有的了是在也都就还别")
 _WORDS_THAT_SOUND_ALIKE = ("燃起",)
 
 
-@lru_cache(maxsize=8192)
-def _syllable(character: str) -> str:
-    return lazy_pinyin(character, style=Style.NORMAL)[0] if "\u4e00" <= character <= "\u9fff" else character
-
-
-_SOUNDS_OF_WORDS = [(word, [_syllable(character) for character in word]) for word in _SOUND_ALIKE_WORDS]
+_SOUNDS_OF_WORDS = [(word, [syllable(character) for character in word]) for word in _SOUND_ALIKE_WORDS]
 
 
 def sounds_restored(text: str) -> str:
     """`text` with sound-alike typos of the danger words written as the words (same length)."""
-    sounds = [_syllable(character) for character in text]
+    sounds = [syllable(character) for character in text]
     characters = list(text)
     for word, target in _SOUNDS_OF_WORDS:
         for start in range(len(text) - len(word) + 1):

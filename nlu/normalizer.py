@@ -6,6 +6,7 @@ the resident wrote stays in the parse as `original_text`, for the ticket and for
 """
 from __future__ import annotations
 
+import hashlib
 from typing import Any, Dict, List, Text
 
 from rasa.engine.graph import ExecutionContext, GraphComponent
@@ -17,6 +18,7 @@ from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
 
 import bot.normalize
+import bot.respell
 from bot.normalize import for_classification
 from nlu.source_fingerprint import source_fingerprint
 
@@ -34,7 +36,9 @@ class TextNormalizer(GraphComponent):
 
     @classmethod
     def fingerprint_addon(cls, config: Dict[Text, Any]) -> str:
-        return source_fingerprint(bot.normalize)
+        # the community's words, respelled where typed by sound, are part of what it does
+        return source_fingerprint(bot.normalize, bot.respell) + hashlib.sha256(
+            bot.respell.VOCABULARY.read_bytes()).hexdigest()
 
     def _normalise(self, message: Message, keep_original: bool) -> None:
         text = message.get(TEXT)

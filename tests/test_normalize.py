@@ -42,3 +42,32 @@ def test_cantonese_questions_ask_as_mandarin_does():
     assert normalize("點樣申請長者卡") == "怎么申请长者卡"
     assert normalize("管理費喺邊度交，幾多錢") == "管理费在哪里交,多少钱"
     assert normalize("使唔使預約") == "要不要预约"
+
+
+def test_community_words_typed_by_sound_are_respelled():
+    # what the rules, the FAQ and the models' characters read: the word meant
+    assert normalize("楼道里一股煤汽味") == "楼道里一股煤气味"
+    assert normalize("燃汽泄漏了") == "燃气泄漏了"
+    assert normalize("咱楼电悌年检是哪个月") == "咱楼电梯年检是哪个月"
+    assert normalize("物叶费多少钱一平") == "物业费多少钱一平"
+    assert normalize("暖器片不热") == "暖气片不热"
+
+
+def test_words_meant_as_written_are_not_respelled():
+    # 小区 sounds like 小去 and 门禁 like 门进, 起火 like 起或, 水管 like 谁管: each is meant here
+    for text in ("从小去姥姥家住", "无障碍通道从哪个门进", "宠物进电梯请抱起或牵短绳", "乱停车到底谁管",
+                 "三楼到五楼的灯不亮", "7号楼暖气又不热了"):
+        assert normalize(text) == text
+
+
+def test_a_street_offices_own_words_are_respelled_too(tmp_path, monkeypatch):
+    import bot.respell
+
+    vocabulary = tmp_path / "words.txt"
+    vocabulary.write_text("小区 1500 n\n晾衣杆 2000 n\n", encoding="utf-8")
+    monkeypatch.setattr(bot.respell, "VOCABULARY", vocabulary)
+    bot.respell._words.cache_clear()
+    try:
+        assert bot.respell.respell("楼顶的凉衣杆断了") == "楼顶的晾衣杆断了"
+    finally:
+        bot.respell._words.cache_clear()
