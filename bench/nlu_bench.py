@@ -30,9 +30,12 @@ sys.path.insert(0, str(ROOT))
 from bot import faq  # noqa: E402
 from bot.evaluation import score_nlu  # noqa: E402
 from benchmarks_md import write_section  # noqa: E402 - bench/ is this script's folder
+from typed_by_sound import mistype_file  # noqa: E402
 
 
 SECTION = "## Understanding and FAQ (make bench)"
+HELDOUT = ROOT / "tests" / "data" / "heldout_nlu.tsv"
+
 def train_model(out: Path, where: Path = ROOT) -> tuple[Path, float]:
     """Train from nothing: Rasa's training cache is off and the embeddings' cache empty, so the
     time is a fresh clone's first training."""
@@ -79,13 +82,9 @@ def jieba_words(text: str) -> list[str]:
     return [w for w in jieba.lcut(text) if w.strip()]
 
 
-def train_peer():
-    """TF-IDF over character 1-3-grams plus jieba words, a linear SVM: the classic baseline."""
-    return train_peer_on(RasaFileImporter(training_data_paths=[str(ROOT / "nlu_data")]).get_nlu_data().intent_examples)
-
-
 def train_peer_on(examples):
-    """The peer trained on these examples; a parse function as the model's."""
+    """The classic baseline, TF-IDF over character 1-3-grams plus jieba words and a linear SVM,
+    trained on these examples; a parse function as the model's."""
     features = make_union(TfidfVectorizer(analyzer="char", ngram_range=(1, 3), sublinear_tf=True),
                           TfidfVectorizer(tokenizer=jieba_words, token_pattern=None, sublinear_tf=True))
     peer = make_pipeline(features, LinearSVC(C=1.0, random_state=0))
@@ -131,16 +130,21 @@ def main() -> None:
     locations_file = shared / "eval" / "dev_locations.tsv"
     for dictionary in (ROOT / "nlu_data" / "jieba").glob("*"):
         jieba.load_userdict(str(dictionary))
+    examples = RasaFileImporter(training_data_paths=[str(ROOT / "nlu_data")]).get_nlu_data().intent_examples
     with tempfile.TemporaryDirectory() as out:
+        # our own held-out messages, and the same typed by sound (bench/typed_by_sound.py)
+        typed = Path(out) / "heldout_nlu_typed_by_sound.tsv"
+        typed_rows = mistype_file(HELDOUT, typed, [m.get("text") for m in examples])
+        nlu_files = [path for path in nlu_files if path.exists()] + [HELDOUT, typed]
         model, train_seconds = train_model(Path(out))
-        ours = [run_eval("eval-nlu", path, model) for path in nlu_files if path.exists()]
+        ours = [run_eval("eval-nlu", path, model) for path in nlu_files]
         rss_mb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
         places = run_eval("eval-locations", locations_file, model)
         answers = [(name, run_eval("eval-faq", questions, model, faq_file))
                    for name, faq_file, questions in faq_settings(shared, Path(out))]
-    peer_parse = train_peer()
-    peers = [score_nlu(path, peer_parse) for path in nlu_files if path.exists()]
-    names = [path.name for path in nlu_files if path.exists()]
+        peer_parse = train_peer_on(examples)
+        peers = [score_nlu(path, peer_parse) for path in nlu_files]
+    names = [path.name for path in nlu_files]
     text = "\n".join([
         SECTION, "",
         f"`make bench`: the model trained from nothing in {train_seconds:.0f} s (peak RSS of the loaded model "
@@ -150,6 +154,8 @@ def main() -> None:
         "Parse times are one run's, of messages embedded for the first time: on this machine the same model's "
         "p99 differs by several milliseconds from run to run.", "",
         *nlu_table(list(zip(names, ours, peers))), "",
+        f"{HELDOUT.name} is our own held-out file (never trained on); in {typed.name}, {typed_rows} of its messages "
+        "have one character of a community word typed by sound (电梯 → 电悌, 小区 → 小去; bench/typed_by_sound.py).", "",
         f"Locations on {locations_file.name} ({places['rows']} rows): "
         + ", ".join(f"{field} {accuracy:.3f}" for field, accuracy in places["field_accuracy"].items())
         + f"; whole rows {places['row_accuracy']:.3f}.", "",
