@@ -5,18 +5,14 @@ that names a community word, one character of it is replaced by another of the s
 """
 import random
 import re
+import sys
 from collections import Counter, defaultdict
 from pathlib import Path
 
-from pypinyin import Style, lazy_pinyin
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from bot.respell import syllable, vocabulary  # noqa: E402
 
-ROOT = Path(__file__).resolve().parent.parent
-VOCABULARY = ROOT / "nlu_data" / "jieba" / "community_words.txt"
 _HAN = re.compile(r"[\u4e00-\u9fff]")
-
-
-def _sound(ch: str) -> str:
-    return lazy_pinyin(ch, style=Style.NORMAL)[0]
 
 
 def same_sound(texts: list[str]) -> dict[str, list[tuple[str, int]]]:
@@ -24,14 +20,13 @@ def same_sound(texts: list[str]) -> dict[str, list[tuple[str, int]]]:
     counts = Counter(ch for text in texts for ch in text if _HAN.match(ch))
     by_sound = defaultdict(list)
     for ch, count in sorted(counts.items()):
-        by_sound[_sound(ch)].append((ch, count))
+        by_sound[syllable(ch)].append((ch, count))
     return by_sound
 
 
 def community_words() -> re.Pattern:
-    words = {line.split()[0] for line in VOCABULARY.read_text(encoding="utf-8").splitlines() if line.split()}
-    words = sorted((w for w in words if len(w) > 1 and all(_HAN.match(ch) for ch in w)), key=len, reverse=True)
-    return re.compile("|".join(map(re.escape, words)))
+    """The community's words, the longest first (消防通道 before 消防)."""
+    return re.compile("|".join(map(re.escape, sorted(set(vocabulary()), key=len, reverse=True))))
 
 
 def mistyped(text: str, words: re.Pattern, by_sound: dict, rng: random.Random) -> str:
@@ -42,7 +37,7 @@ def mistyped(text: str, words: re.Pattern, by_sound: dict, rng: random.Random) -
         return text
     match = rng.choice(found)
     at = match.start() + rng.randrange(len(match.group()))
-    others = [(ch, n) for ch, n in by_sound.get(_sound(text[at]), []) if ch != text[at]]
+    others = [(ch, n) for ch, n in by_sound.get(syllable(text[at]), []) if ch != text[at]]
     if not others:
         return text
     characters, counts = zip(*others)

@@ -45,17 +45,19 @@ def syllable(character: str) -> str:
     return lazy_pinyin(character, style=Style.NORMAL)[0] if _is_han(character) else character
 
 
+def vocabulary() -> list[str]:
+    """The community's words of two characters or more, in the order the file lists them."""
+    words = (line.split()[0] for line in VOCABULARY.read_text(encoding="utf-8").splitlines() if line.split())
+    return [word for word in words if len(word) > 1 and _is_han(word)]
+
+
 @lru_cache(maxsize=1)
 def _words() -> dict[str, list[tuple[str, tuple[str, ...]]]]:
     """The words meant and their syllables, by their first syllable."""
     jieba.load_userdict(str(VOCABULARY))  # as the NLU's tokenizer does: its words are words here too
     meant: dict[tuple[str, ...], str] = {}
-    for line in VOCABULARY.read_text(encoding="utf-8").splitlines():
-        word = line.split()[0] if line.split() else ""
-        if len(word) < 2 or not _is_han(word):
-            continue
-        sounds = tuple(syllable(ch) for ch in word)
-        meant.setdefault(sounds, word)
+    for word in vocabulary():
+        meant.setdefault(tuple(syllable(ch) for ch in word), word)
     by_first = defaultdict(list)
     for sounds, word in meant.items():
         by_first[sounds[0]].append((word, sounds))
@@ -101,7 +103,7 @@ def _meant(text: str, at: int, start: int, end: int) -> bool:
         return True
     before = text[at - 1:at + 1] if at == start and at > 0 else ""
     after = text[at:at + 2] if at == end - 1 and at + 2 <= len(text) else ""
-    return any(len(pair) == 2 and _frequency(pair) for pair in (before, after))
+    return any(_frequency(pair) for pair in (before, after) if pair)
 
 
 def respell(text: str) -> str:
@@ -111,7 +113,7 @@ def respell(text: str) -> str:
     taken = [False] * len(text)
     out = list(text)
     # the rarest replaced character first, then the longer word
-    for start, end, word, rarity in sorted(_candidates(text), key=lambda c: (c[3], c[0] - c[1])):
+    for start, end, word, _ in sorted(_candidates(text), key=lambda c: (c[3], c[0] - c[1])):
         if any(taken[start:end]):
             continue
         taken[start:end] = [True] * (end - start)

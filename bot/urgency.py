@@ -10,7 +10,6 @@ from dataclasses import dataclass
 from bot.respell import syllable
 
 
-
 @dataclass(frozen=True)
 class Danger:
     kind: str
