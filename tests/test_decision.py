@@ -62,8 +62,10 @@ def test_talk_a_report_intent_wins_by_a_hair_is_not_filed_but_asked_about():
     ("有个孩子爬到12楼窗户外面了 家里没人", "safety_security", "110"),
     ("对门大姐吞了一瓶安眠药 叫不醒", "safety_security", "120"),
     ("楼下的小伙子在家割腕了", "safety_security", "120"),
+    ("隔壁大哥在家上吊了 还有气", "safety_security", "120"),
     ("我不想活了", "safety_security", "12356"),
     ("楼道里一股味道 是不是燃气管漏了", "gas", "119"),  # suspected, not denied
+    ("回复@物业：还没人来 东梯里那个阿姨还困着 都半小时了", "elevator", "119"),
 ])
 def test_urgent_dangers_are_caught_with_the_number_that_fits(text, category, number):
     unsure = decide(parse(text, ("nlu_fallback", 0.4), ("chitchat", 0.2)))
@@ -87,6 +89,8 @@ def test_the_model_category_stands_for_an_urgent_report():
     # a complaint's figure of speech, a longing
     "楼上装修吵得我都不想活了", "物业费又涨了 我想死的心都有了", "想死你们了 终于放假回来了",
     "不是燃气漏了 是下水道返上来的味",
+    # 上吊 that hangs a thing from a window, not a person
+    "8栋三楼又从窗户上吊个电线下来给电瓶车充电", "楼上吊下来一个插线板 挂在半空",
 ])
 def test_everyday_reports_are_not_urgent(text):
     assert find_danger(text) is None
