@@ -34,10 +34,12 @@ from typed_by_sound import mistype_file  # noqa: E402
 
 
 SECTION = "## Understanding and FAQ (make bench)"
-HELDOUT = ROOT / "tests" / "data" / "heldout_nlu.tsv"
+DATA = ROOT / "tests" / "data"
+HELDOUT = DATA / "heldout_nlu.tsv"
 # written apart from the project, by writers who read only the taxonomy: the first chose the batches
 # of 2026-12-05, the second was scored once they were chosen (docs/benchmarks.md)
-APART = [ROOT / "tests" / "data" / "apart_nlu.tsv", ROOT / "tests" / "data" / "apart_sealed_nlu.tsv"]
+APART = [DATA / "apart_nlu.tsv", DATA / "apart_sealed_nlu.tsv"]
+
 
 def train_model(out: Path, where: Path = ROOT) -> tuple[Path, float]:
     """Train from nothing: Rasa's training cache is off and the embeddings' cache empty, so the
@@ -64,7 +66,7 @@ def faq_settings(shared: Path, work: Path) -> list[tuple[str, Path, Path]]:
     ours = work / "sample_questions.tsv"
     ours.write_text("question\tfaq_id\n" + "".join(
         "".join(path.read_text(encoding="utf-8").splitlines(keepends=True)[1:])
-        for path in (ROOT / "tests" / "data" / f"{name}_faq.tsv" for name in ("heldout", "validation", "fresh"))),
+        for path in (DATA / f"{name}_faq.tsv" for name in ("heldout", "validation", "fresh"))),
         encoding="utf-8")
     settings = [("sample FAQ (5-8 questions an entry), our held-out questions", ROOT / "faq" / "sample_faq.yml", ours)]
     for count in (3, 2):
@@ -73,7 +75,7 @@ def faq_settings(shared: Path, work: Path) -> list[tuple[str, Path, Path]]:
         settings.append((f"sample FAQ cut to {count} questions an entry", cut, ours))
     for site, what in (("other_site", "another site's FAQ"), ("third_site", "a third site's terse FAQ")):
         settings.append((f"{what} and questions (tests/data/{site}_faq)",
-                         ROOT / "tests" / "data" / f"{site}_faq.yml", ROOT / "tests" / "data" / f"{site}_faq.tsv"))
+                         DATA / f"{site}_faq.yml", DATA / f"{site}_faq.tsv"))
     terse = shared / "eval" / "terse_faq.yml"
     if terse.exists():
         settings.append(("shared terse FAQ, written apart (reported, never tuned on)", terse,
