@@ -165,7 +165,7 @@ def main() -> None:
         f"The {len(APART)} apart_ files were written apart from the project by writers who read only the "
         "taxonomy, in residents' styles (voice input, dialect, group chats, traditional characters, Cantonese, typos, "
         f"talk about a problem that is over, elsewhere or feared); {APART[0].name} is used to choose training batches, "
-        "the others were sealed while they were chosen.", "",
+        "each of the others was kept sealed while one round of batches was chosen.", "",
         f"Locations on {locations_file.name} ({places['rows']} rows): "
         + ", ".join(f"{field} {accuracy:.3f}" for field, accuracy in places["field_accuracy"].items())
         + f"; whole rows {places['row_accuracy']:.3f}.", "",
