@@ -10,14 +10,12 @@ from collections import Counter, defaultdict
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from bot.respell import syllable, vocabulary  # noqa: E402
-
-_HAN = re.compile(r"[\u4e00-\u9fff]")
+from bot.respell import HAN, syllable, vocabulary  # noqa: E402
 
 
 def same_sound(texts: list[str]) -> dict[str, list[tuple[str, int]]]:
     """The characters the texts use, by sound, each with how often they use it."""
-    counts = Counter(ch for text in texts for ch in text if _HAN.match(ch))
+    counts = Counter(ch for text in texts for ch in text if HAN.match(ch))
     by_sound = defaultdict(list)
     for ch, count in sorted(counts.items()):
         by_sound[syllable(ch)].append((ch, count))

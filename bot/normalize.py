@@ -15,7 +15,7 @@ from functools import lru_cache
 import opencc
 from pypinyin import Style, lazy_pinyin
 
-from bot.respell import respell
+from bot.respell import HAN, respell
 
 # Cantonese words written in chat, to the Mandarin the models were taught with. Only words with
 # one meaning in a resident's message: 係 (是) also names a family line, so it is left alone.
@@ -35,7 +35,6 @@ _REPEATED = re.compile(r"([!?。,.~…、\-=*#])\1+")
 _SPACES = re.compile(r"[ \t\u3000\u2005\u00a0]+")
 # A group chat's @-mention ends at a space (WeCom and WeChat put U+2005 there) or the message's end.
 _MENTION = re.compile(r"@[^\s@\u2005]{1,20}(?:[\s\u2005]+|$)")
-_HAN = re.compile(r"[\u4e00-\u9fff]")
 _WIDTH = str.maketrans({**{chr(0xFF01 + i): chr(0x21 + i) for i in range(94)}, "\u3000": " "})
 _CN_DIGIT = {"零": 0, "〇": 0, "一": 1, "二": 2, "两": 2, "三": 3, "四": 4, "五": 5,
              "六": 6, "七": 7, "八": 8, "九": 9}
@@ -67,7 +66,7 @@ def normalize(text: str) -> str:
         return ""
     text = unicodedata.normalize("NFKC", text)
     text = _EMOJI.sub(" ", text)
-    if _HAN.search(text):
+    if HAN.search(text):
         for converter in _to_simplified():
             text = converter.convert(text)
         pattern, mandarin = _cantonese()

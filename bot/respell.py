@@ -20,6 +20,7 @@ Of two that overlap, the one that replaces the rarer character wins (楼电悌 i
 """
 from __future__ import annotations
 
+import re
 from collections import defaultdict
 from functools import lru_cache
 from pathlib import Path
@@ -32,23 +33,26 @@ VOCABULARY = Path(__file__).resolve().parent.parent / "nlu_data" / "jieba" / "co
 # meant: 到, 或, 进, 谁, 放 are counted over 15 000 times, the characters residents mistype for a
 # community word's (悌, 汽, 叶, 器, 体) under 10 000.
 COMMON = 10000
-_HAN = ("\u4e00", "\u9fff")
+# a Han character (CJK Unified Ideographs): one with a sound in pinyin, one OpenCC may convert
+HAN = re.compile(r"[\u4e00-\u9fff]")
+_ALL_HAN = re.compile(HAN.pattern + "+")
 
 
-def _is_han(text: str) -> bool:
-    return bool(text) and all(_HAN[0] <= ch <= _HAN[1] for ch in text)
+def is_han(text: str) -> bool:
+    """Whether the text is Han characters only (and not empty)."""
+    return _ALL_HAN.fullmatch(text) is not None
 
 
 @lru_cache(maxsize=8192)
 def syllable(character: str) -> str:
     """The character's usual reading without its tone (a character that is no Han, itself)."""
-    return lazy_pinyin(character, style=Style.NORMAL)[0] if _is_han(character) else character
+    return lazy_pinyin(character, style=Style.NORMAL)[0] if is_han(character) else character
 
 
 def vocabulary() -> list[str]:
     """The community's words of two characters or more, in the order the file lists them."""
     words = (line.split()[0] for line in VOCABULARY.read_text(encoding="utf-8").splitlines() if line.split())
-    return [word for word in words if len(word) > 1 and _is_han(word)]
+    return [word for word in words if len(word) > 1 and is_han(word)]
 
 
 @lru_cache(maxsize=1)
@@ -72,7 +76,7 @@ def _candidates(text: str) -> list[tuple[int, int, str, int]]:
     """Every respelling the rules allow: (start, end, word, the count of the rarest character
     it replaces)."""
     by_first = _words()
-    sounds = [syllable(ch) if _is_han(ch) else "" for ch in text]
+    sounds = [syllable(ch) if is_han(ch) else "" for ch in text]
     token_at = []  # the word each character belongs to: (its start, its end, the word)
     for token in jieba.dt.lcut(text, HMM=False):
         token_at += [(len(token_at), len(token_at) + len(token), token)] * len(token)
@@ -108,7 +112,7 @@ def _meant(text: str, at: int, start: int, end: int) -> bool:
 
 def respell(text: str) -> str:
     """The text with the community's words spelled as they are meant."""
-    if not text or not any(_is_han(ch) for ch in text):
+    if not text or not any(is_han(ch) for ch in text):
         return text
     taken = [False] * len(text)
     out = list(text)
