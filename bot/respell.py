@@ -38,7 +38,7 @@ HAN = re.compile(r"[\u4e00-\u9fff]")
 _ALL_HAN = re.compile(HAN.pattern + "+")
 
 
-def is_han(text: str) -> bool:
+def _is_han(text: str) -> bool:
     """Whether the text is Han characters only (and not empty)."""
     return _ALL_HAN.fullmatch(text) is not None
 
@@ -46,13 +46,13 @@ def is_han(text: str) -> bool:
 @lru_cache(maxsize=8192)
 def syllable(character: str) -> str:
     """The character's usual reading without its tone (a character that is no Han, itself)."""
-    return lazy_pinyin(character, style=Style.NORMAL)[0] if is_han(character) else character
+    return lazy_pinyin(character, style=Style.NORMAL)[0] if _is_han(character) else character
 
 
 def vocabulary() -> list[str]:
     """The community's words of two characters or more, in the order the file lists them."""
     words = (line.split()[0] for line in VOCABULARY.read_text(encoding="utf-8").splitlines() if line.split())
-    return [word for word in words if len(word) > 1 and is_han(word)]
+    return [word for word in words if len(word) > 1 and _is_han(word)]
 
 
 @lru_cache(maxsize=1)
@@ -76,7 +76,7 @@ def _candidates(text: str) -> list[tuple[int, int, str, int]]:
     """Every respelling the rules allow: (start, end, word, the count of the rarest character
     it replaces)."""
     by_first = _words()
-    sounds = [syllable(ch) if is_han(ch) else "" for ch in text]
+    sounds = [syllable(ch) if _is_han(ch) else "" for ch in text]
     token_at = []  # the word each character belongs to: (its start, its end, the word)
     for token in jieba.dt.lcut(text, HMM=False):
         token_at += [(len(token_at), len(token_at) + len(token), token)] * len(token)
@@ -112,7 +112,7 @@ def _meant(text: str, at: int, start: int, end: int) -> bool:
 
 def respell(text: str) -> str:
     """The text with the community's words spelled as they are meant."""
-    if not text or not any(is_han(ch) for ch in text):
+    if not text or not HAN.search(text):
         return text
     taken = [False] * len(text)
     out = list(text)
