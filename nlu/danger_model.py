@@ -46,8 +46,8 @@ from nlu.tfidf import features
 # Newton's method reaches the optimum lbfgs reaches (the loss is convex) in a third of the time
 # here, about 20 steps against 240 over 170 000 features; the danger model was most of training
 SOLVER = "newton-cg"
-# scikit-learn's default tolerance (1e-4) fits for longer to move the probabilities by under 0.006:
-# on make crossval's held-out examples no decision changed (docs/benchmarks.md)
+# scikit-learn's default tolerance (1e-4) fits for longer and decides no held-out example of make
+# crossval differently (docs/benchmarks.md)
 TOLERANCE = 1e-2
 MENTIONED = "mentioned"  # a danger named in a message that reports none
 URGENCY = "urgency"
