@@ -40,7 +40,8 @@ help:
 	@echo "make test   install if needed, run every test"
 	@echo "make test-fast  the tests that need no model, servers or browser (under 2 minutes)"
 	@echo "make bench  measure the NLU on ../shared/eval against a TF-IDF + SVM peer, then the bot under load"
-	@echo "make crossval  k-fold cross-validation of the NLU over nlu_data/, the peer beside it (FOLDS=5)"
+	@echo "make crossval  k-fold cross-validation of the NLU over nlu_data/, the peer beside it (FOLDS=5),"
+	@echo "               then again with whole files held out (a stranger's words)"
 
 # Debian's chromium and a Chinese font, for the staff console's browser tests and their
 # screenshots (Playwright drives it; it downloads nothing).
@@ -127,6 +128,7 @@ bench: $(VENV)/.installed
 FOLDS ?= 5
 crossval: $(VENV)/.installed
 	$(PY) bench/crossval.py --folds $(FOLDS) --write
+	$(PY) bench/crossval.py --folds $(FOLDS) --by-file --write
 
 # LOAD= passes options to the load benchmark, e.g. LOAD="--rate 40 --duration 120 --profile"
 bench-load: $(MODEL)

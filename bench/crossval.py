@@ -9,6 +9,12 @@ the same labels the danger model learns from (`nlu.danger_model.labels_of`).
 
 This is how a threshold or a training batch is chosen: on data the model has not seen, never on
 the shared evaluation files.
+
+With `--by-file`, each fold holds out whole files of `nlu_data/` instead of examples drawn from
+all of them. A file is one writer's batch: held-out examples whose neighbours in the same batch
+were trained on share their writer's habits (openings, templates, the way a talk message turns),
+and the model is rewarded for knowing the writer. Holding the file out asks what a stranger's
+words get, as the files written apart from the project do (docs/testing.md).
 """
 import argparse
 import json
@@ -25,7 +31,8 @@ from rasa.shared.nlu.constants import METADATA, METADATA_EXAMPLE
 from rasa.shared.nlu.training_data.formats.rasa_yaml import RasaYAMLWriter
 from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
-from sklearn.model_selection import StratifiedKFold
+from rasa.shared.nlu.training_data.formats.rasa_yaml import RasaYAMLReader
+from sklearn.model_selection import GroupKFold, StratifiedKFold
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -38,6 +45,7 @@ from nlu.danger_model import labels_of, own_metadata  # noqa: E402
 from nlu_bench import train_peer_on  # noqa: E402
 
 SECTION = "## Cross-validation over nlu_data (make crossval)"
+BY_FILE_SECTION = "## Cross-validation, each writer's file held out (make crossval)"
 
 
 def explaining_config(out: Path) -> Path:
@@ -68,6 +76,24 @@ def train_fold(examples, lookup_tables, out: Path) -> Path:
     return out / "fold.tar.gz"
 
 
+def source_files(examples) -> list[str]:
+    """The file of `nlu_data/` each example comes from (the first, for a text two files hold)."""
+    found: dict = {}
+    for path in sorted((ROOT / "nlu_data").rglob("*.yml")):
+        if RasaYAMLReader.is_yaml_nlu_file(path):
+            for message in RasaYAMLReader().read(path).intent_examples:
+                found.setdefault((message.get("text"), message.get("intent")), str(path.relative_to(ROOT)))
+    return [found.get((m.get("text"), m.get("intent")), "") for m in examples]
+
+
+def folds(examples, count: int, by_file: bool):
+    """(training, held-out) index lists: stratified by intent, or whole files held out."""
+    intents = [m.get("intent") for m in examples]
+    if by_file:
+        return GroupKFold(n_splits=count).split(examples, intents, source_files(examples))
+    return StratifiedKFold(n_splits=count, shuffle=True, random_state=17).split(examples, intents)
+
+
 def gold(message) -> tuple[str, bool, str]:
     category = category_for_intent(message.get("intent") or "")
     danger, _ = labels_of(_normalised(message))
@@ -90,8 +116,9 @@ def summary(scores: list[dict]) -> dict:
     return out
 
 
-def table(ours: dict, peer: dict, folds: int, rows: int) -> list[str]:
-    lines = [f"{folds}-fold cross-validation over the {rows} examples of `nlu_data/` (means over the folds).", "",
+def table(ours: dict, peer: dict, count: int, rows: int, by_file: bool = False) -> list[str]:
+    held_out = "whole files held out, about a fifth of them a fold; " if by_file else ""
+    lines = [f"{count}-fold cross-validation over the {rows} examples of `nlu_data/` ({held_out}means over the folds).", "",
              "| | macro-F1 | accuracy | urgent recall | urgent precision | none → ticket | reports missed | "
              "of which asked to confirm |", "|---|---|---|---|---|---|---|---|"]
     for who, s in (("ours", ours), ("TF-IDF + SVM peer", peer)):
@@ -108,6 +135,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--folds", type=int, default=5)
     parser.add_argument("--write", action="store_true", help="put the figures in docs/benchmarks.md")
+    parser.add_argument("--by-file", action="store_true", help="hold out whole files of nlu_data/ (one writer's "
+                                                                 "batch each), not examples drawn from all of them")
     parser.add_argument("--parses", type=Path, help="keep each held-out example's gold and parse here (JSON), "
                                                     "to weigh a threshold without training again")
     args = parser.parse_args()
@@ -115,10 +144,8 @@ def main() -> None:
 
     data = RasaFileImporter(training_data_paths=[str(ROOT / "nlu_data")]).get_nlu_data()
     examples = [m for m in data.intent_examples if m.get("text")]
-    intents = [m.get("intent") for m in examples]
     ours, peers, kept = [], [], []
-    splitter = StratifiedKFold(n_splits=args.folds, shuffle=True, random_state=17)
-    for fold, (train, test) in enumerate(splitter.split(examples, intents), start=1):
+    for fold, (train, test) in enumerate(folds(examples, args.folds, args.by_file), start=1):
         held_out = [gold(examples[i]) for i in test]
         with tempfile.TemporaryDirectory() as work:
             model = train_fold([examples[i] for i in train], data.lookup_tables, Path(work))
@@ -131,10 +158,11 @@ def main() -> None:
               f"precision {ours[-1]['urgent_precision']:.3f}; peer macro-F1 {peers[-1]['macro_f1']:.3f}", flush=True)
     if args.parses:
         args.parses.write_text(json.dumps(kept, ensure_ascii=False), encoding="utf-8")
-    lines = table(summary(ours), summary(peers), args.folds, len(examples))
+    lines = table(summary(ours), summary(peers), args.folds, len(examples), args.by_file)
     print("\n".join(lines))
     if args.write:
-        write_section(SECTION, "\n".join([SECTION, "", *lines]) + "\n")
+        section = BY_FILE_SECTION if args.by_file else SECTION
+        write_section(section, "\n".join([section, "", *lines]) + "\n")
 
 
 if __name__ == "__main__":

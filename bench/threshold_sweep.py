@@ -22,6 +22,7 @@ from benchmarks_md import write_section  # noqa: E402 - bench/ is this script's 
 from nlu.linear_intents import ranked  # noqa: E402
 
 SECTION = "## The intent temperature and the report share, on cross-validation (bench/threshold_sweep.py)"
+BY_FILE_SECTION = "## The intent temperature and the report share, each writer's file held out (bench/threshold_sweep.py)"
 
 
 def reranked(parse: dict, temperature: float) -> dict:
@@ -35,12 +36,14 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("parses", type=Path)
     parser.add_argument("--write", action="store_true", help="put the table in docs/benchmarks.md")
+    parser.add_argument("--by-file", action="store_true", help="the parses are of `crossval.py --by-file`")
     args = parser.parse_args()
+    section, run = (BY_FILE_SECTION, "`bench/crossval.py --by-file`") if args.by_file else (SECTION, "`make crossval`")
     kept = json.loads(args.parses.read_text(encoding="utf-8"))
     rows = [tuple(item["gold"]) for item in kept]
     by_text = {item["gold"][2]: item["parse"] for item in kept}
     lines = [f"The intent temperature and the report share (all report intents together) on the {len(rows)} "
-             "held-out parses of `make crossval`:", "",
+             f"held-out parses of {run}:", "",
              "| temperature | report share | macro-F1 | none → ticket | reports missed | asked to confirm |",
              "|---|---|---|---|---|---|"]
     print("\n".join(lines))
@@ -62,7 +65,7 @@ def main() -> None:
         print(lines[-1], flush=True)
     urgency.LEARNED_DANGER = LEARNED_DANGER
     if args.write:
-        write_section(SECTION, "\n".join([SECTION, "", *lines]) + "\n")
+        write_section(section, "\n".join([section, "", *lines]) + "\n")
 
 
 if __name__ == "__main__":
