@@ -17,6 +17,7 @@ and the model is rewarded for knowing the writer. Holding the file out asks what
 words get, as the files written apart from the project do (docs/testing.md).
 """
 import argparse
+import functools
 import json
 import os
 import statistics
@@ -28,15 +29,15 @@ from pathlib import Path
 import yaml
 from rasa.shared.importers.rasa import RasaFileImporter
 from rasa.shared.nlu.constants import METADATA, METADATA_EXAMPLE
-from rasa.shared.nlu.training_data.formats.rasa_yaml import RasaYAMLWriter
+from rasa.shared.nlu.training_data.formats.rasa_yaml import RasaYAMLReader, RasaYAMLWriter
 from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
-from rasa.shared.nlu.training_data.formats.rasa_yaml import RasaYAMLReader
 from sklearn.model_selection import GroupKFold, StratifiedKFold
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
+from bot.decision import decide  # noqa: E402
 from bot.evaluation import score_rows  # noqa: E402
 from bot.normalize import for_classification  # noqa: E402
 from bot.taxonomy import NONE, category_for_intent  # noqa: E402
@@ -117,7 +118,7 @@ def summary(scores: list[dict]) -> dict:
 
 
 def table(ours: dict, peer: dict, count: int, rows: int, by_file: bool = False) -> list[str]:
-    held_out = "whole files held out, about a fifth of them a fold; " if by_file else ""
+    held_out = "whole files held out; " if by_file else ""
     lines = [f"{count}-fold cross-validation over the {rows} examples of `nlu_data/` ({held_out}means over the folds).", "",
              "| | macro-F1 | accuracy | urgent recall | urgent precision | none → ticket | reports missed | "
              "of which asked to confirm |", "|---|---|---|---|---|---|---|---|"]
@@ -128,6 +129,24 @@ def table(ours: dict, peer: dict, count: int, rows: int, by_file: bool = False) 
     lines += ["", "| category | F1 ours | F1 peer |", "|---|---|---|"]
     lines += [f"| {label} | {ours['per_category'][label]:.3f} | {peer['per_category'].get(label, 0.0):.3f} |"
               for label in ours["per_category"]]
+    return lines
+
+
+def by_file_table(judged: list[tuple[tuple[str, bool, str], dict]], files: dict) -> list[str]:
+    """For each file whose talk the model files or whose reports it misses, held out: how many.
+    `judged`: each held-out (category, urgent, text) with its parse."""
+    counts: dict = {}
+    for (label, _, text), parse in judged:
+        filed = decide(parse).category != NONE
+        talk_filed, talk, missed, reports = counts.get(files[text], (0, 0, 0, 0))
+        counts[files[text]] = ((talk_filed + filed, talk + 1, missed, reports) if label == NONE
+                               else (talk_filed, talk, missed + (not filed), reports + 1))
+    lines = ["Each file held out, its talk messages filed and its reports missed (the files with either):", "",
+             "| file | talk filed | reports missed |", "|---|---|---|"]
+    for name, (talk_filed, talk, missed, reports) in sorted(counts.items(), key=lambda item: (
+            -item[1][0] / max(item[1][1], 1), -item[1][2] / max(item[1][3], 1), item[0])):
+        if talk_filed or missed:
+            lines.append(f"| {name} | {talk_filed} of {talk} | {missed} of {reports} |")
     return lines
 
 
@@ -144,21 +163,23 @@ def main() -> None:
 
     data = RasaFileImporter(training_data_paths=[str(ROOT / "nlu_data")]).get_nlu_data()
     examples = [m for m in data.intent_examples if m.get("text")]
-    ours, peers, kept = [], [], []
+    ours, peers, judged = [], [], []
     for fold, (train, test) in enumerate(folds(examples, args.folds, args.by_file), start=1):
         held_out = [gold(examples[i]) for i in test]
         with tempfile.TemporaryDirectory() as work:
             model = train_fold([examples[i] for i in train], data.lookup_tables, Path(work))
-            parse = ModelParser(model)
-            if args.parses:
-                kept += [{"gold": row, "parse": parse(row[2])} for row in held_out]
+            parse = functools.lru_cache(maxsize=None)(ModelParser(model))  # once a text, for scores and tables
             ours.append(score_rows(held_out, parse))
+            judged += [(row, parse(row[2])) for row in held_out]
         peers.append(score_rows(held_out, train_peer_on([examples[i] for i in train])))
         print(f"fold {fold}: ours macro-F1 {ours[-1]['macro_f1']:.3f} urgent recall {ours[-1]['urgent_recall']:.3f} "
               f"precision {ours[-1]['urgent_precision']:.3f}; peer macro-F1 {peers[-1]['macro_f1']:.3f}", flush=True)
     if args.parses:
+        kept = [{"gold": row, "parse": parse} for row, parse in judged]
         args.parses.write_text(json.dumps(kept, ensure_ascii=False), encoding="utf-8")
     lines = table(summary(ours), summary(peers), args.folds, len(examples), args.by_file)
+    if args.by_file:
+        lines += ["", *by_file_table(judged, dict(zip([m.get("text") for m in examples], source_files(examples))))]
     print("\n".join(lines))
     if args.write:
         section = BY_FILE_SECTION if args.by_file else SECTION
