@@ -24,6 +24,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+from collections import Counter
 from pathlib import Path
 
 import yaml
@@ -87,11 +88,12 @@ def source_files(examples) -> list[str]:
     return [found.get((m.get("text"), m.get("intent")), "") for m in examples]
 
 
-def folds(examples, count: int, by_file: bool):
-    """(training, held-out) index lists: stratified by intent, or whole files held out."""
+def folds(examples, count: int, files: list[str] | None = None):
+    """(training, held-out) index lists: stratified by intent, or, given each example's file
+    (`source_files`), whole files held out."""
     intents = [m.get("intent") for m in examples]
-    if by_file:
-        return GroupKFold(n_splits=count).split(examples, intents, source_files(examples))
+    if files is not None:
+        return GroupKFold(n_splits=count).split(examples, intents, files)
     return StratifiedKFold(n_splits=count, shuffle=True, random_state=17).split(examples, intents)
 
 
@@ -132,21 +134,24 @@ def table(ours: dict, peer: dict, count: int, rows: int, by_file: bool = False) 
     return lines
 
 
-def by_file_table(judged: list[tuple[tuple[str, bool, str], dict]], files: dict) -> list[str]:
+def by_file_table(judged: list[tuple[int, tuple[str, bool, str], dict]], files: list[str]) -> list[str]:
     """For each file whose talk the model files or whose reports it misses, held out: how many.
-    `judged`: each held-out (category, urgent, text) with its parse."""
-    counts: dict = {}
-    for (label, _, text), parse in judged:
-        filed = decide(parse).category != NONE
-        talk_filed, talk, missed, reports = counts.get(files[text], (0, 0, 0, 0))
-        counts[files[text]] = ((talk_filed + filed, talk + 1, missed, reports) if label == NONE
-                               else (talk_filed, talk, missed + (not filed), reports + 1))
+    `judged`: each held-out example's index, its (category, urgent, text) and its parse."""
+    talk, talk_filed, reports, missed = Counter(), Counter(), Counter(), Counter()
+    for index, (label, _, _), parse in judged:
+        name, filed = files[index], decide(parse).category != NONE
+        if label == NONE:
+            talk[name] += 1
+            talk_filed[name] += filed
+        else:
+            reports[name] += 1
+            missed[name] += not filed
     lines = ["Each file held out, its talk messages filed and its reports missed (the files with either):", "",
              "| file | talk filed | reports missed |", "|---|---|---|"]
-    for name, (talk_filed, talk, missed, reports) in sorted(counts.items(), key=lambda item: (
-            -item[1][0] / max(item[1][1], 1), -item[1][2] / max(item[1][3], 1), item[0])):
-        if talk_filed or missed:
-            lines.append(f"| {name} | {talk_filed} of {talk} | {missed} of {reports} |")
+    for name in sorted(talk | reports, key=lambda name: (-talk_filed[name] / max(talk[name], 1),
+                                                        -missed[name] / max(reports[name], 1), name)):
+        if talk_filed[name] or missed[name]:
+            lines.append(f"| {name} | {talk_filed[name]} of {talk[name]} | {missed[name]} of {reports[name]} |")
     return lines
 
 
@@ -163,23 +168,24 @@ def main() -> None:
 
     data = RasaFileImporter(training_data_paths=[str(ROOT / "nlu_data")]).get_nlu_data()
     examples = [m for m in data.intent_examples if m.get("text")]
+    files = source_files(examples) if args.by_file else None
     ours, peers, judged = [], [], []
-    for fold, (train, test) in enumerate(folds(examples, args.folds, args.by_file), start=1):
+    for fold, (train, test) in enumerate(folds(examples, args.folds, files), start=1):
         held_out = [gold(examples[i]) for i in test]
         with tempfile.TemporaryDirectory() as work:
             model = train_fold([examples[i] for i in train], data.lookup_tables, Path(work))
             parse = functools.lru_cache(maxsize=None)(ModelParser(model))  # once a text, for scores and tables
             ours.append(score_rows(held_out, parse))
-            judged += [(row, parse(row[2])) for row in held_out]
+            judged += [(i, row, parse(row[2])) for i, row in zip(test, held_out)]
         peers.append(score_rows(held_out, train_peer_on([examples[i] for i in train])))
         print(f"fold {fold}: ours macro-F1 {ours[-1]['macro_f1']:.3f} urgent recall {ours[-1]['urgent_recall']:.3f} "
               f"precision {ours[-1]['urgent_precision']:.3f}; peer macro-F1 {peers[-1]['macro_f1']:.3f}", flush=True)
     if args.parses:
-        kept = [{"gold": row, "parse": parse} for row, parse in judged]
+        kept = [{"gold": row, "parse": parse} for _, row, parse in judged]
         args.parses.write_text(json.dumps(kept, ensure_ascii=False), encoding="utf-8")
     lines = table(summary(ours), summary(peers), args.folds, len(examples), args.by_file)
-    if args.by_file:
-        lines += ["", *by_file_table(judged, dict(zip([m.get("text") for m in examples], source_files(examples))))]
+    if files is not None:
+        lines += ["", *by_file_table(judged, files)]
     print("\n".join(lines))
     if args.write:
         section = BY_FILE_SECTION if args.by_file else SECTION

@@ -18,7 +18,7 @@ def examples():
 def files_split_across_folds(examples, files, by_file: bool) -> int:
     """How many files have examples on both sides of some fold."""
     split = set()
-    for train, test in folds(examples, 5, by_file):
+    for train, test in folds(examples, 5, files if by_file else None):
         split |= {files[i] for i in train} & {files[i] for i in test}
     return len(split)
 
