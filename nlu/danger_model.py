@@ -170,6 +170,8 @@ class DangerModel(StoredModel):
 
     # the labels are the rules' verdicts: new rules, new labels
     learns_from = (bot.normalize, bot.urgency, bot.taxonomy, nlu.sentence_meaning, char_counts)
+    kinds = {"chars": "TfidfVectorizer", "sounds": "TfidfVectorizer", "danger": "LogisticRegression",
+             "danger_counts": "ComplementNB", "modality": "LogisticRegression"}
 
     def train(self, training_data: TrainingData) -> Resource:
         examples = [m for m in training_data.intent_examples if m.get(TEXT)]

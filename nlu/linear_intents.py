@@ -63,6 +63,8 @@ class LinearIntentClassifier(StoredModel, IntentClassifier):
     """Ranks the intents by a linear SVM over the text's characters, words and sounds."""
 
     analyzers = {"given_tokens": _given_tokens}
+    kinds = {**dict.fromkeys(("chars", "words", "sounds", "heads", "tails"), "TfidfVectorizer"), "svm": "LinearSVC",
+             "counts": "ComplementNB", "reports": "ComplementNB"}
     learns_from = (bot.normalize, bot.taxonomy, nlu.sentence_meaning, char_counts)
 
     @staticmethod

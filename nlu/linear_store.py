@@ -32,15 +32,16 @@ class UnreadableModel(RasaException):
     """A stored model that is not what this version writes: train the model again."""
 
 
-def dump(model: Dict[str, Any], directory: Path, analyzers: Dict[str, Callable] | None = None) -> None:
+def dump(model: Dict[str, Any], directory: Path, analyzers: Dict[str, Callable] | None = None,
+         kinds: Dict[str, str] | None = None) -> None:
     """Write `model` (name → vectorizer or classifier) to `directory`. A callable analyzer is
-    written by its name in `analyzers`."""
+    written by its name in `analyzers`; `kinds`, when given, is the kind each name must hold."""
     names_of = {id(function): name for name, function in (analyzers or {}).items()}
     settings, arrays = {}, {}
     for name, fitted in model.items():
         kind = type(fitted).__name__
-        if kind not in KINDS:
-            raise TypeError(f"{name}: {kind} is not a kind this store keeps")
+        if kind not in KINDS or (kinds is not None and kinds.get(name) != kind):
+            raise TypeError(f"{name}: {kind} is not a kind this store keeps under that name")
         params = {}
         for key, value in fitted.get_params().items():
             if callable(value) and not isinstance(value, type):
@@ -58,22 +59,26 @@ def dump(model: Dict[str, Any], directory: Path, analyzers: Dict[str, Callable] 
     np.savez(directory / ARRAYS_FILE, **arrays)
 
 
-def load(directory: Path, analyzers: Dict[str, Callable] | None = None) -> Dict[str, Any]:
-    """What `dump` wrote to `directory`, rebuilt."""
+def load(directory: Path, analyzers: Dict[str, Callable] | None = None,
+         kinds: Dict[str, str] | None = None) -> Dict[str, Any]:
+    """What `dump` wrote to `directory`, rebuilt. With `kinds` (name → kind), a name holding
+    another kind is refused: a model stored by an older version, which would load and then fail
+    at the first message."""
     try:
         settings = json.loads((directory / SETTINGS_FILE).read_text(encoding="utf-8"))
         with np.load(directory / ARRAYS_FILE, allow_pickle=False) as arrays:
-            return _rebuilt(settings, arrays, analyzers or {})
+            return _rebuilt(settings, arrays, analyzers or {}, kinds)
     except (OSError, ValueError, KeyError, TypeError, AttributeError) as error:  # an object array: a pickle
         raise UnreadableModel(f"模型文件读不了（{error}）：请重新训练模型（make train）") from error
 
 
-def _rebuilt(settings: Dict[str, Any], arrays, analyzers: Dict[str, Callable]) -> Dict[str, Any]:
+def _rebuilt(settings: Dict[str, Any], arrays, analyzers: Dict[str, Callable],
+             kinds: Dict[str, str] | None) -> Dict[str, Any]:
     model = {}
     for name, entry in settings.items():
         kind = entry.get("kind")
-        if kind not in KINDS:
-            raise UnreadableModel(f"模型文件里的 {name} 是 {kind!r}，不是本版本会保存的类型：请重新训练模型（make train）")
+        if kind not in KINDS or (kinds is not None and kinds.get(name) != kind):
+            raise UnreadableModel(f"模型文件里的 {name} 是 {kind!r}，不是本版本在这里保存的类型：请重新训练模型（make train）")
         params = {key: _setting(value, analyzers) for key, value in entry["params"].items()}
         fitted = KINDS[kind](**params)
         if kind == "TfidfVectorizer":

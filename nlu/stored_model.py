@@ -24,6 +24,9 @@ class StoredModel(GraphComponent):
     analyzers: Dict[Text, Callable] = {}
     # the modules besides its own whose code shapes what it learns (nlu/source_fingerprint.py)
     learns_from: Tuple[ModuleType, ...] = ()
+    # the kind of object each name of `_model` holds (linear_store.KINDS): a model stored by a
+    # version that kept another kind under a name is refused at loading, not at the first message
+    kinds: Dict[Text, Text] = {}
 
     @staticmethod
     def get_default_config() -> Dict[Text, Any]:
@@ -51,10 +54,10 @@ class StoredModel(GraphComponent):
                 directory = reading.enter_context(model_storage.read_from(resource))
             except ValueError:  # trained without examples: nothing was stored
                 return cls(config, model_storage, resource)
-            return cls(config, model_storage, resource, linear_store.load(Path(directory), cls.analyzers))
+            return cls(config, model_storage, resource, linear_store.load(Path(directory), cls.analyzers, cls.kinds))
 
     def _write(self) -> Resource:
         """Store the trained model; the resource for Rasa's graph."""
         with self._storage.write_to(self._resource) as directory:
-            linear_store.dump(self._model, Path(directory), self.analyzers)
+            linear_store.dump(self._model, Path(directory), self.analyzers, self.kinds)
         return self._resource

@@ -142,6 +142,22 @@ def test_a_stored_model_naming_anything_else_is_refused(storage, tamper):
         load(storage)
 
 
+def test_a_model_stored_with_another_kind_under_a_name_is_refused_at_loading(storage):
+    """A model from a version that kept naive Bayes where this one keeps the SVM would load and
+    then fail at the first message; it is refused with "train again" instead."""
+    directory = trained_and_stored(storage)
+    settings = json.loads((directory / SETTINGS_FILE).read_text(encoding="utf-8"))
+    with np.load(directory / ARRAYS_FILE) as arrays:
+        kept = dict(arrays)
+    settings["svm"] = settings["counts"]
+    for attribute in ("feature_log_prob_", "class_log_prior_", "classes_"):
+        kept[f"svm.{attribute}"] = kept[f"counts.{attribute}"]
+    (directory / SETTINGS_FILE).write_text(json.dumps(settings), encoding="utf-8")
+    np.savez(directory / ARRAYS_FILE, **kept)
+    with pytest.raises(UnreadableModel, match="make train"):
+        load(storage)
+
+
 class RunsCode:
     """What a hostile pickle does: unpickling it calls `Path.touch`."""
 
