@@ -40,7 +40,7 @@ def dump(model: Dict[str, Any], directory: Path, analyzers: Dict[str, Callable] 
     settings, arrays = {}, {}
     for name, fitted in model.items():
         kind = type(fitted).__name__
-        if kind not in KINDS or (kinds is not None and kinds.get(name) != kind):
+        if not _keeps(name, kind, kinds):
             raise TypeError(f"{name}: {kind} is not a kind this store keeps under that name")
         params = {}
         for key, value in fitted.get_params().items():
@@ -57,6 +57,11 @@ def dump(model: Dict[str, Any], directory: Path, analyzers: Dict[str, Callable] 
             arrays[f"{name}.{attribute}"] = np.asarray(getattr(fitted, attribute))
     (directory / SETTINGS_FILE).write_text(json.dumps(settings, ensure_ascii=False), encoding="utf-8")
     np.savez(directory / ARRAYS_FILE, **arrays)
+
+
+def _keeps(name: str, kind: Any, kinds: Dict[str, str] | None) -> bool:
+    """Whether the store keeps `kind` under `name`: a kind it builds, and the one `kinds` names."""
+    return kind in KINDS and (kinds is None or kinds.get(name) == kind)
 
 
 def load(directory: Path, analyzers: Dict[str, Callable] | None = None,
@@ -77,7 +82,7 @@ def _rebuilt(settings: Dict[str, Any], arrays, analyzers: Dict[str, Callable],
     model = {}
     for name, entry in settings.items():
         kind = entry.get("kind")
-        if kind not in KINDS or (kinds is not None and kinds.get(name) != kind):
+        if not _keeps(name, kind, kinds):
             raise UnreadableModel(f"模型文件里的 {name} 是 {kind!r}，不是本版本在这里保存的类型：请重新训练模型（make train）")
         params = {key: _setting(value, analyzers) for key, value in entry["params"].items()}
         fitted = KINDS[kind](**params)

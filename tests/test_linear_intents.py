@@ -16,7 +16,7 @@ from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
 
 from nlu.linear_intents import LinearIntentClassifier, _ends
-from nlu.linear_store import ARRAYS_FILE, SETTINGS_FILE, UnreadableModel
+from nlu.linear_store import ARRAYS_FILE, FITTED, SETTINGS_FILE, UnreadableModel
 
 EXAMPLES = {"report_elevator": ["5号楼 电梯 坏了", "电梯 困人 了", "电梯 停在 三楼 不动"],
             "report_heating": ["暖气 不热", "7号楼 暖气 又 不热 了", "家里 暖气 冰凉"],
@@ -150,7 +150,7 @@ def test_a_model_stored_with_another_kind_under_a_name_is_refused_at_loading(sto
     with np.load(directory / ARRAYS_FILE) as arrays:
         kept = dict(arrays)
     settings["svm"] = settings["counts"]
-    for attribute in ("feature_log_prob_", "class_log_prior_", "classes_"):
+    for attribute in FITTED["ComplementNB"]:
         kept[f"svm.{attribute}"] = kept[f"counts.{attribute}"]
     (directory / SETTINGS_FILE).write_text(json.dumps(settings), encoding="utf-8")
     np.savez(directory / ARRAYS_FILE, **kept)
