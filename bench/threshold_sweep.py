@@ -64,6 +64,17 @@ def main() -> None:
         lines.append(f"| {bar} | {s['urgent_recall']:.3f} | {s['urgent_precision']:.3f} |")
         print(lines[-1], flush=True)
     urgency.LEARNED_DANGER = LEARNED_DANGER
+    lines += ["", "A danger the rules name, set aside when the best intent is no report and the learned modality "
+              "reads it as not happening now (`bot.decision`, at `bot.urgency.NOT_NOW`), by how sure the modality "
+              "must be:", "",
+              "| set aside from | macro-F1 | none → ticket | urgent recall | urgent precision |", "|---|---|---|---|---|"]
+    for bar in (0.3, 0.5, 0.65, 0.8, None):
+        decision.NOT_NOW = 2.0 if bar is None else bar
+        s = score_rows(rows, by_text.__getitem__)
+        lines.append(f"| {'never' if bar is None else bar} | {s['macro_f1']:.3f} | {s['none_false_ticket_rate']:.3f} | "
+                     f"{s['urgent_recall']:.3f} | {s['urgent_precision']:.3f} |")
+        print(lines[-1], flush=True)
+    decision.NOT_NOW = urgency.NOT_NOW
     if args.write:
         write_section(section, "\n".join([section, "", *lines]) + "\n")
 

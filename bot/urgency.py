@@ -229,17 +229,25 @@ def find_danger(text: str, learned: dict | None = None) -> Danger | None:
     return assess(text, learned)[0]
 
 
+def not_now(learned: dict | None) -> float:
+    """How sure the learned modality is that the danger named is not happening now (over, feared,
+    asked about, mentioned); 0 when it reads it as happening now, or there is no learned reading."""
+    if not learned or learned.get("modality", NOW) == NOW:
+        return 0.0
+    return float(learned.get("modality_confidence") or 0)
+
+
 def assess(text: str, learned: dict | None = None) -> tuple[Danger | None, bool]:
     """`find_danger`, and whether the rules found it (True) or only the learned model (False)."""
     ruled, set_aside = scan(text)
     if not learned:
         return ruled, ruled is not None
-    not_now = float(learned.get("modality_confidence") or 0) if learned.get("modality", NOW) != NOW else 0.0
+    elsewhen = not_now(learned)
     if ruled is not None:
-        return (None, False) if not_now >= NOT_NOW_OVER_RULES else (ruled, True)
+        return (None, False) if elsewhen >= NOT_NOW_OVER_RULES else (ruled, True)
     kind = learned.get("danger")
     if (kind in DANGER_BY_KIND and kind not in set_aside and float(learned.get("danger_confidence") or 0) >= LEARNED_DANGER
-            and not_now < NOT_NOW):
+            and elsewhen < NOT_NOW):
         return DANGER_BY_KIND[kind], False
     return None, False
 
