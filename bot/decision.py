@@ -115,7 +115,7 @@ def decide(parse: dict) -> Decision:
     # model sees, only an unsure one
     category = category_for_intent(intent) if intent else None
     # Two readings, neither sure enough alone, agree that a danger the rules name is talk about one
-    # ("新闻上说有个小区外墙砖掉下来…我们这楼也老了"): the model's best intent is no report, and the
+    # ("朋友圈说隔壁小区昨天着火了 我们楼也老 有点怕"): the model's best intent is no report, and the
     # learned modality reads the danger as not happening now. Weighed on make crossval's held-out
     # parses of both kinds (docs/benchmarks.md): fewer talk messages filed as urgent, no urgent
     # report lost.

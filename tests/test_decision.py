@@ -197,15 +197,15 @@ def test_only_a_sure_learned_modality_sets_aside_a_danger_the_rules_found():
 
 
 def test_talk_about_a_danger_elsewhere_is_not_urgent_when_intent_and_modality_agree():
-    text = "新闻上说有个老小区外墙砖掉下来砸坏了车 我们这边楼也老了"
-    talk = parse(text, ("neighbour_post", 0.7), ("report_facilities", 0.2))
-    assert (decide(talk).category, decide(talk).urgent) == ("facilities", True)  # no learned reading: the rules stand
-    mentioned = decide({**talk, "urgency": learned("falling_masonry", 0.6, "mentioned", 0.6)})
+    text = "朋友圈说隔壁小区昨天着火了 我们楼也老 有点怕"
+    talk = parse(text, ("neighbour_post", 0.7), ("report_safety_security", 0.2))
+    assert (decide(talk).category, decide(talk).urgent) == ("safety_security", True)  # no learned reading: the rules stand
+    mentioned = decide({**talk, "urgency": learned("fire", 0.6, "mentioned", 0.6)})
     assert (mentioned.category, mentioned.urgent) == (NONE, False)
     # either reading alone leaves the danger standing
-    assert decide({**talk, "urgency": learned("falling_masonry", 0.9, "now", 0.9)}).urgent
-    report = parse(text, ("report_facilities", 0.7), ("neighbour_post", 0.2))
-    assert decide({**report, "urgency": learned("falling_masonry", 0.6, "mentioned", 0.6)}).urgent
+    assert decide({**talk, "urgency": learned("fire", 0.9, "now", 0.9)}).urgent
+    report = parse(text, ("report_safety_security", 0.7), ("neighbour_post", 0.2))
+    assert decide({**report, "urgency": learned("fire", 0.6, "mentioned", 0.6)}).urgent
 
 
 def test_a_probable_report_of_no_sure_category_names_its_likeliest():
