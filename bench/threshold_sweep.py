@@ -64,9 +64,9 @@ def main() -> None:
         lines.append(f"| {bar} | {s['urgent_recall']:.3f} | {s['urgent_precision']:.3f} |")
         print(lines[-1], flush=True)
     urgency.LEARNED_DANGER = LEARNED_DANGER
-    lines += ["", "A danger the rules name, set aside when the best intent is no report and the learned modality "
-              "reads it as not happening now (`bot.decision`, at `bot.urgency.NOT_NOW`), by how sure the modality "
-              "must be:", "",
+    lines += ["", "A danger the rules name in a message whose best intent is no report, settled by the learned "
+              "modality when it is this sure either way (not now: no ticket; now: urgent; `bot.decision`, at "
+              "`bot.urgency.NOT_NOW`):", "",
               "| set aside from | macro-F1 | none → ticket | urgent recall | urgent precision |", "|---|---|---|---|---|"]
     for bar in (0.3, 0.5, 0.65, 0.8, None):
         decision.NOT_NOW = 2.0 if bar is None else bar

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 from bot.normalize import for_classification
 from bot.taxonomy import NONE, category_for_intent
-from bot.urgency import NOT_NOW, Danger, assess, not_now
+from bot.urgency import NOT_NOW, Danger, assess, happening_now, not_now
 
 # How likely, all report intents together, a message must be to be filed as a report (its
 # category the likeliest of them). Summed, because a message the model splits between two
@@ -114,13 +114,17 @@ def decide(parse: dict) -> Decision:
     # a danger the rules name outweighs all but a very sure other intent; one only the learned
     # model sees, only an unsure one
     category = category_for_intent(intent) if intent else None
-    # Two readings, neither sure enough alone, agree that a danger the rules name is talk about one
-    # ("朋友圈说隔壁小区昨天着火了 我们楼也老 有点怕"): the model's best intent is no report, and the
-    # learned modality reads the danger as not happening now. Weighed on make crossval's held-out
-    # parses of both kinds (docs/benchmarks.md): fewer talk messages filed as urgent, no urgent
-    # report lost.
-    if danger and ruled and intent and not category and not_now(parse.get("urgency")) >= NOT_NOW:
-        danger = None
+    # A danger the rules name in a message whose best intent is no report: the learned modality
+    # settles it when sure either way. Not happening now, it is talk about a danger ("朋友圈说隔壁
+    # 小区昨天着火了 我们楼也老 有点怕"), however unsure the intent; happening now, it is urgent
+    # however sure the question it comes with ("楼道里有股煤气味 抢修电话多少"). Unsure, the
+    # intent's confidence decides, as below. Weighed on make crossval's held-out parses of both
+    # kinds (docs/benchmarks.md): fewer talk messages filed as urgent, no urgent report lost.
+    if danger and ruled and intent and not category:
+        if not_now(parse.get("urgency")) >= NOT_NOW:
+            danger = None
+        elif happening_now(parse.get("urgency")) >= NOT_NOW:
+            return Decision(danger.category, True, danger, intent, confidence, asks)
     if danger and (category or confidence < (OVERRULE_DANGER_CONFIDENCE if ruled else REPORT_CONFIDENCE)):
         return Decision(danger.category, True, danger, intent, confidence, asks)
     likely = None

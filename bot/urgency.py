@@ -237,6 +237,14 @@ def not_now(learned: dict | None) -> float:
     return float(learned.get("modality_confidence") or 0)
 
 
+def happening_now(learned: dict | None) -> float:
+    """How sure the learned modality is that the danger named is happening now; 0 when it reads
+    it otherwise, or there is no learned reading."""
+    if not learned or learned.get("modality", NOW) != NOW:
+        return 0.0
+    return float(learned.get("modality_confidence") or 0)
+
+
 def assess(text: str, learned: dict | None = None) -> tuple[Danger | None, bool]:
     """`find_danger`, and whether the rules found it (True) or only the learned model (False)."""
     ruled, set_aside = scan(text)

@@ -208,6 +208,13 @@ def test_talk_about_a_danger_elsewhere_is_not_urgent_when_intent_and_modality_ag
     assert decide({**report, "urgency": learned("fire", 0.6, "mentioned", 0.6)}).urgent
 
 
+def test_a_danger_happening_now_told_with_a_question_is_urgent_however_sure_the_question():
+    question = parse("9号楼楼道里有股煤气味 抢修电话多少", ("ask_info", 0.95))
+    now = decide({**question, "urgency": learned("gas_leak", 0.9, "now", 0.65)})
+    assert (now.category, now.urgent) == ("gas", True)
+    assert not decide({**question, "urgency": learned("gas_leak", 0.9, "asked", 0.7)}).urgent
+
+
 def test_a_probable_report_of_no_sure_category_names_its_likeliest():
     decision = decide(parse("那个梯子又不对劲了", ("nlu_fallback", 0.4), ("report_elevator", 0.35),
                             ("report_facilities", 0.3)))
