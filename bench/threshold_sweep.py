@@ -67,7 +67,7 @@ def main() -> None:
     lines += ["", "A danger the rules name in a message whose best intent is no report, settled by the learned "
               "modality when it is this sure either way (not now: no ticket; now: urgent; `bot.decision`, at "
               "`bot.urgency.NOT_NOW`):", "",
-              "| set aside from | macro-F1 | none → ticket | urgent recall | urgent precision |", "|---|---|---|---|---|"]
+              "| modality sure from | macro-F1 | none → ticket | urgent recall | urgent precision |", "|---|---|---|---|---|"]
     for bar in (0.3, 0.5, 0.65, 0.8, None):
         decision.NOT_NOW = 2.0 if bar is None else bar
         s = score_rows(rows, by_text.__getitem__)

@@ -111,8 +111,6 @@ def decide(parse: dict) -> Decision:
     if share >= REPORT_SHARE:
         report, report_confidence = best_intent(parse, passing, reports_only=True)
         return Decision(category_for_intent(report).id, danger is not None, danger, report, report_confidence, asks)
-    # a danger the rules name outweighs all but a very sure other intent; one only the learned
-    # model sees, only an unsure one
     category = category_for_intent(intent) if intent else None
     # A danger the rules name in a message whose best intent is no report: the learned modality
     # settles it when sure either way. Not happening now, it is talk about a danger ("朋友圈说隔壁
@@ -125,6 +123,8 @@ def decide(parse: dict) -> Decision:
             danger = None
         elif happening_now(parse.get("urgency")) >= NOT_NOW:
             return Decision(danger.category, True, danger, intent, confidence, asks)
+    # a danger the rules name outweighs all but a very sure other intent; one only the learned
+    # model sees, only an unsure one
     if danger and (category or confidence < (OVERRULE_DANGER_CONFIDENCE if ruled else REPORT_CONFIDENCE)):
         return Decision(danger.category, True, danger, intent, confidence, asks)
     likely = None
