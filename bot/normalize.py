@@ -81,7 +81,9 @@ def for_classification(text: str) -> str:
     return normalize(_MENTION.sub(" ", text or "")).strip() if "@" in (text or "") else normalize(text)
 
 
-@lru_cache(maxsize=4096)
+# Training reads each example's pinyin in both classifiers, and in two passes of the danger
+# model: the cache must hold the whole training set, or every pass converts every text again.
+@lru_cache(maxsize=1 << 16)
 def pinyin(text: str) -> str:
     """The sound of the text, one toneless syllable a character (燃汽 and 燃气 both "ran qi"),
     other characters kept as they are."""

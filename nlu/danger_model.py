@@ -111,18 +111,28 @@ def train_models(texts: List[str], meaning: Optional[np.ndarray], dangers: List[
     features = _Features().fit(texts)
     model: Dict[str, Any] = {"chars": features.chars, "sounds": features.sounds}
     counted = char_counts.counts(features.chars, texts)
-    x = _matrix(model, texts, meaning, counted)
+    # newton-cg keeps float32 features as they are: each of its many products over them reads
+    # half the bytes, and it stops near the same optimum
+    x = _matrix(model, texts, meaning, counted).astype(np.float32)
     weights = {kind: (1.0 if kind == NO_DANGER else danger_weight) for kind in set(dangers)}
-    model["danger"] = LogisticRegression(C=C, solver=SOLVER, tol=TOLERANCE, max_iter=2000,
-                                         class_weight=weights).fit(x, dangers)
+    model["danger"] = _widened(LogisticRegression(C=C, solver=SOLVER, tol=TOLERANCE, max_iter=2000,
+                                                  class_weight=weights).fit(x, dangers))
     if counts_alpha is not None:
         model["danger_counts"] = char_counts.fit(counted, dangers, counts_alpha)
     with_modality = [i for i, m in enumerate(modalities) if m]
     if len({modalities[i] for i in with_modality}) > 1:
-        model["modality"] = LogisticRegression(C=C, solver=SOLVER, tol=TOLERANCE, max_iter=2000,
-                                               class_weight="balanced").fit(
-            x[with_modality], [modalities[i] for i in with_modality])
+        model["modality"] = _widened(LogisticRegression(C=C, solver=SOLVER, tol=TOLERANCE, max_iter=2000,
+                                                        class_weight="balanced").fit(
+            x[with_modality], [modalities[i] for i in with_modality]))
     return model
+
+
+def _widened(classifier: LogisticRegression) -> LogisticRegression:
+    """The classifier with float64 weights, as a message's features are: scipy would otherwise
+    convert the whole weight matrix at every message."""
+    classifier.coef_ = classifier.coef_.astype(np.float64)
+    classifier.intercept_ = classifier.intercept_.astype(np.float64)
+    return classifier
 
 
 def predict(model: Dict[str, Any], texts: List[str], meaning: Optional[np.ndarray],

@@ -56,7 +56,9 @@ def dump(model: Dict[str, Any], directory: Path, analyzers: Dict[str, Callable] 
         for attribute in FITTED[kind]:
             arrays[f"{name}.{attribute}"] = np.asarray(getattr(fitted, attribute))
     (directory / SETTINGS_FILE).write_text(json.dumps(settings, ensure_ascii=False), encoding="utf-8")
-    np.savez(directory / ARRAYS_FILE, **arrays)
+    # deflated here at zlib's default level: Rasa packs the model into its archive at gzip's
+    # highest, which crawls over raw floats and passes deflated bytes through quickly
+    np.savez_compressed(directory / ARRAYS_FILE, **arrays)
 
 
 def _keeps(name: str, kind: Any, kinds: Dict[str, str] | None) -> bool:

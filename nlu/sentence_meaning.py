@@ -12,6 +12,7 @@ characters did as well as the whole text, and 16 worse.
 """
 from __future__ import annotations
 
+import hashlib
 import sys
 from typing import Any, Dict, List, Optional, Text
 
@@ -32,6 +33,15 @@ MEANING = "sentence_meaning"  # on the message only, never in the parse (384 num
 READ = 24
 
 
+class Meaning(np.ndarray):
+    """One message's embedding as it rides on the message. Rasa's training fingerprints every
+    example's data, printing with `str()` whatever has no `fingerprint` method: 384 floats
+    formatted in decimal for each of thousands of examples. Its bytes' hash says as much."""
+
+    def fingerprint(self) -> str:
+        return hashlib.sha256(self.tobytes()).hexdigest()
+
+
 def of_texts(texts: List[str]) -> np.ndarray:
     """The texts' embeddings as the classifiers read them (one row each)."""
     return embed([text[:READ] for text in texts], threads=2)
@@ -43,8 +53,8 @@ def meanings(messages: List[Message]) -> np.ndarray:
     missing = [m for m in messages if m.get(MEANING) is None]
     if missing:
         for message, vector in zip(missing, of_texts([m.get(TEXT) or "" for m in missing])):
-            message.set(MEANING, vector)
-    return np.vstack([m.get(MEANING) for m in messages]) if messages else np.zeros((0, DIMENSIONS), dtype=np.float32)
+            message.set(MEANING, vector.view(Meaning))
+    return np.asarray(np.vstack([m.get(MEANING) for m in messages])) if messages else np.zeros((0, DIMENSIONS), dtype=np.float32)
 
 
 def weighted(messages: List[Message], weight: float) -> Optional[np.ndarray]:
