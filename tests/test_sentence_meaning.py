@@ -14,3 +14,21 @@ def test_the_parse_a_tracker_keeps_holds_no_embedding(trained_model):
     assert parse["intent"]["name"] == "report_elevator"
     assert MEANING not in parse
     assert len(json.dumps(parse, ensure_ascii=False)) < 4000  # a ranking and a few entities, not 384 numbers
+
+
+def test_an_examples_fingerprint_follows_its_embedding():
+    """Rasa's training keys what it caches on each example's fingerprint: the embedding riding on
+    an example must count in it, or a changed embedding would reuse a stale classifier."""
+    import numpy as np
+    from rasa.shared.nlu.training_data.message import Message
+
+    from nlu.sentence_meaning import MEANING, Meaning
+
+    def example(vector) -> Message:
+        message = Message(data={"text": "电梯坏了"})
+        message.set(MEANING, np.asarray(vector, dtype=np.float32).view(Meaning))
+        return message
+
+    first, same, other = example([0.1, 0.2, 0.3]), example([0.1, 0.2, 0.3]), example([0.1, 0.2, 0.30001])
+    assert first.fingerprint() == same.fingerprint()
+    assert first.fingerprint() != other.fingerprint()
