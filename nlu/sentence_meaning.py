@@ -54,7 +54,7 @@ def meanings(messages: List[Message]) -> np.ndarray:
     if missing:
         for message, vector in zip(missing, of_texts([m.get(TEXT) or "" for m in missing])):
             message.set(MEANING, vector.view(Meaning))
-    return np.asarray(np.vstack([m.get(MEANING) for m in messages])) if messages else np.zeros((0, DIMENSIONS), dtype=np.float32)
+    return np.vstack([m.get(MEANING) for m in messages]) if messages else np.zeros((0, DIMENSIONS), dtype=np.float32)
 
 
 def weighted(messages: List[Message], weight: float) -> Optional[np.ndarray]:
