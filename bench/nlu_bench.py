@@ -41,7 +41,8 @@ HELDOUT = DATA / "heldout_nlu.tsv"
 # (docs/testing.md)
 APART = [DATA / "apart_nlu.tsv", DATA / "apart_sealed_nlu.tsv", DATA / "apart_sealed_2_nlu.tsv",
          DATA / "apart_sealed_3_nlu.tsv", DATA / "apart_sealed_4_nlu.tsv",
-         DATA / "apart_sealed_5_nlu.tsv", DATA / "apart_sealed_6_nlu.tsv", DATA / "apart_sealed_7_nlu.tsv"]
+         DATA / "apart_sealed_5_nlu.tsv", DATA / "apart_sealed_6_nlu.tsv", DATA / "apart_sealed_7_nlu.tsv",
+         DATA / "apart_sealed_8_nlu.tsv"]
 
 
 def train_model(out: Path, where: Path = ROOT) -> tuple[Path, float]:
