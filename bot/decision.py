@@ -7,8 +7,9 @@ import re
 from dataclasses import dataclass
 
 from bot.normalize import for_classification
+from bot.place_names import only_a_place
 from bot.taxonomy import NONE, category_for_intent
-from bot.urgency import NOT_NOW, Danger, assess, happening_now, not_now
+from bot.urgency import NOT_NOW, Danger, assess, happening_now, not_now, rule_danger
 
 # How likely, all report intents together, a message must be to be filed as a report (its
 # category the likeliest of them). Summed, because a message the model splits between two
@@ -27,6 +28,7 @@ OVERRULE_DANGER_CONFIDENCE = 0.9
 # probably a report: the resident is asked to confirm its likeliest category, not told "没太明白".
 LIKELY_REPORT = 0.5
 FALLBACK_INTENT = "nlu_fallback"
+INFORM = "inform"
 REQUEST_HUMAN = "request_human"
 # Words that ask for a person whatever else the message says: "我要找人工，A座楼下的垃圾三天没人收了"
 # is a report and a request for a person at once.
@@ -101,7 +103,11 @@ def decide(parse: dict) -> Decision:
     unsure, so that 着火了 or 电梯困人 is never answered with a fallback; only a very confident
     non-report intent (a question about 119) overrules a danger.
     """
-    text = for_classification(parse.get("text") or "")  # the pipeline's text already is; an old model's not
+    read, places = parse.get("text") or "", parse.get("entities")
+    # "火星花园" answers "哪个小区": where, not what happened (unless the rules hear a danger in it)
+    if only_a_place(read, places) and rule_danger(read) is None:
+        return Decision(NONE, False, None, INFORM, 1.0)
+    text = for_classification(read)  # the pipeline's text already is; an old model's not
     asks, says_more = _asks_for_person_and_more(text)
     passing = REQUEST_HUMAN if says_more else None  # the report inside, judged as if the request had not been made
     intent, confidence = best_intent(parse, passing)

@@ -23,7 +23,7 @@ from sqlalchemy.orm import Session
 
 from bot import faq, faq_matcher, faq_store, handoff, intake, media, org, resident_compounds, tickets
 from bot.conversations import Resident
-from bot.decision import Decision, decide
+from bot.decision import INFORM, Decision, decide
 from bot.intake import PendingReport
 from bot.models import Compound
 from bot.replies import (ALSO_ASKED, ASK_COMPOUND, IF_A_REPORT, NO_WORDS, NOT_UNDERSTOOD, OPENING_REPLIES,
@@ -135,8 +135,9 @@ def take(session: Session, parse: dict, context: Context, decision: Decision | N
     text = parse.get("original_text") or read
     context = resident_compounds.recalled(session, context)
     decision = media.deciding(session, context, parse, decision or decide(parse))  # 随手拍: the photo's answer
-    message = _Message(parse, text, read, ((parse.get("intent") or {}).get("name") or ""),
-                       decision, first_values(parse.get("entities") or []))
+    # a message that only names a place is the answer to "which compound?", whatever the model read
+    intent = INFORM if decision.intent == INFORM else ((parse.get("intent") or {}).get("name") or "")
+    message = _Message(parse, text, read, intent, decision, first_values(parse.get("entities") or []))
     turn = _Turn(session, message, context)
     outcome = turn.run()
     media.after_turn(session, context.resident.sender_id, outcome.ticket_ids, outcome.replies, context.now,

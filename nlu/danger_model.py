@@ -25,7 +25,7 @@ import numpy as np
 import scipy.sparse
 from rasa.engine.recipes.default_recipe import DefaultV1Recipe
 from rasa.engine.storage.resource import Resource
-from rasa.shared.nlu.constants import INTENT, METADATA, METADATA_EXAMPLE, METADATA_INTENT, TEXT
+from rasa.shared.nlu.constants import ENTITIES, INTENT, METADATA, METADATA_EXAMPLE, METADATA_INTENT, TEXT
 from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
 from sklearn.feature_extraction.text import TfidfVectorizer
@@ -35,6 +35,7 @@ import bot.normalize
 import bot.taxonomy
 import bot.urgency
 from bot.normalize import pinyin
+from bot.place_names import names_as_places
 from bot.taxonomy import category_for_intent
 from bot.urgency import NO_DANGER, NOW, scan
 from nlu import char_counts
@@ -200,7 +201,9 @@ class DangerModel(StoredModel):
         with_text = [m for m in messages if m.get(TEXT)]
         if with_text:
             meaning = weighted(with_text, self._config["meaning_weight"])
-            results = predict(self._model, [m.get(TEXT) for m in with_text], meaning, self._config["counts_weight"])
+            # a compound's name is read as 小区: 火星花园 names no spark (the location extractor ran before)
+            texts = [names_as_places(m.get(TEXT), m.get(ENTITIES)) for m in with_text]
+            results = predict(self._model, texts, meaning, self._config["counts_weight"])
             for message, result in zip(with_text, results):
                 message.set(URGENCY, result, add_to_output=True)
         return messages

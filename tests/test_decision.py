@@ -220,3 +220,19 @@ def test_a_probable_report_of_no_sure_category_names_its_likeliest():
                             ("report_facilities", 0.3)))
     assert (decision.category, decision.likely_category) == (NONE, "elevator")
     assert decide(parse("你好呀", ("greet", 0.9), ("report_noise", 0.05))).likely_category is None
+
+
+def test_a_message_that_only_names_a_compound_answers_where_and_is_no_danger():
+    # "火星花园" answering "哪个小区": a model that reads 火星 as sparks files nothing
+    message = {**parse("火星花园", ("report_power", 0.85)), "urgency": learned("sparks", 0.95),
+               "entities": [{"entity": "compound", "start": 0, "end": 4, "value": "火星花园"}]}
+    decision = decide(message)
+    assert (decision.category, decision.urgent, decision.intent) == (NONE, False, "inform")
+
+
+def test_a_danger_said_beside_a_compound_name_is_still_urgent():
+    text = "火星花园3号楼电梯困人了"
+    places = [{"entity": "compound", "start": 0, "end": 4, "value": "火星花园"},
+              {"entity": "building", "start": 4, "end": 7, "value": "3"}]
+    decision = decide({**parse(text, ("report_elevator", 0.9)), "entities": places})
+    assert decision.urgent and decision.category == "elevator"
