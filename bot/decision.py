@@ -47,6 +47,7 @@ class Decision:
     confidence: float = 0.0
     asks_for_person: bool = False  # 转人工, alone or inside a report
     likely_category: str | None = None  # not a sure report, but probably one of this category
+    only_a_place: bool = False  # the message names a place and nothing else: `inform`, whatever the model read
 
     @property
     def is_report(self) -> bool:
@@ -106,7 +107,7 @@ def decide(parse: dict) -> Decision:
     read, places = parse.get("text") or "", parse.get("entities")
     # "火星花园" answers "哪个小区": where, not what happened (unless the rules hear a danger in it)
     if only_a_place(read, places) and rule_danger(read) is None:
-        return Decision(NONE, False, None, INFORM, 1.0)
+        return Decision(NONE, False, None, INFORM, 1.0, only_a_place=True)
     text = for_classification(read)  # the pipeline's text already is; an old model's not
     asks, says_more = _asks_for_person_and_more(text)
     passing = REQUEST_HUMAN if says_more else None  # the report inside, judged as if the request had not been made

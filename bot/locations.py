@@ -20,11 +20,10 @@ import spacy
 from spacy.language import Language
 
 from bot.normalize import normalized_number, width_normalized
+from bot.place_names import PLACE_FIELDS as FIELDS
 from spacy.tokens import Doc, Span
 
 log = logging.getLogger(__name__)
-
-FIELDS = ("compound", "building", "unit", "room")
 
 # Full-width ASCII and the ideographic space, mapped one character to one, so offsets hold.
 

@@ -136,7 +136,7 @@ def take(session: Session, parse: dict, context: Context, decision: Decision | N
     context = resident_compounds.recalled(session, context)
     decision = media.deciding(session, context, parse, decision or decide(parse))  # 随手拍: the photo's answer
     # a message that only names a place is the answer to "which compound?", whatever the model read
-    intent = INFORM if decision.intent == INFORM else ((parse.get("intent") or {}).get("name") or "")
+    intent = INFORM if decision.only_a_place else ((parse.get("intent") or {}).get("name") or "")
     message = _Message(parse, text, read, intent, decision, first_values(parse.get("entities") or []))
     turn = _Turn(session, message, context)
     outcome = turn.run()

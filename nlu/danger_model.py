@@ -201,7 +201,8 @@ class DangerModel(StoredModel):
         with_text = [m for m in messages if m.get(TEXT)]
         if with_text:
             meaning = weighted(with_text, self._config["meaning_weight"])
-            # a compound's name is read as 小区: 火星花园 names no spark (the location extractor ran before)
+            # a compound's name is read as 小区 by the character features: 火星花园 names no spark (the
+            # location extractor ran before; the sentence embedding, made before too, still sees the name)
             texts = [names_as_places(m.get(TEXT), m.get(ENTITIES)) for m in with_text]
             results = predict(self._model, texts, meaning, self._config["counts_weight"])
             for message, result in zip(with_text, results):

@@ -228,6 +228,12 @@ def test_a_message_that_only_names_a_compound_answers_where_and_is_no_danger():
                "entities": [{"entity": "compound", "start": 0, "end": 4, "value": "火星花园"}]}
     decision = decide(message)
     assert (decision.category, decision.urgent, decision.intent) == (NONE, False, "inform")
+    assert decision.only_a_place
+
+
+def test_an_unsure_message_the_model_leans_to_inform_on_is_not_taken_for_a_place():
+    decision = decide(parse("那个啥", ("nlu_fallback", 0.4), ("inform", 0.35)))
+    assert decision.intent == "inform" and not decision.only_a_place
 
 
 def test_a_danger_said_beside_a_compound_name_is_still_urgent():
