@@ -75,6 +75,11 @@ _AFTER_WEAK = re.compile(
 )
 _BAD_BASE = re.compile(r"[这那哪我你他她们个种些每各该本整全]|隔壁|对面|附近|旁边|周边|楼下|楼上|门口|"
                        r"(?:[老新大小旧好的楼区家屋室门院道库梯]|" + "|".join(_STRONG + _WEAK) + ")$")
+# Words a compound's name never holds as a word of its own: what comes before them is someone
+# doing something somewhere (电动车在小区充电, 外卖小哥骑车进小区), not the start of a name. As
+# jieba's words, so that names holding the character (向阳小区, 进步新村, 在水一方花园) keep it.
+_BEFORE_A_PLACE = {"在", "到", "进", "去", "回", "从", "往", "离", "路过", "经过", "靠近", "来到",
+                   "回到", "走到", "搬到", "搬进", "住进"}
 _NOT_COMPOUNDS = {"幼儿园", "公园", "游乐园", "动物园", "菜园", "校园", "乐园", "庄园", "果园",
                   "城市", "县城", "省城", "古城", "商城", "农村", "山村", "乡村", "街坊", "胡同里"}
 
@@ -118,13 +123,17 @@ def _address_parts(text: str) -> list[Found]:
     return found
 
 
-def _compound_candidates(text: str) -> list[Found]:
-    """Names that look like a compound's (…花园, …苑, 碧桂园5栋) though no list has them."""
+def _compound_candidates(text: str, cuts: Iterable[int] = ()) -> list[Found]:
+    """Names that look like a compound's (…花园, …苑, 碧桂园5栋) though no list has them; a name
+    starts after the last of `cuts` (offsets into `text`) before its ending."""
+    cuts = sorted(cuts)
     found = []
     for run in _NAME_RUN.finditer(text):
         name_run = run.group()
         for suffix in _SUFFIX.finditer(name_run):
-            candidate = _PREFIX.sub("", name_run[:suffix.end()])
+            ending = run.start() + suffix.start()
+            after_cut = max((c for c in cuts if run.start() < c <= ending), default=run.start())
+            candidate = _PREFIX.sub("", text[after_cut:run.start() + suffix.end()])
             start = run.start() + suffix.end() - len(candidate)
             base = candidate[: -len(suffix.group())]
             rest = name_run[suffix.end():] + text[run.end():run.end() + 4]
@@ -154,7 +163,8 @@ def community_address(doc: Doc) -> Doc:
     listed = [Found("compound", e.start_char, e.end_char, e.text)
               for e in doc.ents if e.label_ == "compound"]
     spans = [s for s in (_span(doc, f, f.field) for f in listed) if s is not None]
-    unlisted = [c for c in _compound_candidates(text)
+    cuts = [token.idx + len(token.text) for token in doc if token.text in _BEFORE_A_PLACE]
+    unlisted = [c for c in _compound_candidates(text, cuts)
                 if not any(c.start < f.end and f.start < c.end for f in listed)]
     for item in unlisted + _address_parts(text):
         span = _span(doc, item, item.field)

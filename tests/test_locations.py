@@ -97,6 +97,24 @@ def test_generic_places_are_not_compounds(locations, text):
     assert "compound" not in locations.fields(text)
 
 
+@pytest.mark.parametrize("text", [
+    "电动车在小区里充电", "一只大狗在小区乱跑", "有人在花园烧纸", "快递堆在小区门口没人管",
+    "外卖小哥骑车进小区太快", "老人在公寓里摔倒了", "访客车进小区要登记吗",
+])
+def test_someone_doing_something_in_the_compound_is_not_a_name(locations, text):
+    # before: "电动车在小区" was taken for the name of a compound the directory lacks, and the
+    # bot asked the resident whether "电动车在小区" was theirs
+    assert "compound" not in locations.fields(text)
+
+
+@pytest.mark.parametrize("text, compound", [
+    ("我住在阳光花园 门口路灯坏了", "阳光花园"), ("刚路过长青花园小区 看到12栋冒烟", "长青花园小区"),
+    ("向阳小区停电了", "向阳小区"), ("进步新村3栋漏水", "进步新村"),
+])
+def test_a_name_after_someone_going_there_is_still_a_name(locations, text, compound):
+    assert locations.fields(text).get("compound") == compound
+
+
 def test_a_compound_is_given_as_written(locations):
     assert locations.fields("ＳＯＨＯ望江7号楼").get("compound") is None  # not listed here
     assert LocationExtractor(["SOHO望江"]).fields("ＳＯＨＯ望江小区停电了") == {"compound": "ＳＯＨＯ望江"}
