@@ -32,6 +32,7 @@ from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.linear_model import LogisticRegression
 
 import bot.normalize
+import bot.place_names
 import bot.taxonomy
 import bot.urgency
 from bot.normalize import pinyin
@@ -179,8 +180,8 @@ class DangerModel(StoredModel):
         # little higher from 0.01 to 0.2
         return {"C": 10.0, "danger_weight": 10.0, "meaning_weight": 2.0, "counts_weight": 0.1, "counts_alpha": 0.3}
 
-    # the labels are the rules' verdicts: new rules, new labels
-    learns_from = (bot.normalize, bot.urgency, bot.taxonomy, nlu.sentence_meaning, char_counts)
+    # the labels are the rules' verdicts: new rules, new labels; the texts read names as places
+    learns_from = (bot.normalize, bot.urgency, bot.taxonomy, bot.place_names, nlu.sentence_meaning, char_counts)
     kinds = {"chars": "TfidfVectorizer", "sounds": "TfidfVectorizer", "danger": "LogisticRegression",
              "danger_counts": "ComplementNB", "modality": "LogisticRegression"}
 
