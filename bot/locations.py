@@ -16,6 +16,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 import jieba
+import jieba.posseg
 import spacy
 from spacy.language import Language
 
@@ -123,6 +124,25 @@ def _address_parts(text: str) -> list[Found]:
     return found
 
 
+# jieba's parts of speech of an everyday word that a weak ending closes (独居 v, 昨天夜里 t, 家里 s):
+# a verb, a time, a place word, an adverb or a pronoun, never a name (碧桂园 nr, 星河湾 ns)
+_NO_NAME = ("v", "t", "s", "d", "r")
+
+
+def _everyday_word_ends_at(run: str, end: int) -> bool:
+    """Whether jieba reads `run` up to `end` as ending a word of two or more characters that
+    names nothing ("6栋独居的陈伯", "昨天夜里的噪音"), or a time and 里 ("大半夜里的")."""
+    position, before = 0, ""
+    for word, flag in jieba.posseg.cut(run):
+        position += len(word)
+        if position >= end:
+            if position != end:
+                return False
+            return flag.startswith(_NO_NAME) if len(word) > 1 else (word == "里" and before.startswith("t"))
+        before = flag
+    return False
+
+
 def _compound_candidates(text: str, cuts: Iterable[int] = ()) -> list[Found]:
     """Names that look like a compound's (…花园, …苑, 碧桂园5栋) though no list has them; a name
     starts after the last of `cuts` (offsets into `text`) before its ending."""
@@ -140,7 +160,7 @@ def _compound_candidates(text: str, cuts: Iterable[int] = ()) -> list[Found]:
             strong = suffix.group() in _STRONG
             if len(base) < 2 or _BAD_BASE.search(base) or candidate in _NOT_COMPOUNDS:
                 continue
-            if not strong and not _AFTER_WEAK.search(rest):
+            if not strong and (not _AFTER_WEAK.search(rest) or _everyday_word_ends_at(name_run, suffix.end())):
                 continue
             if suffix.group() != "小区" and rest.startswith("小区"):
                 candidate += "小区"

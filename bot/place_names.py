@@ -5,7 +5,7 @@ A compound's name says where, never what: 火星花园, 燃气公司宿舍, 电�
 gas, power or water. The learned danger model reads a message with its compound names written
 as 小区, and a message that is nothing but a place ("火星花园", "7号楼2单元") answers a question
 about where; it reports nothing. The danger rules read the message as written: a name found only
-by its suffix may run into the words before it ("一只大狗在小区"), and a danger the rules hear is
+by its suffix is a guess ("6栋独居的陈伯": 独居 ends as 居 does), and a danger the rules hear is
 never set aside for a name.
 """
 import re

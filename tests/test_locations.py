@@ -100,6 +100,8 @@ def test_generic_places_are_not_compounds(locations, text):
 @pytest.mark.parametrize("text", [
     "电动车在小区里充电", "一只大狗在小区乱跑", "有人在花园烧纸", "快递堆在小区门口没人管",
     "外卖小哥骑车进小区太快", "老人在公寓里摔倒了", "访客车进小区要登记吗",
+    # an everyday word closed by a weak ending (居, 里), then 的
+    "对门独居的李大爷两天没开门了", "昨天夜里的噪音太大了", "大半夜里的又开始装修",
 ])
 def test_someone_doing_something_in_the_compound_is_not_a_name(locations, text):
     # before: "电动车在小区" was taken for the name of a compound the directory lacks, and the
@@ -110,6 +112,7 @@ def test_someone_doing_something_in_the_compound_is_not_a_name(locations, text):
 @pytest.mark.parametrize("text, compound", [
     ("我住在阳光花园 门口路灯坏了", "阳光花园"), ("刚路过长青花园小区 看到12栋冒烟", "长青花园小区"),
     ("向阳小区停电了", "向阳小区"), ("进步新村3栋漏水", "进步新村"),
+    ("建设里3号楼停水", "建设里"), ("现代城5栋的电梯坏了", "现代城"), ("长安里的物业不管", "长安里"),
 ])
 def test_a_name_after_someone_going_there_is_still_a_name(locations, text, compound):
     assert locations.fields(text).get("compound") == compound
