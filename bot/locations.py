@@ -69,18 +69,21 @@ _STRONG = ["小区", "花园", "家园", "新村", "嘉园", "华庭", "华府",
 _WEAK = ["园", "城", "湾", "居", "府", "庭", "郡", "邸", "里", "村", "庄", "阁", "轩", "坊"]
 _SUFFIX = re.compile("|".join(sorted(_STRONG + _WEAK, key=len, reverse=True)))
 _NAME_RUN = re.compile(r"[\u4e00-\u9fffA-Za-z0-9·]+")
-_PREFIX = re.compile(r"^(?:我是|我住|我家住|我家在|家住|住在|我在|我们|咱们|在|住|位于|请问|麻烦|你好|您好|反映|投诉)+")
+_PREFIX = re.compile(r"^(?:我是|是|我住|我家住|我家在|家住|住在|我在|我们|咱们|在|住|位于|请问|麻烦|你好|您好|反映|投诉)+")
 _AFTER_WEAK = re.compile(
     rf"^\s*(?:\d{{1,3}}|[{_CN}]{{1,4}}|[A-Za-z])\s*(?:号楼|号栋|号幢|号座|栋|幢|座|#|单元)"
     r"|^(?:小区|的|门口|大门|[东南西北]门|物业|业委会)"
 )
-_BAD_BASE = re.compile(r"[这那哪我你他她们个种些每各该本整全]|隔壁|对面|附近|旁边|周边|楼下|楼上|门口|"
+_OF_A_COMPOUND = re.compile(r"的(?:物业|业委会|业主|住户|居民|保安|网格员|门口|大门|[东南西北]门|\d|[一二三四五六七八九十]+[号栋幢])")
+_BAD_BASE = re.compile(r"[这那哪我你他她们个种些每各该本整全的了]|自己|别人|.{11}|隔壁|对面|附近|旁边|周边|楼下|楼上|门口|"
                        r"(?:[老新大小旧好的楼区家屋室门院道库梯]|" + "|".join(_STRONG + _WEAK) + ")$")
 # Words a compound's name never holds as a word of its own: what comes before them is someone
 # doing something somewhere (电动车在小区充电, 外卖小哥骑车进小区), not the start of a name. As
 # jieba's words, so that names holding the character (向阳小区, 进步新村, 在水一方花园) keep it.
-_BEFORE_A_PLACE = {"在", "到", "进", "去", "回", "从", "往", "离", "路过", "经过", "靠近", "来到",
-                   "回到", "走到", "搬到", "搬进", "住进"}
+_BEFORE_A_PLACE = {"在", "到", "进", "去", "回", "从", "往", "离", "于", "路过", "经过", "靠近", "来到",
+                   "回到", "走到", "搬到", "搬进", "搬来", "住进", "停", "停在", "开进", "开到",
+                   "困于", "困在", "关在", "锁在", "住在", "位于",
+                   "被", "把", "给", "对", "为", "让", "和", "跟", "与", "同", "是"}
 _NOT_COMPOUNDS = {"幼儿园", "公园", "游乐园", "动物园", "菜园", "校园", "乐园", "庄园", "果园",
                   "城市", "县城", "省城", "古城", "商城", "农村", "山村", "乡村", "街坊", "胡同里"}
 
@@ -127,14 +130,26 @@ def _address_parts(text: str) -> list[Found]:
 # jieba's parts of speech of an everyday word that a weak ending closes (独居 v, 昨天夜里 t, 家里 s):
 # a verb, a time, a place word, an adverb or a pronoun, never a name (碧桂园 nr, 星河湾 ns)
 _NO_NAME = ("v", "t", "s", "d", "r")
-
-
-def _everyday_word_ends_at(run: str, end: int) -> bool:
-    """Whether jieba reads `run` up to `end` as ending a word of two or more characters that
-    names nothing ("6栋独居的陈伯", "昨天夜里的噪音"), or a time and 里 ("大半夜里的")."""
-    position, before = 0, ""
+def _words(run: str) -> list[tuple[int, str, str]]:
+    """jieba's words of `run`, each with where it ends in `run` and its part of speech."""
+    words, end = [], 0
     for word, flag in jieba.posseg.cut(run):
-        position += len(word)
+        end += len(word)
+        words.append((end, word, flag))
+    return words
+
+
+def _name_starts(words: list[tuple[int, str, str]], ending: int) -> int:
+    """Where, in the run, a name that ends as its `ending` begins: after the last word before the
+    ending that a name never holds (电动车在小区, 外卖小哥骑车进小区)."""
+    return max((end for end, word, _ in words if end <= ending and word in _BEFORE_A_PLACE), default=0)
+
+
+def _everyday_word_ends_at(words: list[tuple[int, str, str]], end: int) -> bool:
+    """Whether the run's words up to `end` close a word of two or more characters that names
+    nothing ("6栋独居的陈伯", "昨天夜里的噪音"), or a time and 里 ("大半夜里的")."""
+    before = ""
+    for position, word, flag in words:
         if position >= end:
             if position != end:
                 return False
@@ -143,24 +158,26 @@ def _everyday_word_ends_at(run: str, end: int) -> bool:
     return False
 
 
-def _compound_candidates(text: str, cuts: Iterable[int] = ()) -> list[Found]:
-    """Names that look like a compound's (…花园, …苑, 碧桂园5栋) though no list has them; a name
-    starts after the last of `cuts` (offsets into `text`) before its ending."""
-    cuts = sorted(cuts)
+def _compound_candidates(text: str) -> list[Found]:
+    """Names that look like a compound's (…花园, …苑, 碧桂园5栋) though no list has them."""
     found = []
     for run in _NAME_RUN.finditer(text):
         name_run = run.group()
+        words = None
         for suffix in _SUFFIX.finditer(name_run):
-            ending = run.start() + suffix.start()
-            after_cut = max((c for c in cuts if run.start() < c <= ending), default=run.start())
-            candidate = _PREFIX.sub("", text[after_cut:run.start() + suffix.end()])
+            words = words if words is not None else _words(name_run)
+            candidate = _PREFIX.sub("", name_run[_name_starts(words, suffix.start()):suffix.end()])
             start = run.start() + suffix.end() - len(candidate)
             base = candidate[: -len(suffix.group())]
             rest = name_run[suffix.end():] + text[run.end():run.end() + 4]
             strong = suffix.group() in _STRONG
             if len(base) < 2 or _BAD_BASE.search(base) or candidate in _NOT_COMPOUNDS:
                 continue
-            if not strong and (not _AFTER_WEAK.search(rest) or _everyday_word_ends_at(name_run, suffix.end())):
+            if not strong and (not _AFTER_WEAK.search(rest) or _everyday_word_ends_at(words, suffix.end())):
+                continue
+            # "…里的" is inside something (垃圾桶里的, 锅里的) far more often than a compound named
+            # …里 that the directory does not list, unless what follows belongs to a compound
+            if suffix.group() == "里" and rest.startswith("的") and not _OF_A_COMPOUND.match(rest):
                 continue
             if suffix.group() != "小区" and rest.startswith("小区"):
                 candidate += "小区"
@@ -183,8 +200,7 @@ def community_address(doc: Doc) -> Doc:
     listed = [Found("compound", e.start_char, e.end_char, e.text)
               for e in doc.ents if e.label_ == "compound"]
     spans = [s for s in (_span(doc, f, f.field) for f in listed) if s is not None]
-    cuts = [token.idx + len(token.text) for token in doc if token.text in _BEFORE_A_PLACE]
-    unlisted = [c for c in _compound_candidates(text, cuts)
+    unlisted = [c for c in _compound_candidates(text)
                 if not any(c.start < f.end and f.start < c.end for f in listed)]
     for item in unlisted + _address_parts(text):
         span = _span(doc, item, item.field)

@@ -102,6 +102,7 @@ def test_generic_places_are_not_compounds(locations, text):
     "外卖小哥骑车进小区太快", "老人在公寓里摔倒了", "访客车进小区要登记吗",
     # an everyday word closed by a weak ending (居, 里), then 的
     "对门独居的李大爷两天没开门了", "昨天夜里的噪音太大了", "大半夜里的又开始装修",
+    "垃圾桶里的臭鸡蛋味", "今天在自己小区被狗咬了",
 ])
 def test_someone_doing_something_in_the_compound_is_not_a_name(locations, text):
     # before: "电动车在小区" was taken for the name of a compound the directory lacks, and the
@@ -113,6 +114,8 @@ def test_someone_doing_something_in_the_compound_is_not_a_name(locations, text):
     ("我住在阳光花园 门口路灯坏了", "阳光花园"), ("刚路过长青花园小区 看到12栋冒烟", "长青花园小区"),
     ("向阳小区停电了", "向阳小区"), ("进步新村3栋漏水", "进步新村"),
     ("建设里3号楼停水", "建设里"), ("现代城5栋的电梯坏了", "现代城"), ("长安里的物业不管", "长安里"),
+    ("本人被困于秦淮雅苑3幢电梯内", "秦淮雅苑"), ("给锦华苑3栋101的老太太送菜", "锦华苑"),
+    ("我们是锦绣花园的", "锦绣花园"),
 ])
 def test_a_name_after_someone_going_there_is_still_a_name(locations, text, compound):
     assert locations.fields(text).get("compound") == compound
