@@ -74,7 +74,10 @@ _AFTER_WEAK = re.compile(
     rf"^\s*(?:\d{{1,3}}|[{_CN}]{{1,4}}|[A-Za-z])\s*(?:号楼|号栋|号幢|号座|栋|幢|座|#|单元)"
     r"|^(?:小区|的|门口|大门|[东南西北]门|物业|业委会)"
 )
+# After "…里的", what belongs to a compound: "长安里的物业" names one, "锅里的" does not
 _OF_A_COMPOUND = re.compile(r"的(?:物业|业委会|业主|住户|居民|保安|网格员|门口|大门|[东南西北]门|\d|[一二三四五六七八九十]+[号栋幢])")
+# What a name never holds: pronouns, measure words, particles; eleven characters or more (a
+# sentence, "凉冰冰的都供暖好几天了还是不热…家园"); an ending of its own or a plain word for a place
 _BAD_BASE = re.compile(r"[这那哪我你他她们个种些每各该本整全的了]|自己|别人|.{11}|隔壁|对面|附近|旁边|周边|楼下|楼上|门口|"
                        r"(?:[老新大小旧好的楼区家屋室门院道库梯]|" + "|".join(_STRONG + _WEAK) + ")$")
 # Words a compound's name never holds as a word of its own: what comes before them is someone
@@ -130,6 +133,8 @@ def _address_parts(text: str) -> list[Found]:
 # jieba's parts of speech of an everyday word that a weak ending closes (独居 v, 昨天夜里 t, 家里 s):
 # a verb, a time, a place word, an adverb or a pronoun, never a name (碧桂园 nr, 星河湾 ns)
 _NO_NAME = ("v", "t", "s", "d", "r")
+
+
 def _words(run: str) -> list[tuple[int, str, str]]:
     """jieba's words of `run`, each with where it ends in `run` and its part of speech."""
     words, end = [], 0
