@@ -69,7 +69,7 @@ _STRONG = ["小区", "花园", "家园", "新村", "嘉园", "华庭", "华府",
 _WEAK = ["园", "城", "湾", "居", "府", "庭", "郡", "邸", "里", "村", "庄", "阁", "轩", "坊"]
 _SUFFIX = re.compile("|".join(sorted(_STRONG + _WEAK, key=len, reverse=True)))
 _NAME_RUN = re.compile(r"[\u4e00-\u9fffA-Za-z0-9·]+")
-_PREFIX = re.compile(r"^(?:我是|是|我住|我家住|我家在|家住|住在|我在|我们|咱们|在|住|位于|请问|麻烦|你好|您好|反映|投诉)+")
+_PREFIX = re.compile(r"^(?:我是|我住|我家住|我家在|家住|住在|我在|我们|咱们|在|住|位于|请问|麻烦|你好|您好|反映|投诉)+")
 _AFTER_WEAK = re.compile(
     rf"^\s*(?:\d{{1,3}}|[{_CN}]{{1,4}}|[A-Za-z])\s*(?:号楼|号栋|号幢|号座|栋|幢|座|#|单元)"
     r"|^(?:小区|的|门口|大门|[东南西北]门|物业|业委会)"
@@ -77,14 +77,16 @@ _AFTER_WEAK = re.compile(
 # After "…里的", what belongs to a compound: "长安里的物业" names one, "锅里的" does not
 _OF_A_COMPOUND = re.compile(r"的(?:物业|业委会|业主|住户|居民|保安|网格员|门口|大门|[东南西北]门|\d|[一二三四五六七八九十]+[号栋幢])")
 # What a name never holds: pronouns, measure words, particles; eleven characters or more (a
-# sentence, "凉冰冰的都供暖好几天了还是不热…家园"); an ending of its own or a plain word for a place
+# sentence); an ending of its own or a plain word for a place
 _BAD_BASE = re.compile(r"[这那哪我你他她们个种些每各该本整全的了]|自己|别人|.{11}|隔壁|对面|附近|旁边|周边|楼下|楼上|门口|"
                        r"(?:[老新大小旧好的楼区家屋室门院道库梯]|" + "|".join(_STRONG + _WEAK) + ")$")
 # Words a compound's name never holds as a word of its own: what comes before them is someone
 # doing something somewhere (电动车在小区充电, 外卖小哥骑车进小区), not the start of a name. As
-# jieba's words, so that names holding the character (向阳小区, 进步新村, 在水一方花园) keep it.
+# jieba's words, so that names holding the character (向阳小区, 进步新村) keep it; a cut that
+# would leave one character before the ending is no cut (同德里, 为群小区, 给力花园: jieba splits
+# a name it does not know into such words).
 _BEFORE_A_PLACE = {"在", "到", "进", "去", "回", "从", "往", "离", "于", "路过", "经过", "靠近", "来到",
-                   "回到", "走到", "搬到", "搬进", "搬来", "住进", "停", "停在", "开进", "开到",
+                   "回到", "走到", "搬到", "搬进", "搬来", "住进", "停", "停在", "开进", "开到", "放在", "放到", "送到",
                    "困于", "困在", "关在", "锁在", "住在", "位于",
                    "被", "把", "给", "对", "为", "让", "和", "跟", "与", "同", "是"}
 _NOT_COMPOUNDS = {"幼儿园", "公园", "游乐园", "动物园", "菜园", "校园", "乐园", "庄园", "果园",
@@ -133,6 +135,7 @@ def _address_parts(text: str) -> list[Found]:
 # jieba's parts of speech of an everyday word that a weak ending closes (独居 v, 昨天夜里 t, 家里 s):
 # a verb, a time, a place word, an adverb or a pronoun, never a name (碧桂园 nr, 星河湾 ns)
 _NO_NAME = ("v", "t", "s", "d", "r")
+_DIRECTION_LI = re.compile("[东南西北]里$")
 
 
 def _words(run: str) -> list[tuple[int, str, str]]:
@@ -144,10 +147,13 @@ def _words(run: str) -> list[tuple[int, str, str]]:
     return words
 
 
-def _name_starts(words: list[tuple[int, str, str]], ending: int) -> int:
+def _name_starts(words: list[tuple[int, str, str]], ending: int, strong: bool) -> int:
     """Where, in the run, a name that ends as its `ending` begins: after the last word before the
-    ending that a name never holds (电动车在小区, 外卖小哥骑车进小区)."""
-    return max((end for end, word, _ in words if end <= ending and word in _BEFORE_A_PLACE), default=0)
+    ending that a name never holds (电动车在小区, 外卖小哥骑车进小区), unless one character would
+    be left before the ending, or none before a weak one with an address after it (自在城3号楼)."""
+    kept = (0,) if strong else ()
+    return max((end for end, word, _ in words
+                if end <= ending and (ending - end >= 2 or ending - end in kept) and word in _BEFORE_A_PLACE), default=0)
 
 
 def _everyday_word_ends_at(words: list[tuple[int, str, str]], end: int) -> bool:
@@ -158,7 +164,10 @@ def _everyday_word_ends_at(words: list[tuple[int, str, str]], end: int) -> bool:
         if position >= end:
             if position != end:
                 return False
-            return flag.startswith(_NO_NAME) if len(word) > 1 else (word == "里" and before.startswith("t"))
+            if len(word) == 1:
+                return word == "里" and before.startswith("t")
+            # 惠新北里, 潘家园东里: jieba's place words, and names
+            return flag.startswith(_NO_NAME) and not _DIRECTION_LI.search(word)
         before = flag
     return False
 
@@ -171,11 +180,13 @@ def _compound_candidates(text: str) -> list[Found]:
         words = None
         for suffix in _SUFFIX.finditer(name_run):
             words = words if words is not None else _words(name_run)
-            candidate = _PREFIX.sub("", name_run[_name_starts(words, suffix.start()):suffix.end()])
+            strong = suffix.group() in _STRONG
+            cut = _name_starts(words, suffix.start(), strong)
+            # after a cut the name starts there ("给我们修一下小区" keeps its 我们 for _BAD_BASE to see)
+            candidate = name_run[cut:suffix.end()] if cut else _PREFIX.sub("", name_run[:suffix.end()])
             start = run.start() + suffix.end() - len(candidate)
             base = candidate[: -len(suffix.group())]
             rest = name_run[suffix.end():] + text[run.end():run.end() + 4]
-            strong = suffix.group() in _STRONG
             if len(base) < 2 or _BAD_BASE.search(base) or candidate in _NOT_COMPOUNDS:
                 continue
             if not strong and (not _AFTER_WEAK.search(rest) or _everyday_word_ends_at(words, suffix.end())):

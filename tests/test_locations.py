@@ -102,7 +102,7 @@ def test_generic_places_are_not_compounds(locations, text):
     "外卖小哥骑车进小区太快", "老人在公寓里摔倒了", "访客车进小区要登记吗",
     # an everyday word closed by a weak ending (居, 里), then 的
     "对门独居的李大爷两天没开门了", "昨天夜里的噪音太大了", "大半夜里的又开始装修",
-    "垃圾桶里的臭鸡蛋味", "今天在自己小区被狗咬了",
+    "垃圾桶里的臭鸡蛋味", "今天在自己小区被狗咬了", "你们能不能给我们修一下小区的路灯",
 ])
 def test_someone_doing_something_in_the_compound_is_not_a_name(locations, text):
     # before: "电动车在小区" was taken for the name of a compound the directory lacks, and the
@@ -115,7 +115,11 @@ def test_someone_doing_something_in_the_compound_is_not_a_name(locations, text):
     ("向阳小区停电了", "向阳小区"), ("进步新村3栋漏水", "进步新村"),
     ("建设里3号楼停水", "建设里"), ("现代城5栋的电梯坏了", "现代城"), ("长安里的物业不管", "长安里"),
     ("本人被困于秦淮雅苑3幢电梯内", "秦淮雅苑"), ("给锦华苑3栋101的老太太送菜", "锦华苑"),
-    ("我们是锦绣花园的", "锦绣花园"),
+    ("我们是锦绣花园的", "锦绣花园"), ("外卖放到阳光花园门口了", "阳光花园"),
+    # names that jieba splits into words a name seldom holds, or reads as a place word
+    ("同德里3号楼停水", "同德里"), ("为群小区3号楼停电", "为群小区"), ("给力花园3栋停水", "给力花园"),
+    ("是光小区3栋", "是光小区"), ("自在城3号楼电梯坏了", "自在城"), ("惠新北里3号楼停水", "惠新北里"),
+    ("潘家园东里3号楼停水", "潘家园东里"),
 ])
 def test_a_name_after_someone_going_there_is_still_a_name(locations, text, compound):
     assert locations.fields(text).get("compound") == compound
