@@ -153,7 +153,8 @@ def _name_starts(words: list[tuple[int, str, str]], ending: int, strong: bool) -
     be left before the ending, or none before a weak one with an address after it (自在城3号楼)."""
     kept = (0,) if strong else ()
     return max((end for end, word, _ in words
-                if end <= ending and (ending - end >= 2 or ending - end in kept) and word in _BEFORE_A_PLACE), default=0)
+                if end <= ending and (ending - end >= 2 or ending - end in kept) and word in _BEFORE_A_PLACE),
+               default=0)
 
 
 def _everyday_word_ends_at(words: list[tuple[int, str, str]], end: int) -> bool:
