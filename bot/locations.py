@@ -70,12 +70,14 @@ _WEAK = ["园", "城", "湾", "居", "府", "庭", "郡", "邸", "里", "村", "
 _SUFFIX = re.compile("|".join(sorted(_STRONG + _WEAK, key=len, reverse=True)))
 _NAME_RUN = re.compile(r"[\u4e00-\u9fffA-Za-z0-9·]+")
 _PREFIX = re.compile(r"^(?:我是|我住|我家住|我家在|家住|住在|我在|我们|咱们|在|住|位于|请问|麻烦|你好|您好|反映|投诉)+")
+# Words about a compound that follow its name (金御城门口, 幸福里物业)
+_OF_THE_COMPOUND = "门口|大门|[东南西北]门|物业|业委会"
 _AFTER_WEAK = re.compile(
     rf"^\s*(?:\d{{1,3}}|[{_CN}]{{1,4}}|[A-Za-z])\s*(?:号楼|号栋|号幢|号座|栋|幢|座|#|单元)"
-    r"|^(?:小区|的|门口|大门|[东南西北]门|物业|业委会)"
+    rf"|^(?:小区|的|{_OF_THE_COMPOUND})"
 )
 # After "…里的", what belongs to a compound: "长安里的物业" names one, "锅里的" does not
-_OF_A_COMPOUND = re.compile(r"的(?:物业|业委会|业主|住户|居民|保安|网格员|门口|大门|[东南西北]门|\d|[一二三四五六七八九十]+[号栋幢])")
+_OF_A_COMPOUND = re.compile(rf"的(?:{_OF_THE_COMPOUND}|业主|住户|居民|保安|网格员|\d|[一二三四五六七八九十]+[号栋幢])")
 # What a name never holds: pronouns, measure words, particles; eleven characters or more (a
 # sentence); an ending of its own or a plain word for a place
 _BAD_BASE = re.compile(r"[这那哪我你他她们个种些每各该本整全的了]|自己|别人|.{11}|隔壁|对面|附近|旁边|周边|楼下|楼上|门口|"
