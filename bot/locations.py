@@ -69,7 +69,9 @@ _STRONG = ["小区", "花园", "家园", "新村", "嘉园", "华庭", "华府",
 _WEAK = ["园", "城", "湾", "居", "府", "庭", "郡", "邸", "里", "村", "庄", "阁", "轩", "坊"]
 _SUFFIX = re.compile("|".join(sorted(_STRONG + _WEAK, key=len, reverse=True)))
 _NAME_RUN = re.compile(r"[\u4e00-\u9fffA-Za-z0-9·]+")
-_PREFIX = re.compile(r"^(?:我是|我住|我家住|我家在|家住|住在|我在|我们|咱们|在|住|位于|请问|麻烦|你好|您好|反映|投诉)+")
+# What a message starts with before a name: who, where, a greeting, or when (今天幸福小区停水了)
+_PREFIX = re.compile(r"^(?:我是|我住|我家住|我家在|家住|住在|我在|我们|咱们|在|住|位于|请问|麻烦|你好|您好|反映|投诉|"
+                     r"今天|昨天|前天|今早|今晚|昨晚|昨夜|刚才|刚刚|最近|早上|晚上|上午|下午|中午|半夜|凌晨)+")
 # Words about a compound that follow its name (金御城门口, 幸福里物业)
 _OF_THE_COMPOUND = "门口|大门|[东南西北]门|物业|业委会"
 _AFTER_WEAK = re.compile(
@@ -79,8 +81,9 @@ _AFTER_WEAK = re.compile(
 # After "…里的", what belongs to a compound: "长安里的物业" names one, "锅里的" does not
 _OF_A_COMPOUND = re.compile(rf"的(?:{_OF_THE_COMPOUND}|业主|住户|居民|保安|网格员|\d|[一二三四五六七八九十]+[号栋幢])")
 # What a name never holds: pronouns, measure words, particles; eleven characters or more (a
-# sentence); an ending of its own or a plain word for a place
-_BAD_BASE = re.compile(r"[这那哪我你他她们个种些每各该本整全的了]|自己|别人|.{11}|隔壁|对面|附近|旁边|周边|楼下|楼上|门口|"
+# sentence); an ending of its own or a plain word for a place; a place inside a compound or a
+# community (小区中心花园, 社区花园)
+_BAD_BASE = re.compile(r"[这那哪我你他她们个种些每各该本整全的了]|自己|别人|.{11}|隔壁|对面|附近|旁边|周边|楼下|楼上|门口|^小区|^社区|"
                        r"(?:[老新大小旧好的楼区家屋室门院道库梯]|" + "|".join(_STRONG + _WEAK) + ")$")
 # Words a compound's name never holds as a word of its own: what comes before them is someone
 # doing something somewhere (电动车在小区充电, 外卖小哥骑车进小区), not the start of a name. As
@@ -90,9 +93,12 @@ _BAD_BASE = re.compile(r"[这那哪我你他她们个种些每各该本整全的
 _BEFORE_A_PLACE = {"在", "到", "进", "去", "回", "从", "往", "离", "于", "路过", "经过", "靠近", "来到",
                    "回到", "走到", "搬到", "搬进", "搬来", "住进", "停", "停在", "开进", "开到", "放在", "放到", "送到",
                    "困于", "困在", "关在", "锁在", "住在", "位于",
-                   "被", "把", "给", "对", "为", "让", "和", "跟", "与", "同", "是"}
+                   "被", "把", "给", "对", "为", "让", "和", "跟", "与", "同", "是", "叫", "叫做", "名叫"}
 _NOT_COMPOUNDS = {"幼儿园", "公园", "游乐园", "动物园", "菜园", "校园", "乐园", "庄园", "果园",
-                  "城市", "县城", "省城", "古城", "商城", "农村", "山村", "乡村", "街坊", "胡同里"}
+                  "城市", "县城", "省城", "古城", "商城", "农村", "山村", "乡村", "街坊", "胡同里",
+                  # gardens inside a compound or a street: a directory that names a compound so
+                  # is matched before these are read
+                  "中心花园", "屋顶花园", "楼顶花园", "入户花园", "空中花园", "街心花园", "口袋花园"}
 
 
 @dataclass(frozen=True)
@@ -138,6 +144,10 @@ def _address_parts(text: str) -> list[Found]:
 # a verb, a time, a place word, an adverb or a pronoun, never a name (碧桂园 nr, 星河湾 ns)
 _NO_NAME = ("v", "t", "s", "d", "r")
 _DIRECTION_LI = re.compile("[东南西北]里$")
+# jieba's parts of speech of the words before 小区, the plain word for one's own compound, when
+# they say when or how rather than which ("今天小区停水了", "最近小区老停电"): a time, an
+# adverb, a position
+_WHEN_OR_HOW = ("t", "d", "ad", "f")
 
 
 def _words(run: str) -> list[tuple[int, str, str]]:
@@ -175,6 +185,13 @@ def _everyday_word_ends_at(words: list[tuple[int, str, str]], end: int) -> bool:
     return False
 
 
+def _only_words_of(words: list[tuple[int, str, str]], start: int, end: int, flags: tuple[str, ...]) -> bool:
+    """Whether the run from `start` to `end` is whole words, each of a part of speech in `flags`."""
+    inside = [(position, flag) for position, _, flag in words if start < position <= end]
+    return (bool(inside) and inside[-1][0] == end and (start == 0 or any(p == start for p, _, _ in words))
+            and all(flag in flags for _, flag in inside))
+
+
 def _compound_candidates(text: str) -> list[Found]:
     """Names that look like a compound's (…花园, …苑, 碧桂园5栋) though no list has them."""
     found = []
@@ -191,6 +208,8 @@ def _compound_candidates(text: str) -> list[Found]:
             base = candidate[: -len(suffix.group())]
             rest = name_run[suffix.end():] + text[run.end():run.end() + 4]
             if len(base) < 2 or _BAD_BASE.search(base) or candidate in _NOT_COMPOUNDS:
+                continue
+            if suffix.group() == "小区" and _only_words_of(words, suffix.start() - len(base), suffix.start(), _WHEN_OR_HOW):
                 continue
             if not strong and (not _AFTER_WEAK.search(rest) or _everyday_word_ends_at(words, suffix.end())):
                 continue
