@@ -128,6 +128,7 @@ def test_a_name_after_someone_going_there_is_still_a_name(locations, text, compo
 @pytest.mark.parametrize("text", [
     "今天小区停水了", "昨晚小区又停电", "最近小区老是停水", "突然小区一片漆黑", "平时小区没人扫地",
     "小区中心花园的路灯坏了", "中心花园的喷泉不出水", "社区花园没人管", "屋顶花园漏水到我家",
+    "这叫什么小区啊", "住在外面小区的人也来扔垃圾", "现在看咱小区车多得停不下", "现在好多小区都装了充电桩",
 ])
 def test_when_it_happened_or_a_garden_inside_is_not_a_name(locations, text):
     # before: "今天小区" and "小区中心花园" were compounds the directory lacks, and in a bound
@@ -138,6 +139,10 @@ def test_when_it_happened_or_a_garden_inside_is_not_a_name(locations, text):
 @pytest.mark.parametrize("text, compound", [
     ("今天幸福小区停水了", "幸福小区"), ("昨晚东湖花园停电", "东湖花园"), ("春天花园3栋漏水", "春天花园"),
     ("四季花园门口有人摆摊", "四季花园"), ("我们小区以前叫红旗新村", "红旗新村"),
+    ("早上好幸福小区停水了", "幸福小区"), ("前几天枫林晚小区有人摔了", "枫林晚小区"),
+    # names of words that can say when or where: a building after them, or living there, says a name
+    ("青年小区3栋停水了", "青年小区"), ("我住进步小区", "进步小区"), ("北方小区2单元楼道灯坏了", "北方小区"),
+    ("我们小区叫做未来小区", "未来小区"), ("中心花园3栋停水", "中心花园"), ("空中花园小区停水", "空中花园小区"),
 ])
 def test_a_name_after_when_it_happened_is_the_name(locations, text, compound):
     assert locations.fields(text).get("compound") == compound
