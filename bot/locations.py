@@ -69,12 +69,13 @@ _STRONG = ["小区", "花园", "家园", "新村", "嘉园", "华庭", "华府",
 _WEAK = ["园", "城", "湾", "居", "府", "庭", "郡", "邸", "里", "村", "庄", "阁", "轩", "坊"]
 _SUFFIX = re.compile("|".join(sorted(_STRONG + _WEAK, key=len, reverse=True)))
 _NAME_RUN = re.compile(r"[\u4e00-\u9fffA-Za-z0-9·]+")
-# What a message starts with before a name: who, where, a greeting, or when (今天幸福小区停水了;
-# a greeting with a time in it before the time: "早上好幸福小区" is not 好幸福小区)
-_PREFIX = re.compile(r"^(?:我是|我住|我家住|我家在|家住|住在|我在|我们|咱们|在|住|位于|请问|麻烦|你好|您好|反映|投诉|"
-                     r"早上好|上午好|中午好|下午好|晚上好|早安|今天|昨天|前天|今早|今晚|昨晚|昨夜|刚才|刚刚|最近|"
-                     r"早上|晚上|上午|下午|中午|半夜|凌晨|现在|目前|平时|平常|突然|一直|经常|老是|总是|已经|马上|"
-                     r"后来|周末|今年|去年|前几天)+")
+# What a message says before a name of when it happened (今天幸福小区停水了; a greeting with a
+# time in it before the time: "早上好幸福小区" is not 好幸福小区), after a cut too (听说前几天南湖小区)
+_WHEN = (r"早上好|上午好|中午好|下午好|晚上好|早安|今天|昨天|前天|今早|今晚|昨晚|昨夜|刚才|刚刚|最近|早上|晚上|"
+         r"上午|下午|中午|半夜|凌晨|现在|目前|平时|平常|突然|一直|经常|老是|总是|已经|马上|后来|周末|今年|去年|前几天")
+_WHEN_PREFIX = re.compile(rf"^(?:{_WHEN})+")
+# What a message starts with before a name: who, where, a greeting, or when
+_PREFIX = re.compile(rf"^(?:我是|我住|我家住|我家在|家住|住在|我在|我们|咱们|在|住|位于|请问|麻烦|你好|您好|反映|投诉|{_WHEN})+")
 # Words about a compound that follow its name (金御城门口, 幸福里物业)
 _OF_THE_COMPOUND = "门口|大门|[东南西北]门|物业|业委会"
 _ADDRESS_AFTER = rf"^\s*(?:\d{{1,3}}|[{_CN}]{{1,4}}|[A-Za-z])\s*(?:号楼|号栋|号幢|号座|栋|幢|座|#|单元)"
@@ -88,18 +89,20 @@ _OF_A_COMPOUND = re.compile(rf"的(?:{_OF_THE_COMPOUND}|业主|住户|居民|保
 # What a name never holds: pronouns, question words, measure words and counts, particles; eleven
 # characters or more (a sentence); an ending of its own, a plain word for a place or a position
 # alone (住在外面小区的人); a place inside a compound or a community (小区中心花园, 社区花园)
-_BAD_BASE = re.compile(r"[这那哪我你他她们咱俺个种些每各该本整全的了]|什么|啥|好多|很多|许多|不少|所有|自己|别人|.{11}|隔壁|对面|附近|旁边|周边|楼下|楼上|门口|^小区|^社区|"
+_BAD_BASE = re.compile(r"[这那哪我你他她们咱俺个种些每各几该本整全的了]|什么|啥|好多|很多|许多|不少|所有|自己|别人|.{11}|隔壁|对面|附近|旁边|周边|楼下|楼上|门口|^小区|^社区|"
                        r"^(?:周围|外面|外边|里面|里边|[东南西北前后上下左右][边面])$|"
                        r"(?:[老新大小旧好的楼区家屋室门院道库梯]|" + "|".join(_STRONG + _WEAK) + ")$")
 # Words a compound's name never holds as a word of its own: what comes before them is someone
-# doing something somewhere (电动车在小区充电, 外卖小哥骑车进小区), not the start of a name. As
-# jieba's words, so that names holding the character (向阳小区, 进步新村) keep it; a cut that
-# would leave one character before the ending is no cut (同德里, 为群小区, 给力花园: jieba splits
-# a name it does not know into such words).
+# doing something somewhere (电动车在小区充电, 外卖小哥骑车进小区) or saying something
+# (物业说小区明天停水), not the start of a name. As jieba's words, so that names holding the
+# character (向阳小区, 进步新村) keep it; a cut that would leave one character before the ending
+# is no cut (同德里, 为群小区, 给力花园: jieba splits a name it does not know into such words).
 _BEFORE_A_PLACE = {"在", "到", "进", "去", "回", "从", "往", "离", "于", "路过", "经过", "靠近", "来到",
                    "回到", "走到", "搬到", "搬进", "搬来", "住进", "停", "停在", "开进", "开到", "放在", "放到", "送到",
+                   "进不去", "进不来", "出不去", "出不来",
                    "困于", "困在", "关在", "锁在", "住在", "位于",
-                   "被", "把", "给", "对", "为", "让", "和", "跟", "与", "同", "是", "叫", "叫做", "名叫"}
+                   "被", "把", "给", "对", "为", "让", "和", "跟", "与", "同", "是", "叫", "叫做", "名叫",
+                   "说", "听说", "据说"}
 _NOT_COMPOUNDS = {"幼儿园", "公园", "游乐园", "动物园", "菜园", "校园", "乐园", "庄园", "果园",
                   "城市", "县城", "省城", "古城", "商城", "农村", "山村", "乡村", "街坊", "胡同里"}
 # Gardens inside a compound or a street; a compound named so is one when the directory lists it
@@ -209,7 +212,8 @@ def _compound_candidates(text: str) -> list[Found]:
             strong = suffix.group() in _STRONG
             cut = _name_starts(words, suffix.start(), strong)
             # after a cut the name starts there ("给我们修一下小区" keeps its 我们 for _BAD_BASE to see)
-            candidate = name_run[cut:suffix.end()] if cut else _PREFIX.sub("", name_run[:suffix.end()])
+            candidate = (_WHEN_PREFIX.sub("", name_run[cut:suffix.end()]) if cut
+                         else _PREFIX.sub("", name_run[:suffix.end()]))
             rest = name_run[suffix.end():] + text[run.end():run.end() + 4]
             building_after = bool(_A_BUILDING_AFTER.match(rest))
             start = run.start() + suffix.end() - len(candidate)

@@ -129,6 +129,8 @@ def test_a_name_after_someone_going_there_is_still_a_name(locations, text, compo
     "今天小区停水了", "昨晚小区又停电", "最近小区老是停水", "突然小区一片漆黑", "平时小区没人扫地",
     "小区中心花园的路灯坏了", "中心花园的喷泉不出水", "社区花园没人管", "屋顶花园漏水到我家",
     "这叫什么小区啊", "住在外面小区的人也来扔垃圾", "现在看咱小区车多得停不下", "现在好多小区都装了充电桩",
+    # someone saying something about the compound
+    "物业说小区明天停水", "群里说小区要停电", "听说小区要装电梯", "外卖进不去小区", "听说今晚中心花园放电影",
 ])
 def test_when_it_happened_or_a_garden_inside_is_not_a_name(locations, text):
     # before: "今天小区" and "小区中心花园" were compounds the directory lacks, and in a bound
@@ -143,6 +145,8 @@ def test_when_it_happened_or_a_garden_inside_is_not_a_name(locations, text):
     # names of words that can say when or where: a building after them, or living there, says a name
     ("青年小区3栋停水了", "青年小区"), ("我住进步小区", "进步小区"), ("北方小区2单元楼道灯坏了", "北方小区"),
     ("我们小区叫做未来小区", "未来小区"), ("中心花园3栋停水", "中心花园"), ("空中花园小区停水", "空中花园小区"),
+    ("网格员说幸福小区归他管", "幸福小区"), ("他说东湖花园3栋漏水", "东湖花园"),
+    ("听说前几天南湖小区外墙掉砖了", "南湖小区"),
 ])
 def test_a_name_after_when_it_happened_is_the_name(locations, text, compound):
     assert locations.fields(text).get("compound") == compound
