@@ -71,9 +71,19 @@ _SUFFIX = re.compile("|".join(sorted(_STRONG + _WEAK, key=len, reverse=True)))
 _NAME_RUN = re.compile(r"[\u4e00-\u9fffA-Za-z0-9·]+")
 # What a message says before a name of when it happened (今天幸福小区停水了; a greeting with a
 # time in it before the time: "早上好幸福小区" is not 好幸福小区), after a cut too (听说前几天南湖小区)
-_WHEN = (r"早上好|上午好|中午好|下午好|晚上好|早安|今天|昨天|前天|今早|今晚|昨晚|昨夜|刚才|刚刚|最近|早上|晚上|"
-         r"上午|下午|中午|半夜|凌晨|现在|目前|平时|平常|突然|一直|经常|老是|总是|已经|马上|后来|周末|今年|去年|前几天")
-_WHEN_PREFIX = re.compile(rf"^(?:{_WHEN})+")
+_WHEN = "|".join([
+    # a week's day whole (下周三下午, 下周一起; 本周 and 这周 hold a word no name holds), and a clock
+    # time (上午9点小区消防演练)
+    "[上下]周[一二三四五六日天末]?", r"\d{1,2}点(?:\d{1,2}分?|半)?", "[一二两三四五六七八九十]{1,3}点半?",
+    *sorted((
+        "早上好 上午好 中午好 下午好 晚上好 早安 今天 昨天 前天 今早 今晚 昨晚 昨夜 刚才 刚刚 最近 早上 晚上 "
+        "上午 下午 中午 半夜 凌晨 现在 目前 平时 平常 突然 一直 经常 老是 总是 已经 马上 后来 周末 今年 去年 前几天 "
+        # what is to come, and a few days either way (物业说明天小区停水, 过几天幸福小区要停水)
+        "月底 月初 过几天 过两天 这几天 这两天 前两天 好几天 几天前 最近几天 一会儿 一会 等会儿 等会 待会儿 待会 晚点 "
+        # what someone says before telling (我说一下小区的问题)
+        "一下").split(), key=len, reverse=True)])
+# after a cut only, what is still to come (物业说明天小区停水): at a message's start 明天 may begin a name (明天花园3栋)
+_WHEN_PREFIX = re.compile(rf"^(?:明天|后天|明早|明晚|{_WHEN})+")
 # What a message starts with before a name: who, where, a greeting, or when
 _PREFIX = re.compile(rf"^(?:我是|我住|我家住|我家在|家住|住在|我在|我们|咱们|在|住|位于|请问|麻烦|你好|您好|反映|投诉|{_WHEN})+")
 # Words about a compound that follow its name (金御城门口, 幸福里物业)
@@ -89,7 +99,8 @@ _OF_A_COMPOUND = re.compile(rf"的(?:{_OF_THE_COMPOUND}|业主|住户|居民|保
 # What a name never holds: pronouns, question words, measure words and counts, particles; eleven
 # characters or more (a sentence); an ending of its own, a plain word for a place or a position
 # alone (住在外面小区的人); a place inside a compound or a community (小区中心花园, 社区花园)
-_BAD_BASE = re.compile(r"[这那哪我你他她们咱俺个种些每各几该本整全的了]|什么|啥|好多|很多|许多|不少|所有|自己|别人|.{11}|隔壁|对面|附近|旁边|周边|楼下|楼上|门口|^小区|^社区|"
+_BAD_BASE = re.compile(r"[这那哪我你他她们咱俺个种些每各该本整全的了]|几[个位家栋座处年]|什么|啥|好多|很多|许多|不少|所有|"
+                       r"自己|别人|.{11}|隔壁|对面|附近|旁边|周边|楼下|楼上|门口|^小区|^社区|"
                        r"^(?:周围|外面|外边|里面|里边|[东南西北前后上下左右][边面])$|"
                        r"(?:[老新大小旧好的楼区家屋室门院道库梯]|" + "|".join(_STRONG + _WEAK) + ")$")
 # Words a compound's name never holds as a word of its own: what comes before them is someone
@@ -97,7 +108,7 @@ _BAD_BASE = re.compile(r"[这那哪我你他她们咱俺个种些每各几该本
 # (物业说小区明天停水), not the start of a name. As jieba's words, so that names holding the
 # character (向阳小区, 进步新村) keep it; a cut that would leave one character before the ending
 # is no cut (同德里, 为群小区, 给力花园: jieba splits a name it does not know into such words).
-_BEFORE_A_PLACE = {"在", "到", "进", "去", "回", "从", "往", "离", "于", "路过", "经过", "靠近", "来到",
+_BEFORE_A_PLACE = {"在", "到", "进", "来", "去", "回", "从", "往", "离", "于", "路过", "经过", "靠近", "来到",
                    "回到", "走到", "搬到", "搬进", "搬来", "住进", "停", "停在", "开进", "开到", "放在", "放到", "送到",
                    "进不去", "进不来", "出不去", "出不来",
                    "困于", "困在", "关在", "锁在", "住在", "位于",
@@ -157,6 +168,9 @@ _DIRECTION_LI = re.compile("[东南西北]里$")
 # they say when or how rather than which ("今天小区停水了", "最近小区老停电"): a time, an
 # adverb, a position
 _WHEN_OR_HOW = ("t", "d", "ad", "f")
+# Kinds of compound, not names, before the plain word 小区 (他说高档小区都这样, 听说部分小区停水)
+_KIND_OF_COMPOUND = re.compile(r"^(?:高档|普通|一般|封闭式?|开放式?|新建|老旧|高层|多层|部分|其他|其它|安置|回迁|拆迁|商品房|"
+                               r"大型|小型)$")
 
 
 def _words(run: str) -> list[tuple[int, str, str]]:
@@ -223,8 +237,9 @@ def _compound_candidates(text: str) -> list[Found]:
             if candidate in _GARDENS_INSIDE and not (building_after or rest.startswith("小区")):
                 continue
             named = building_after or _NAMED_BEFORE.search(name_run[:suffix.end() - len(candidate)])
-            if (suffix.group() == "小区" and not named
-                    and _only_words_of(words, suffix.start() - len(base), suffix.start(), _WHEN_OR_HOW)):
+            if suffix.group() == "小区" and not named and (
+                    _KIND_OF_COMPOUND.match(base)
+                    or _only_words_of(words, suffix.start() - len(base), suffix.start(), _WHEN_OR_HOW)):
                 continue
             if not strong and (not _AFTER_WEAK.search(rest) or _everyday_word_ends_at(words, suffix.end())):
                 continue

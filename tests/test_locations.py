@@ -131,6 +131,8 @@ def test_a_name_after_someone_going_there_is_still_a_name(locations, text, compo
     "这叫什么小区啊", "住在外面小区的人也来扔垃圾", "现在看咱小区车多得停不下", "现在好多小区都装了充电桩",
     # someone saying something about the compound
     "物业说小区明天停水", "群里说小区要停电", "听说小区要装电梯", "外卖进不去小区", "听说今晚中心花园放电影",
+    "我说一下小区的问题", "他说高档小区都这样", "物业说一会小区就来电", "本周六上午9点小区消防演练",
+    "兽医站来小区给狗打疫苗",
 ])
 def test_when_it_happened_or_a_garden_inside_is_not_a_name(locations, text):
     # before: "今天小区" and "小区中心花园" were compounds the directory lacks, and in a bound
@@ -146,7 +148,9 @@ def test_when_it_happened_or_a_garden_inside_is_not_a_name(locations, text):
     ("青年小区3栋停水了", "青年小区"), ("我住进步小区", "进步小区"), ("北方小区2单元楼道灯坏了", "北方小区"),
     ("我们小区叫做未来小区", "未来小区"), ("中心花园3栋停水", "中心花园"), ("空中花园小区停水", "空中花园小区"),
     ("网格员说幸福小区归他管", "幸福小区"), ("他说东湖花园3栋漏水", "东湖花园"),
-    ("听说前几天南湖小区外墙掉砖了", "南湖小区"),
+    ("听说前几天南湖小区外墙掉砖了", "南湖小区"), ("过几天幸福小区要停水", "幸福小区"),
+    ("听说明天南湖小区停水", "南湖小区"), ("我住几何小区", "几何小区"), ("下周三下午幸福小区停水", "幸福小区"),
+    ("明天花园3栋停水", "明天花园"),
 ])
 def test_a_name_after_when_it_happened_is_the_name(locations, text, compound):
     assert locations.fields(text).get("compound") == compound
