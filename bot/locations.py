@@ -88,10 +88,10 @@ _WHEN_PREFIX = re.compile(rf"^(?:明天|后天|明早|明晚|{_WHEN})+")
 _PREFIX = re.compile(rf"^(?:我是|我住|我家住|我家在|家住|住在|我在|我们|咱们|在|住|位于|请问|麻烦|你好|您好|反映|投诉|{_WHEN})+")
 # Words about a compound that follow its name (金御城门口, 幸福里物业)
 _OF_THE_COMPOUND = "门口|大门|[东南西北]门|物业|业委会"
-_ADDRESS_AFTER = rf"^\s*(?:\d{{1,3}}|[{_CN}]{{1,4}}|[A-Za-z])\s*(?:号楼|号栋|号幢|号座|栋|幢|座|#|单元)"
-_AFTER_WEAK = re.compile(rf"{_ADDRESS_AFTER}|^(?:小区|的|{_OF_THE_COMPOUND})")
 # What says a name is a compound's whatever its words: a building after it (春天小区3栋, 中心花园5栋)
-_A_BUILDING_AFTER = re.compile(_ADDRESS_AFTER)
+_A_BUILDING_AFTER = re.compile(rf"^\s*(?:\d{{1,3}}|[{_CN}]{{1,4}}|[A-Za-z])\s*(?:号楼|号栋|号幢|号座|栋|幢|座|#|单元)")
+# What else after a weak ending (碧桂园, 幸福里) says it ends a compound's name
+_ABOUT_THE_COMPOUND_AFTER = re.compile(rf"^(?:小区|的|{_OF_THE_COMPOUND})")
 # What says the words after it are a name: living there, being called so (我住青年小区, 叫做未来小区)
 _NAMED_BEFORE = re.compile(r"(?:住|住在|住进|搬到|搬进|叫|叫做|名叫|位于)$")
 # After "…里的", what belongs to a compound: "长安里的物业" names one, "锅里的" does not
@@ -241,7 +241,8 @@ def _compound_candidates(text: str) -> list[Found]:
                     _KIND_OF_COMPOUND.match(base)
                     or _only_words_of(words, suffix.start() - len(base), suffix.start(), _WHEN_OR_HOW)):
                 continue
-            if not strong and (not _AFTER_WEAK.search(rest) or _everyday_word_ends_at(words, suffix.end())):
+            if not strong and (not (building_after or _ABOUT_THE_COMPOUND_AFTER.match(rest))
+                               or _everyday_word_ends_at(words, suffix.end())):
                 continue
             # "…里的" is inside something (垃圾桶里的, 锅里的) far more often than a compound named
             # …里 that the directory does not list, unless what follows belongs to a compound
