@@ -35,6 +35,7 @@ from sklearn.svm import LinearSVC
 
 import bot.normalize
 import bot.taxonomy
+from bot.decision import REPORT_SHARE, report_likelihood
 from bot.normalize import pinyin
 from bot.taxonomy import category_for_intent
 from nlu import char_counts
@@ -46,6 +47,11 @@ from nlu.tfidf import features
 
 REPORT, NOT_REPORT = "report", "not_report"  # the labels of naive Bayes for report or not
 _TRAILING = re.compile(r"[\W_]+$")  # the punctuation and spaces a message ends with
+# "想问下食堂周末开不开？顺便说一下我家暖气不热了": a question or a thank-you, then a report after a
+# word that turns to another matter. In the whole text the question outweighs the report; read
+# alone, what follows the turn is a sure report, and a report must not be lost behind a question.
+_TURN = re.compile(r"(?:^|(?<=[\s，,。.!！？?~～；;、…]))(?:顺便|另外|还有(?:个|一个|件|一件)事|对了)")
+TURNED_LENGTH = 6  # the characters after the turn, at least, that are read alone
 
 
 def _ends(text: Text, length: int) -> tuple[Text, Text]:
@@ -159,15 +165,27 @@ class LinearIntentClassifier(StoredModel, IntentClassifier):
         messages_with_text = [m for m in messages if m.get(TEXT)]
         if self._model is None or not messages_with_text:
             return messages
-        margins_of = self._margins(messages_with_text)
-        for message, margins in zip(messages_with_text, margins_of):
+        self._rank(messages_with_text)
+        unsure = [m for m in messages_with_text if _report_share(m) < REPORT_SHARE]
+        turned = [(m, part) for m in unsure if (part := _after_the_turn(m)) is not None]
+        if turned:
+            self._rank([part for _, part in turned])
+            for message, part in turned:
+                if _report_share(part) >= REPORT_SHARE:
+                    for key in (INTENT, "intent_ranking", "linear_margins"):
+                        if part.get(key) is not None:
+                            message.set(key, part.get(key), add_to_output=True)
+        return messages
+
+    def _rank(self, messages: List[Message]) -> None:
+        """Puts each message's intent and intent ranking on it."""
+        for message, margins in zip(messages, self._margins(messages)):
             by_intent = dict(zip(self._model["svm"].classes_, margins.tolist()))
             if self._config["explain"]:
                 message.set("linear_margins", by_intent, add_to_output=True)
             ranking = ranked(by_intent, self._config["temperature"], self._config["ranking_length"])
             message.set(INTENT, ranking[0], add_to_output=True)
             message.set("intent_ranking", ranking, add_to_output=True)
-        return messages
 
     def process_training_data(self, training_data: TrainingData) -> TrainingData:
         return training_data
@@ -182,6 +200,22 @@ def ranked(margins: Dict[Text, float], temperature: float, length: int = 10) -> 
     ranking = sorted(({"name": name, "confidence": float(c)} for name, c in zip(names, confidences)),
                      key=lambda item: -item["confidence"])
     return ranking[:length]
+
+
+def _report_share(message: Message) -> float:
+    """How likely the ranked message is a report, as `bot.decision` reads it."""
+    return report_likelihood({"intent_ranking": message.get("intent_ranking")})
+
+
+def _after_the_turn(message: Message) -> Message | None:
+    """What the message says after it turns to another matter (顺便, 另外, 对了 …), as a message
+    of its own with its words; None when it does not turn, or says too little after it."""
+    text = message.get(TEXT) or ""
+    turn = _TURN.search(text)
+    if turn is None or len(_TRAILING.sub("", text[turn.end():]).strip()) < TURNED_LENGTH:
+        return None
+    tokens = [token for token in message.get(TOKENS_NAMES[TEXT]) or [] if token.start >= turn.end()]
+    return Message(data={TEXT: text[turn.end():], TOKENS_NAMES[TEXT]: tokens})
 
 
 def _tokens(message: Message) -> List[Text]:
