@@ -38,6 +38,7 @@ import bot.taxonomy
 from bot.decision import REPORT_SHARE, report_likelihood
 from bot.normalize import pinyin
 from bot.taxonomy import category_for_intent
+from bot.urgency import rule_danger
 from nlu import char_counts
 import nlu.sentence_meaning
 from nlu.sentence_meaning import weighted
@@ -47,10 +48,15 @@ from nlu.tfidf import features
 
 REPORT, NOT_REPORT = "report", "not_report"  # the labels of naive Bayes for report or not
 _TRAILING = re.compile(r"[\W_]+$")  # the punctuation and spaces a message ends with
-# "想问下食堂周末开不开？顺便说一下我家暖气不热了": a question or a thank-you, then a report after a
-# word that turns to another matter. In the whole text the question outweighs the report; read
-# alone, what follows the turn is a sure report, and a report must not be lost behind a question.
-_TURN = re.compile(r"(?:^|(?<=[\s，,。.!！？?~～；;、…]))(?:顺便|另外|还有(?:个|一个|件|一件)事|对了)")
+_WORDLESS = re.compile(r"[\W_]+")
+# "想问下食堂周末开不开？顺便说一下我家暖气不热了": a question, a greeting or a thank-you, then a
+# report after a word that turns to another matter. In the whole text the question outweighs the
+# report; read alone, what follows the turn is a sure report, and a report must not be lost
+# behind a question. 另外 before 一, 那, 几 … is "the other" (另外那栋楼), no turn.
+_TURN = re.compile(r"(?<=[\s，,。.!！？?~～；;、…])(?:顺便|另外(?!\s*[一两几那这个的些])|还有(?:个|一个|件|一件)事|对了)")
+# What the whole message may be, at best, for its part after a turn to be read alone: not a
+# status question (the report after it is the one asked about), not talk about a danger elsewhere
+_TURNS_FROM = {"ask_info", "greet", "thank"}
 TURNED_LENGTH = 6  # the characters after the turn, at least, that are read alone
 
 
@@ -209,13 +215,20 @@ def _report_share(message: Message) -> float:
 
 def _after_the_turn(message: Message) -> Message | None:
     """What the message says after it turns to another matter (顺便, 另外, 对了 …), as a message
-    of its own with its words; None when it does not turn, or says too little after it."""
+    of its own with its words; None when it does not turn, says too little after it, or names a
+    danger before it (the rules and the danger model read the whole message)."""
     text = message.get(TEXT) or ""
-    turn = _TURN.search(text)
-    if turn is None or len(_TRAILING.sub("", text[turn.end():]).strip()) < TURNED_LENGTH:
+    if (message.get(INTENT) or {}).get("name") not in _TURNS_FROM:
         return None
-    tokens = [token for token in message.get(TOKENS_NAMES[TEXT]) or [] if token.start >= turn.end()]
-    return Message(data={TEXT: text[turn.end():], TOKENS_NAMES[TEXT]: tokens})
+    for turn in _TURN.finditer(text):
+        before, after = text[:turn.start()], text[turn.end():]
+        if not _WORDLESS.sub("", before):
+            continue  # "对了，…" opens the message: no matter before it to turn from
+        if len(_WORDLESS.sub("", after)) < TURNED_LENGTH or rule_danger(before) is not None:
+            return None
+        tokens = [token for token in message.get(TOKENS_NAMES[TEXT]) or [] if token.start >= turn.end()]
+        return Message(data={TEXT: after, TOKENS_NAMES[TEXT]: tokens})
+    return None
 
 
 def _tokens(message: Message) -> List[Text]:

@@ -213,15 +213,27 @@ def test_a_message_in_words_no_example_uses_is_placed_by_what_it_means(storage):
 
 def test_a_report_after_a_turn_to_another_matter_is_not_lost_behind_a_question(storage):
     """"请问 … ？顺便说一下 暖气 不热": the question outweighs the report in the whole message; the
-    part after the turn, read alone, is a sure report and ranks the message."""
+    part after the turn, read alone with its own words, is a sure report and ranks the message."""
+    def spoken(text: str) -> Message:
+        """Tokenized at the spaces, each word where it stands in the text."""
+        words, at = [], 0
+        for word in text.split():
+            at = text.index(word, at)
+            words.append(Token(word, at))
+            at += len(word)
+        return Message(data={TEXT: text, TOKENS_NAMES[TEXT]: words})
+
     examples = {**EXAMPLES, "ask_info": ["请问 社区 食堂 周末 几点 开门", "请问 办 居住证 要 带 什么 材料",
                                          "请问 社区 食堂 几点 开门 周末 开 不 开", "请问 老年卡 在 哪里 办 周末 开门 吗"]}
     classifier = LinearIntentClassifier.create({}, storage, RESOURCE, ExecutionContext(GraphSchema({}), "test"))
     classifier.train(TrainingData([message(text, intent) for intent, texts in examples.items() for text in texts]))
-    [turned, asked_twice, plain] = classifier.process([
-        message("请问 社区 食堂 周末 几点 开门 ？ 顺便 说 一下 家里 暖气 冰凉 不热"),
-        message("请问 社区 食堂 周末 几点 开门 ？ 顺便 问 一下 老年卡 在 哪里 办"),
-        message("请问 社区 食堂 周末 几点 开门 ？ 家里 暖气 冰凉 不热")])
-    assert turned.get(INTENT)["name"] == "report_heating"
-    assert asked_twice.get(INTENT)["name"] == "ask_info"
-    assert plain.get(INTENT)["name"] == "ask_info"  # no turn: the whole message is read, as before
+    question = "请问 社区 食堂 周末 几点 开门 ？"
+    texts = (
+        f"{question} 顺便 说 一下 家里 暖气 冰凉 不热",
+        f"{question} 顺便 问 一下 老年卡 在 哪里 办",  # turns to another question
+        f"{question} 家里 暖气 冰凉 不热",  # no turn: the whole message is read, as before
+        f"{question} 另外 那栋 楼 家里 暖气 冰凉 不热",  # 另外那栋: the other building, no turn
+        f"对了 ， {question}",  # a turn that opens the message turns from nothing
+    )
+    ranked_best = [m.get(INTENT)["name"] for m in classifier.process([spoken(text) for text in texts])]
+    assert ranked_best == ["report_heating", "ask_info", "ask_info", "ask_info", "ask_info"]
