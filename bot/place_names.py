@@ -15,8 +15,10 @@ PLACE_FIELDS = ("compound", "building", "unit", "room")
 # What a compound's name is read as: the plain word for one, in no danger's words.
 PLACE_WORD = "小区"
 # What may stand beside the places in a message that only says where: punctuation, digits,
-# letters, and the words that introduce an address (我住在…, 是…的).
-_BESIDE_A_PLACE = re.compile(r"[\W\d_a-zA-Z]|我家|我们|我|住|在|是|家|的|了|呢|啊|吧|哦|嗯|哈|号|楼|栋|座|单元|室|小区")
+# letters, the words that introduce an address (我住在…, 是…的) and those that point near it
+# ("5号楼那边", "3栋楼下", "小区门口").
+_BESIDE_A_PLACE = re.compile(r"[\W\d_a-zA-Z]|楼下|楼上|底下|那边|这边|那儿|这儿|那里|这里|附近|旁边|对面|门口|"
+                             r"那家|这家|那户|这户|那个|这个|我家|我们|我|住|在|是|家|的|了|呢|啊|吧|哦|嗯|哈|号|楼|栋|座|单元|室|小区")
 
 
 def _spans(text: str, entities: Iterable[dict] | None, fields: tuple[str, ...]) -> list[tuple[int, int]]:

@@ -27,12 +27,14 @@ def test_compound_names_are_read_as_the_word_for_a_compound(locations, text, rea
     assert names_as_places(text, entities(locations, text)) == read
 
 
-@pytest.mark.parametrize("text", ["火星花园", "我住火星花园", "火星花园7号楼2单元", "7栋502室", "在燃气公司宿舍。"])
+@pytest.mark.parametrize("text", ["火星花园", "我住火星花园", "火星花园7号楼2单元", "7栋502室", "在燃气公司宿舍。",
+                                  "7号楼那边", "7栋楼下", "火星花园门口"])
 def test_a_message_that_only_names_a_place(locations, text):
     assert only_a_place(text, entities(locations, text))
 
 
-@pytest.mark.parametrize("text", ["火星花园停电了", "7号楼暖气不热", "燃气公司宿舍有煤气味", "你好", "着火了"])
+@pytest.mark.parametrize("text", ["火星花园停电了", "7号楼暖气不热", "燃气公司宿舍有煤气味", "你好", "着火了",
+                                  "7号楼那边有人打架", "7栋楼下堆满了垃圾"])
 def test_a_message_that_says_what_happened_is_more_than_a_place(locations, text):
     assert not only_a_place(text, entities(locations, text))
 
