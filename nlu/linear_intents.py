@@ -49,14 +49,16 @@ from nlu.tfidf import features
 REPORT, NOT_REPORT = "report", "not_report"  # the labels of naive Bayes for report or not
 _TRAILING = re.compile(r"[\W_]+$")  # the punctuation and spaces a message ends with
 _WORDLESS = re.compile(r"[\W_]+")
-# "想问下食堂周末开不开？顺便说一下我家暖气不热了": a question, a greeting or a thank-you, then a
-# report after a word that turns to another matter. In the whole text the question outweighs the
-# report; read alone, what follows the turn is a sure report, and a report must not be lost
-# behind a question. 另外 before 一, 那, 几 … is "the other" (另外那栋楼), no turn.
-_TURN = re.compile(r"(?<=[\s，,。.!！？?~～；;、…])(?:顺便|另外(?!\s*[一两几那这个的些])|还有(?:个|一个|件|一件)事|对了)")
-# What the whole message may be, at best, for its part after a turn to be read alone: not a
-# status question (the report after it is the one asked about), not talk about a danger elsewhere
-_TURNS_FROM = {"ask_info", "greet", "thank"}
+# "想问下食堂周末开不开？顺便说一下我家暖气不热了": a question, then a report after a word that
+# turns to another matter. In the whole text the question outweighs the report; read alone, what
+# follows the turn is a sure report, and a report must not be lost behind a question. 另外 before
+# 那, 这, 几 … is "the other" (另外那栋楼), no turn; before 一 or 两 it may be either (另外一楼的灯).
+_TURN = re.compile(r"(?<=[\s，,。.!！？?~～；;、…])(?:顺便|另外(?!\s*[几那这个的些])|还有(?:个|一个|件|一件)事|对了)")
+# What the whole message must be, at best, for its part after a turn to be read alone: a question.
+# Not a thank-you ("谢谢！另外水管不漏了": the news after it is often that something works again,
+# which the part alone does not say as clearly), not a status question (the report after it is
+# the one asked about), not talk about a danger elsewhere.
+_TURNS_FROM = {"ask_info"}
 TURNED_LENGTH = 6  # the characters after the turn, at least, that are read alone
 
 
