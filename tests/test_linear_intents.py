@@ -25,9 +25,15 @@ RESOURCE = Resource("linear_intent_classifier")
 
 
 def message(text: str, intent: str | None = None) -> Message:
-    """A message as the pipeline hands it on: tokenized (here at the spaces) by then."""
+    """A message as the pipeline hands it on: tokenized (here at the spaces) by then, each word
+    where it stands in the text."""
+    words, at = [], 0
+    for word in text.split():
+        at = text.index(word, at)
+        words.append(Token(word, at))
+        at += len(word)
     tokenized = Message(data={TEXT: text, **({INTENT: intent} if intent else {})})
-    tokenized.set(TOKENS_NAMES[TEXT], [Token(word, 0) for word in text.split()])
+    tokenized.set(TOKENS_NAMES[TEXT], words)
     return tokenized
 
 
@@ -214,15 +220,6 @@ def test_a_message_in_words_no_example_uses_is_placed_by_what_it_means(storage):
 def test_a_report_after_a_turn_to_another_matter_is_not_lost_behind_a_question(storage):
     """"请问 … ？顺便说一下 暖气 不热": the question outweighs the report in the whole message; the
     part after the turn, read alone with its own words, is a sure report and ranks the message."""
-    def spoken(text: str) -> Message:
-        """Tokenized at the spaces, each word where it stands in the text."""
-        words, at = [], 0
-        for word in text.split():
-            at = text.index(word, at)
-            words.append(Token(word, at))
-            at += len(word)
-        return Message(data={TEXT: text, TOKENS_NAMES[TEXT]: words})
-
     examples = {**EXAMPLES, "ask_info": ["请问 社区 食堂 周末 几点 开门", "请问 办 居住证 要 带 什么 材料",
                                          "请问 社区 食堂 几点 开门 周末 开 不 开", "请问 老年卡 在 哪里 办 周末 开门 吗"]}
     classifier = LinearIntentClassifier.create({}, storage, RESOURCE, ExecutionContext(GraphSchema({}), "test"))
@@ -234,7 +231,7 @@ def test_a_report_after_a_turn_to_another_matter_is_not_lost_behind_a_question(s
         f"{question} 家里 暖气 冰凉 不热",  # no turn: the whole message is read, as before
         f"对了 ， {question}",  # a turn that opens the message turns from nothing
     )
-    ranked_best = [m.get(INTENT)["name"] for m in classifier.process([spoken(text) for text in texts])]
+    ranked_best = [m.get(INTENT)["name"] for m in classifier.process([message(text) for text in texts])]
     assert ranked_best == ["report_heating", "ask_info", "ask_info", "ask_info"]
     assert _TURN.search("请问食堂几点开门？另外那栋楼呢") is None  # 另外那栋: the other building
     assert _TURN.search("请问食堂几点开门？另外一楼大厅的灯坏了") is not None
