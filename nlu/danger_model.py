@@ -39,15 +39,12 @@ from bot.normalize import pinyin
 from bot.place_names import names_as_places
 from bot.taxonomy import category_for_intent
 from bot.urgency import NO_DANGER, NOW, scan
-from nlu import char_counts
+from nlu import char_counts, logistic
 import nlu.sentence_meaning
 from nlu.sentence_meaning import weighted
 from nlu.stored_model import StoredModel
 from nlu.tfidf import features
 
-# Newton's method reaches the optimum lbfgs reaches (the loss is convex) in a third of the time
-# here, about 20 steps against 240 over 170 000 features; the danger model was most of training
-SOLVER = "newton-cg"
 # scikit-learn's default tolerance (1e-4) fits for longer and decides no held-out example of make
 # crossval differently (docs/benchmarks.md)
 TOLERANCE = 1e-2
@@ -94,13 +91,18 @@ class _Features:
         return self
 
 
+def _text_features(vectorizers: Dict[str, TfidfVectorizer], texts: List[str],
+                   counted: scipy.sparse.csr_matrix) -> scipy.sparse.csr_matrix:
+    """The texts' characters and sounds, their characters `counted` already (`nlu.char_counts.counts`)."""
+    return scipy.sparse.hstack([features(vectorizers["chars"], texts, counted),
+                                features(vectorizers["sounds"], [pinyin(t) for t in texts])]).tocsr()
+
+
 def _matrix(vectorizers: Dict[str, TfidfVectorizer], texts: List[str], meaning: Optional[np.ndarray],
             counted: scipy.sparse.csr_matrix) -> scipy.sparse.csr_matrix:
-    """The texts' features, their characters `counted` already (`nlu.char_counts.counts`)."""
-    blocks = [features(vectorizers["chars"], texts, counted), features(vectorizers["sounds"], [pinyin(t) for t in texts])]
-    if meaning is not None:
-        blocks.append(scipy.sparse.csr_matrix(meaning))
-    return scipy.sparse.hstack(blocks).tocsr()
+    """The texts' features as the classifiers read a message: the text's, then the meaning's."""
+    x = _text_features(vectorizers, texts, counted)
+    return x if meaning is None else scipy.sparse.hstack([x, scipy.sparse.csr_matrix(meaning)]).tocsr()
 
 
 def train_models(texts: List[str], meaning: Optional[np.ndarray], dangers: List[str],
@@ -115,17 +117,17 @@ def train_models(texts: List[str], meaning: Optional[np.ndarray], dangers: List[
     counted = char_counts.counts(features.chars, texts)
     # newton-cg keeps float32 features as they are: each of its many products over them reads
     # half the bytes, and it stops near the same optimum
-    x = _matrix(model, texts, meaning, counted).astype(np.float32)
+    text = _text_features(model, texts, counted).astype(np.float32)
+    dense = (meaning if meaning is not None else np.zeros((len(texts), 0))).astype(np.float32)
     weights = {kind: (1.0 if kind == NO_DANGER else danger_weight) for kind in set(dangers)}
-    model["danger"] = _widened(LogisticRegression(C=C, solver=SOLVER, tol=TOLERANCE, max_iter=2000,
-                                                  class_weight=weights).fit(x, dangers))
+    model["danger"] = _widened(logistic.fit(text, dense, dangers, C, TOLERANCE, 2000, weights))
     if counts_alpha is not None:
         model["danger_counts"] = char_counts.fit(counted, dangers, counts_alpha)
     with_modality = [i for i, m in enumerate(modalities) if m]
     if len({modalities[i] for i in with_modality}) > 1:
-        model["modality"] = _widened(LogisticRegression(C=C, solver=SOLVER, tol=TOLERANCE, max_iter=2000,
-                                                        class_weight="balanced").fit(
-            x[with_modality], [modalities[i] for i in with_modality]))
+        model["modality"] = _widened(logistic.fit(text[with_modality], dense[with_modality],
+                                                  [modalities[i] for i in with_modality], C, TOLERANCE, 2000,
+                                                  "balanced"))
     return model
 
 
