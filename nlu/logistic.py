@@ -8,12 +8,12 @@ one dense matrix product, and the fit takes a fraction of the time (`make bench`
 
 The fit is scikit-learn's own: its newton-cg solver and its multinomial loss, on the same
 objective, reach the same weights (to float32 rounding) as `LogisticRegression.fit` over the
-stacked matrix; only the products are computed differently. The result is a plain
-`LogisticRegression`, stored and applied as before.
+stacked matrix; only the products are computed differently. The result is the plain
+`LogisticRegression` that fit makes, stored and applied as before.
 """
 from __future__ import annotations
 
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Executor, ThreadPoolExecutor
 from typing import Dict, Sequence, Union
 
 import numpy as np
@@ -24,35 +24,38 @@ from sklearn.linear_model import LogisticRegression
 # to the same weights, so a scikit-learn that changes it fails there, not in production)
 from sklearn.linear_model._logistic import _logistic_regression_path
 
-_CORES = ThreadPoolExecutor(2, thread_name_prefix="logistic")
-
-
 class SideBySide:
     """Columns of a sparse block, then a dense block's, as one matrix for the loss's products."""
 
     __array_ufunc__ = None  # `ndarray @ SideBySide` is left to __rmatmul__, not made an object array
     ndim = 2
 
-    def __init__(self, sparse: scipy.sparse.spmatrix, dense: np.ndarray) -> None:
-        sparse = sparse.tocsr()
-        self.dtype = sparse.dtype
+    def __init__(self, sparse: scipy.sparse.spmatrix, dense: np.ndarray, cores: Executor) -> None:
+        dense = np.asarray(dense)
+        self.dtype = np.result_type(sparse.dtype, dense.dtype, np.float32)  # as hstack would make it
+        sparse = sparse.tocsr().astype(self.dtype)
         self.dense = np.ascontiguousarray(dense, dtype=self.dtype)
-        if self.dense.shape[0] != sparse.shape[0]:
-            raise ValueError(f"{sparse.shape[0]} rows of sparse features, {self.dense.shape[0]} dense")
+        if self.dense.ndim != 2 or self.dense.shape[0] != sparse.shape[0]:
+            raise ValueError(f"{sparse.shape[0]} rows of sparse features, dense ones of shape {self.dense.shape}")
         self._split = sparse.shape[1]
         self.shape = (sparse.shape[0], self._split + self.dense.shape[1])
-        # each product in halves on the two cores (scipy's sparse products let go of the GIL),
-        # and the transposed product over rows too: both read a row's nonzeros in a row
+        # each sparse product in two halves on the two cores (scipy's products let go of the
+        # GIL), the transposed one over the transpose's rows: both read a row's nonzeros in turn
+        self._cores = cores
         self._rows = _halves(sparse)
         self._columns = _halves(sparse.T.tocsr())
 
     def __matmul__(self, weights: np.ndarray) -> np.ndarray:
-        by_rows = list(_CORES.map(lambda part: part @ weights[: self._split], self._rows))
-        return np.vstack(by_rows) + self.dense @ weights[self._split:]
+        if weights.ndim != 2:
+            raise ValueError("SideBySide multiplies a matrix of weights, one column a class")
+        by_rows = self._cores.map(lambda part: part @ weights[: self._split], self._rows)
+        return np.vstack(list(by_rows)) + self.dense @ weights[self._split:]
 
     def __rmatmul__(self, rows: np.ndarray) -> np.ndarray:
-        by_columns = list(_CORES.map(lambda part: part @ rows.T, self._columns))
-        return np.hstack([np.vstack(by_columns).T, rows @ self.dense])
+        if rows.ndim != 2:
+            raise ValueError("SideBySide is multiplied by a matrix, one row a class")
+        by_columns = self._cores.map(lambda part: part @ rows.T, self._columns)
+        return np.hstack([np.vstack(list(by_columns)).T, rows @ self.dense])
 
 
 def _halves(matrix: scipy.sparse.csr_matrix) -> list:
@@ -62,20 +65,30 @@ def _halves(matrix: scipy.sparse.csr_matrix) -> list:
 
 def fit(sparse: scipy.sparse.spmatrix, dense: np.ndarray, labels: Sequence[str], C: float, tol: float,
         max_iter: int, class_weight: Union[Dict[str, float], str, None]) -> LogisticRegression:
-    """A multinomial `LogisticRegression` (newton-cg, intercept unpenalised) fitted on the
-    sparse and dense columns side by side, as `fit` over `hstack([sparse, dense])` would be."""
+    """The `LogisticRegression` (newton-cg, intercept unpenalised) that `fit` over
+    `hstack([sparse, dense])` makes, fitted on the two blocks side by side."""
     labels = np.asarray(labels)
-    features = SideBySide(sparse, dense)
-    # Newton's method reaches the optimum lbfgs reaches (the loss is convex) in a third of the
-    # time here, about 20 steps against 240 over 170 000 features
-    coefs, _, iterations = _logistic_regression_path(
-        features, labels, Cs=[C], fit_intercept=True, max_iter=max_iter, tol=tol, solver="newton-cg",
-        class_weight=class_weight, multi_class="multinomial", check_input=False)
-    classifier = LogisticRegression(C=C, solver="newton-cg", tol=tol, max_iter=max_iter,
-                                    class_weight=class_weight, multi_class="multinomial")
+    classes = np.unique(labels)
+    if len(classes) < 2:
+        raise ValueError(f"a classifier needs examples of two labels at least, not only {list(classes)}")
+    # two labels: scikit-learn fits one binary model; the multinomial model of two labels, its
+    # two rows opposite (the path returns the second), is that model at half its C and half
+    # its weights
+    binary = len(classes) == 2
+    # a pool for this fit only: one kept by the module would wait forever in a forked child
+    with ThreadPoolExecutor(2, thread_name_prefix="logistic") as cores:
+        # Newton's method reaches the optimum lbfgs reaches (the loss is convex) in a third of
+        # the time here, about 20 steps against 240 over 170 000 features
+        coefs, _, iterations = _logistic_regression_path(
+            SideBySide(sparse, dense, cores), labels, Cs=[C / 2 if binary else C], fit_intercept=True,
+            max_iter=max_iter, tol=tol, solver="newton-cg", class_weight=class_weight,
+            multi_class="multinomial", check_input=False)
     weights = coefs[0]
-    classifier.classes_ = np.unique(labels)
+    if binary:
+        weights = 2 * weights
+    classifier = LogisticRegression(C=C, solver="newton-cg", tol=tol, max_iter=max_iter, class_weight=class_weight)
+    classifier.classes_ = classes
     classifier.coef_, classifier.intercept_ = weights[:, :-1], weights[:, -1]
     classifier.n_iter_ = np.asarray(iterations)
-    classifier.n_features_in_ = features.shape[1]
+    classifier.n_features_in_ = weights.shape[1] - 1
     return classifier
