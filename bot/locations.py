@@ -58,8 +58,9 @@ _BUILDING = re.compile(
 )
 _UNIT = re.compile(rf"{_NOT_ORDINAL}(?P<num>\d{{1,2}}|[{_CN}]{{1,3}})\s*单元")
 _ROOM_MARKED = re.compile(r"(?<![\d\-.])(?P<num>\d{3,4})\s*(?:室|号房|房(?![子间东租价产屋卡]))")
+# (5号楼302楼上漏水: the flat above 302, whose resident writes; a number before 楼 alone is no room)
 _ROOM_AFTER_ADDRESS = re.compile(
-    r"(?:单元|号楼|栋|幢|座|#楼?)\s*(?P<num>\d{3,4})(?![\d号栋幢座#层楼单元年月日点块元%米平])"
+    r"(?:单元|号楼|栋|幢|座|#楼?)\s*(?P<num>\d{3,4})(?![\d号栋幢座#层单元年月日点块元%米平])(?!楼(?![上下]))"
 )
 
 # Endings of compound names: strong ones are names on their own (翠湖苑, 东湖新村); weak ones

@@ -36,6 +36,8 @@ def test_floors_gates_phones_and_times_are_not_buildings(locations, text):
     ("二单元门口的坡道太陡", {"unit": "2"}),
     ("四单元502室暖气片漏水", {"unit": "4", "room": "502"}),
     ("301房楼上漏水", {"room": "301"}),
+    ("5号楼302楼上漏水", {"building": "5", "room": "302"}),  # the flat above 302
+    ("3栋2单元501楼下天天有人吵", {"building": "3", "unit": "2", "room": "501"}),
     ("6栋 2单元 1201 电梯按钮不亮", {"building": "6", "unit": "2", "room": "1201"}),
     ("３号楼１０２ 下水道返水", {"building": "3", "room": "102"}),
     ("C座2201的老人需要帮助", {"building": "C", "room": "2201"}),
