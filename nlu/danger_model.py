@@ -183,7 +183,8 @@ class DangerModel(StoredModel):
         return {"C": 10.0, "danger_weight": 10.0, "meaning_weight": 2.0, "counts_weight": 0.1, "counts_alpha": 0.3}
 
     # the labels are the rules' verdicts: new rules, new labels; the texts read names as places
-    learns_from = (bot.normalize, bot.urgency, bot.taxonomy, bot.place_names, nlu.sentence_meaning, char_counts)
+    learns_from = (bot.normalize, bot.urgency, bot.taxonomy, bot.place_names, nlu.sentence_meaning, char_counts,
+                   logistic)
     kinds = {"chars": "TfidfVectorizer", "sounds": "TfidfVectorizer", "danger": "LogisticRegression",
              "danger_counts": "ComplementNB", "modality": "LogisticRegression"}
 

@@ -4,7 +4,8 @@ The danger model's features are TF-IDF columns, sparse, beside the sentence embe
 numbers for every example. Stacked into one sparse matrix, the embedding is three quarters of its
 nonzeros, and Newton's method multiplies that matrix by the weights a few hundred times: each
 product walks the embedding's numbers one index at a time. Kept apart, the embedding's product is
-one dense matrix product, and the fit takes a fraction of the time (`make bench`, "Training").
+one dense matrix product, and the fit takes about half the time (docs/benchmarks.md, the
+twenty-first stop).
 
 The fit is scikit-learn's own: its newton-cg solver and its multinomial loss, on the same
 objective, reach the same weights (to float32 rounding) as `LogisticRegression.fit` over the
@@ -23,6 +24,7 @@ from sklearn.linear_model import LogisticRegression
 # it can check, and checking would stack the blocks again (tests/test_logistic.py holds the two
 # to the same weights, so a scikit-learn that changes it fails there, not in production)
 from sklearn.linear_model._logistic import _logistic_regression_path
+
 
 class SideBySide:
     """Columns of a sparse block, then a dense block's, as one matrix for the loss's products."""

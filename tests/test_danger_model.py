@@ -71,15 +71,18 @@ def test_everyday_reports_and_dangers_not_happening_now_are_not_urgent(learned, 
 
 
 @pytest.mark.model  # it imports Rasa's engine
-def test_editing_the_rules_trains_the_danger_model_again(monkeypatch):
+@pytest.mark.parametrize("edited", ["bot.urgency", "nlu.logistic"])  # the rules that label; the fit
+def test_editing_the_rules_or_the_fit_trains_the_danger_model_again(monkeypatch, edited):
     """Rasa's training cache looks only at a component's class: the rules that label the danger
-    model's examples must count too, or `make train` would keep a model built on the old rules."""
+    model's examples and the fit that learns from them must count too, or `make train` would
+    keep a model built on the old ones."""
+    import importlib
     import inspect
 
-    import bot.urgency
     from nlu.danger_model import DangerModel
+    module = importlib.import_module(edited)
     before = DangerModel.fingerprint_addon({})
     original = inspect.getsource
     monkeypatch.setattr(inspect, "getsource",
-                        lambda obj: original(obj) + ("\n# 新加的一条规则" if obj is bot.urgency else ""))
+                        lambda obj: original(obj) + ("\n# 改过的一行" if obj is module else ""))
     assert DangerModel.fingerprint_addon({}) != before
