@@ -31,6 +31,7 @@ from bot.decision import Decision
 from bot.models import Handoff, Reporter, Ticket, TicketMedia
 from bot.notifier import backoff
 from bot.org import compound_for_group
+from bot.replies import COMPOUND_NOTED
 from bot.taxonomy import category_for_intent
 from bot.tickets import OPEN_STATUSES
 
@@ -143,9 +144,10 @@ def waiting_for_answer(session: Session, sender_id: str, now: datetime) -> list[
 
 def as_answer(parse: dict, decision: Decision) -> Decision:
     """The decision for a message that may answer "这张照片是要反映什么问题？": what the resident
-    says then is the report, in the category the model finds likeliest, however unsure."""
+    says then is the report, in the category the model finds likeliest, however unsure. Not a
+    message that only names a place ("5号楼2单元"): that says where, and the question stands."""
     intent = (parse.get("intent") or {}).get("name") or ""
-    if decision.is_report or decision.asks_for_person or intent in NOT_AN_ANSWER:
+    if decision.is_report or decision.asks_for_person or decision.only_a_place or intent in NOT_AN_ANSWER:
         return decision
     for item in parse.get("intent_ranking") or []:
         category = category_for_intent(item.get("name") or "")
@@ -165,9 +167,11 @@ def deciding(session: Session, context, parse: dict, decision: Decision) -> Deci
 
 
 def after_turn(session: Session, sender_id: str, ticket_ids: list[int], replies: list[str], now: datetime,
-               with_staff: bool = False) -> None:
+               with_staff: bool = False, only_a_place: bool = False) -> None:
     """After a turn: the media waiting go onto the ticket it filed (the last, when it filed
-    several) and its receipt says so; a turn that filed nothing asks about media it came with."""
+    several) and its receipt says so; a turn that filed nothing asks about media it came with,
+    and again after a message that only named a place (`only_a_place`): that answered where,
+    not what the photo shows."""
     waiting = waiting_for_answer(session, sender_id, now)
     if not waiting:
         return
@@ -181,10 +185,15 @@ def after_turn(session: Session, sender_id: str, ticket_ids: list[int], replies:
                 return
         replies.append(f"工单#{ticket.id}{note}")
         return
-    just_now = [row for row in waiting if row.addressed and row.received_at >= now - timedelta(minutes=1)]
-    if just_now and not with_staff and not any(question in reply for reply in replies
-                                               for question in QUESTIONS.values()):
-        replies.append(QUESTIONS[just_now[0].kind])
+    asking = [row for row in waiting
+              if row.addressed and (only_a_place or row.received_at >= now - timedelta(minutes=1))]
+    if asking and not with_staff and not any(question in reply for reply in replies
+                                             for question in QUESTIONS.values()):
+        question = QUESTIONS[asking[0].kind]
+        if replies == [COMPOUND_NOTED]:  # its hint to describe a problem is the photo's question now
+            replies[:] = [f"好的。{question}"]
+        else:
+            replies.append(question)
 
 
 # --- the fetch loop --------------------------------------------------------------------------------

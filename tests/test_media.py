@@ -123,6 +123,18 @@ async def test_a_photo_long_before_a_report_is_not_attached_and_a_passing_one_is
     assert rows(sample_site) == [("image", "queued", None)]
 
 
+async def test_a_place_alone_is_not_taken_for_what_the_photo_shows(sample_site):
+    receive(sample_site, [PHOTO], at=utc_now() - timedelta(minutes=5))
+    place = [{"entity": "building", "value": "5", "start": 0, "end": 3},
+             {"entity": "unit", "value": "2", "start": 3, "end": 6}]
+    replies, _ = await run(ActionTurn(), tracker_for(f"{JINYU_GROUP}:alice", "5号楼2单元", "inform",
+                                                     entities=place, ranking=[("report_parking", 0.2)]))
+    assert replies == ["好的。这张照片是要反映什么问题？"]
+    assert rows(sample_site) == [("image", "queued", None)]  # on no ticket yet
+    replies = await say("门口的车堵了一上午了", "inform", ranking=[("report_parking", 0.2)])
+    assert "已登记工单#1 停车秩序" in replies[0] and "已附照片1张" in replies[0]
+
+
 async def test_a_greeting_is_not_taken_for_the_answer(sample_site):
     receive(sample_site, [PHOTO])
     replies = await say("谢谢", "thank", ranking=[("report_parking", 0.01)])
