@@ -46,6 +46,9 @@ MAX_ATTEMPTS = 12  # then a file is given up ("failed"), shown to staff as not d
 QUESTIONS = {"image": "这张照片是要反映什么问题？", "video": "这段视频是要反映什么问题？",
              "voice": "收到您的语音。这条语音是要反映什么问题？请用文字简单说一下，我来登记。",
              "file": "这个文件是要反映什么问题？"}
+# After a message that only named a place: the place is not kept for the report to come (only the
+# report's own words are read), so the resident is asked to say it again with the problem.
+WITH_THE_PLACE = "位置请和问题一起说，比如“5号楼2单元门口的车堵了”。"
 QUOTA_REPLY = "您今天发送的照片和语音已经很多了，这条没有保存。请用文字描述问题，比如“3号楼门口被车堵了”。"
 # What a resident says in answer to "what is it about?" that is not the answer: 谢谢, 不是, 查进度 …
 NOT_AN_ANSWER = {"greet", "thank", "goodbye", "affirm", "deny", "ask_ticket_status", "request_human", "satisfied",
@@ -167,11 +170,12 @@ def deciding(session: Session, context, parse: dict, decision: Decision) -> Deci
 
 
 def after_turn(session: Session, sender_id: str, ticket_ids: list[int], replies: list[str], now: datetime,
-               with_staff: bool = False, only_a_place: bool = False) -> None:
+               asking: bool = True, only_a_place: bool = False) -> None:
     """After a turn: the media waiting go onto the ticket it filed (the last, when it filed
-    several) and its receipt says so; a turn that filed nothing asks about media it came with,
-    and again after a message that only named a place (`only_a_place`): that answered where,
-    not what the photo shows."""
+    several) and its receipt says so; a turn that filed nothing, and leaves no question of its
+    own open (`asking`: no "which compound?", no staff with the conversation), asks about media
+    it came with, and again after a message that only named a place (`only_a_place`): that said
+    where, not what the photo shows."""
     waiting = waiting_for_answer(session, sender_id, now)
     if not waiting:
         return
@@ -185,15 +189,15 @@ def after_turn(session: Session, sender_id: str, ticket_ids: list[int], replies:
                 return
         replies.append(f"工单#{ticket.id}{note}")
         return
-    asking = [row for row in waiting
-              if row.addressed and (only_a_place or row.received_at >= now - timedelta(minutes=1))]
-    if asking and not with_staff and not any(question in reply for reply in replies
-                                             for question in QUESTIONS.values()):
-        question = QUESTIONS[asking[0].kind]
-        if replies == [COMPOUND_NOTED]:  # its hint to describe a problem is the photo's question now
-            replies[:] = [f"好的。{question}"]
-        else:
-            replies.append(question)
+    unanswered = [row for row in waiting
+                  if row.addressed and (only_a_place or row.received_at >= now - timedelta(minutes=1))]
+    if not unanswered or not asking or any(question in reply for reply in replies for question in QUESTIONS.values()):
+        return
+    question = QUESTIONS[unanswered[0].kind]
+    if only_a_place and replies == [COMPOUND_NOTED]:  # its hint to describe a problem is the question now
+        replies[:] = [question + WITH_THE_PLACE]
+    else:
+        replies.append(question)
 
 
 # --- the fetch loop --------------------------------------------------------------------------------

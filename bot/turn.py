@@ -141,7 +141,8 @@ def take(session: Session, parse: dict, context: Context, decision: Decision | N
     turn = _Turn(session, message, context)
     outcome = turn.run()
     media.after_turn(session, context.resident.sender_id, outcome.ticket_ids, outcome.replies, context.now,
-                     with_staff=turn.handoff is not None, only_a_place=decision.only_a_place)
+                     asking=turn.handoff is None and outcome.pending is None,
+                     only_a_place=decision.only_a_place and context.pending is None)
     if outcome.remembered_compound is None:
         outcome.remembered_compound = context.remembered_compound
     resident_compounds.keep(session, context.resident, text, outcome.remembered_compound, context.now)

@@ -13,13 +13,14 @@ from bot import media, media_files
 from bot.clock import utc_now
 from bot.conversations import Resident
 from bot.models import Ticket, TicketMedia
+from bot.replies import UNKNOWN_COMPOUND
 from bot.worker import media_tick
 from connectors import media_queue
 from connectors.group_chat import Incoming
 from connectors.inbound import MalformedMessage
 from connectors.rasa_chat import RasaGroupChat
 from media_samples import amr_voice, broken_jpeg, gps_of, jpeg_with_gps, mp4_video, silk_voice
-from test_turn import JINYU_GROUP, run, sample_site, tracker_for  # noqa: F401 - the fixture, shared
+from test_turn import JINYU_GROUP, Chat, run, sample_site, tracker_for  # noqa: F401 - the fixture, shared
 
 ALICE = Resident("wecom", "wrOgQhDgAAJinYuCheng01", "alice", "王阿姨")
 PHOTO = {"kind": "image", "url": "PHOTO"}
@@ -129,10 +130,31 @@ async def test_a_place_alone_is_not_taken_for_what_the_photo_shows(sample_site):
              {"entity": "unit", "value": "2", "start": 3, "end": 6}]
     replies, _ = await run(ActionTurn(), tracker_for(f"{JINYU_GROUP}:alice", "5号楼2单元", "inform",
                                                      entities=place, ranking=[("report_parking", 0.2)]))
-    assert replies == ["好的。这张照片是要反映什么问题？"]
+    assert replies == ["这张照片是要反映什么问题？位置请和问题一起说，比如“5号楼2单元门口的车堵了”。"]
     assert rows(sample_site) == [("image", "queued", None)]  # on no ticket yet
-    replies = await say("门口的车堵了一上午了", "inform", ranking=[("report_parking", 0.2)])
+    replies = await say("5号楼门口的车堵了一上午了", "inform", ranking=[("report_parking", 0.2)])
     assert "已登记工单#1 停车秩序" in replies[0] and "已附照片1张" in replies[0]
+
+
+async def test_a_question_of_the_bots_own_is_not_crowded_by_the_photos(sample_site):
+    carol = Resident("wecom", None, "carol")  # one-to-one: no group to say the compound
+    assert receive(sample_site, [PHOTO], resident=carol) == "这张照片是要反映什么问题？"
+    chat = Chat("wecom:dm:carol")
+    replies = await chat.say("门口的车堵了一上午了", "inform", ranking=[("report_parking", 0.2)])
+    assert not any("照片" in reply for reply in replies)  # answered: now only "which compound?"
+    replies = await chat.say("阳光花园", "inform", entities=[{"entity": "compound", "value": "阳光花园",
+                                                              "start": 0, "end": 4}])
+    assert replies == [UNKNOWN_COMPOUND]
+
+
+async def test_a_building_while_the_group_asks_about_a_compound_named_is_no_photo_answer(sample_site):
+    receive(sample_site, [PHOTO], at=utc_now() - timedelta(minutes=3))
+    chat = Chat(f"{JINYU_GROUP}:alice")
+    await chat.say("阳光花园门口的车堵了一上午了", "inform", ranking=[("report_parking", 0.2)],
+                   entities=[{"entity": "compound", "value": "阳光花园", "start": 0, "end": 4}])
+    assert chat.slots["pending"]["asked"] == "confirm"
+    replies = await chat.say("3栋", "inform", entities=[{"entity": "building", "value": "3", "start": 0, "end": 2}])
+    assert not any("照片" in reply for reply in replies)
 
 
 async def test_a_greeting_is_not_taken_for_the_answer(sample_site):
