@@ -35,7 +35,7 @@ class SideBySide:
     def __init__(self, sparse: scipy.sparse.spmatrix, dense: np.ndarray, cores: Executor) -> None:
         dense = np.asarray(dense)
         self.dtype = np.result_type(sparse.dtype, dense.dtype, np.float32)  # as hstack would make it
-        sparse = sparse.tocsr().astype(self.dtype)
+        sparse = sparse.tocsr().astype(self.dtype, copy=False)  # the caller's float32 as it is
         self.dense = np.ascontiguousarray(dense, dtype=self.dtype)
         if self.dense.ndim != 2 or self.dense.shape[0] != sparse.shape[0]:
             raise ValueError(f"{sparse.shape[0]} rows of sparse features, dense ones of shape {self.dense.shape}")
