@@ -38,7 +38,7 @@ import bot.urgency
 from bot.normalize import pinyin
 from bot.place_names import names_as_places
 from bot.taxonomy import category_for_intent
-from bot.urgency import NO_DANGER, NOW, scan
+from bot.urgency import DANGER_BY_KIND, NO_DANGER, NOW, scan
 from nlu import char_counts, logistic
 import nlu.sentence_meaning
 from nlu.sentence_meaning import weighted
@@ -68,6 +68,10 @@ def labels_of(message: Message) -> tuple[Optional[str], Optional[str]]:
     if modality:
         return NO_DANGER, str(modality)
     danger = meta.get("danger")
+    if danger and danger != NO_DANGER and danger not in DANGER_BY_KIND:
+        # a kind of no rule: the model would learn a danger the bot has no advice or number for
+        raise ValueError(f"训练数据的 danger: {danger} 不是已知的危险（{' '.join(sorted(DANGER_BY_KIND))} "
+                         f"或 {NO_DANGER}）：{text}")
     if danger:
         return str(danger), (NOW if danger != NO_DANGER else None)
     found, set_aside = scan(text)

@@ -26,6 +26,17 @@ def test_a_danger_named_outside_a_report_teaches_not_now(intent, text, metadata,
     assert labels_of(message) == label
 
 
+@pytest.mark.model
+def test_a_danger_kind_the_bot_has_no_advice_for_stops_the_training():
+    from rasa.shared.nlu.training_data.message import Message
+
+    from nlu.danger_model import labels_of
+    message = Message(data={"text": "地库进水了", "intent": "report_water",
+                            "metadata": {"intent": {"danger": "flooding"}}})
+    with pytest.raises(ValueError, match="flooding.*地库进水了"):
+        labels_of(message)
+
+
 @pytest.fixture(scope="module")
 def learned(trained_model, tmp_path_factory):
     """The danger model of the trained model, read from its archive as the bot reads it."""
