@@ -43,12 +43,12 @@ ANSWER_WAIT = timedelta(minutes=30)  # how long media the bot asked about wait f
 MAX_PER_MESSAGE = 9  # WeChat's limit of photos in one post; more are not taken
 LEASE = timedelta(minutes=2)  # a download in flight is tried again after this if never reported
 MAX_ATTEMPTS = 12  # then a file is given up ("failed"), shown to staff as not downloaded
-QUESTIONS = {"image": "这张照片是要反映什么问题？", "video": "这段视频是要反映什么问题？",
-             "voice": "收到您的语音。这条语音是要反映什么问题？请用文字简单说一下，我来登记。",
-             "file": "这个文件是要反映什么问题？"}
+THIS = {"image": "这张照片", "video": "这段视频", "voice": "这条语音", "file": "这个文件"}
+QUESTIONS = {kind: f"{this}是要反映什么问题？" for kind, this in THIS.items()} | {
+    "voice": f"收到您的语音。{THIS['voice']}是要反映什么问题？请用文字简单说一下，我来登记。"}
 # After a message that only named a place: the place is not kept for the report to come (only the
 # report's own words are read), so the resident is asked to say it again with the problem.
-WITH_THE_PLACE = "位置请和问题一起说，比如“5号楼2单元门口的车堵了”。"
+WITH_THE_PLACE = "是要反映什么问题？请把位置和问题一起说一遍，我来登记。"
 QUOTA_REPLY = "您今天发送的照片和语音已经很多了，这条没有保存。请用文字描述问题，比如“3号楼门口被车堵了”。"
 # What a resident says in answer to "what is it about?" that is not the answer: 谢谢, 不是, 查进度 …
 NOT_AN_ANSWER = {"greet", "thank", "goodbye", "affirm", "deny", "ask_ticket_status", "request_human", "satisfied",
@@ -143,6 +143,13 @@ def waiting_for_answer(session: Session, sender_id: str, now: datetime) -> list[
         .order_by(TicketMedia.id)))
 
 
+def withdraw(session: Session, sender_id: str, now: datetime) -> None:
+    """The report the media waiting came with was dropped (the resident said 不是, or 算了): no
+    report takes them now, and retention removes them like any media no report took."""
+    for row in waiting_for_answer(session, sender_id, now):
+        row.status, row.ref, row.note = "withdrawn", None, "居民没有登记这次反映"
+
+
 # --- the turn: a report takes them, or the answer to the question is one ----------------------------
 
 def as_answer(parse: dict, decision: Decision) -> Decision:
@@ -193,11 +200,11 @@ def after_turn(session: Session, sender_id: str, ticket_ids: list[int], replies:
                   if row.addressed and (only_a_place or row.received_at >= now - timedelta(minutes=1))]
     if not unanswered or not asking or any(question in reply for reply in replies for question in QUESTIONS.values()):
         return
-    question = QUESTIONS[unanswered[0].kind]
+    kind = unanswered[0].kind
     if only_a_place and replies == [COMPOUND_NOTED]:  # its hint to describe a problem is the question now
-        replies[:] = [question + WITH_THE_PLACE]
+        replies[:] = [THIS[kind] + WITH_THE_PLACE]
     else:
-        replies.append(question)
+        replies.append(QUESTIONS[kind])
 
 
 # --- the fetch loop --------------------------------------------------------------------------------
@@ -251,7 +258,7 @@ def sweep(session: Session, now: datetime) -> list[str]:
     closed = select(Ticket.id).where(Ticket.status.not_in(OPEN_STATUSES),
                                      func.coalesce(Ticket.resolved_at, Ticket.updated_at) < cutoff)
     expired = session.scalars(select(TicketMedia).where(
-        TicketMedia.status.in_(("queued", "stored", "refused", "failed")),
+        TicketMedia.status.in_(("queued", "stored", "refused", "failed", "withdrawn")),
         or_(TicketMedia.ticket_id.in_(closed),
             TicketMedia.ticket_id.is_(None) & (TicketMedia.received_at < cutoff)))).all()
     names = []

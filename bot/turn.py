@@ -209,13 +209,13 @@ class _Turn:
             if message.intent == "affirm":
                 return self._place(pending.reports, "the resident confirmed the report")
             if message.intent == "deny":
-                return Outcome("the resident said it is not a report", [REPORT_CANCELLED])
+                return self._dropped("the resident said it is not a report", REPORT_CANCELLED)
             return None
         if pending.asked == "confirm":
             if message.intent == "affirm" and self.home is not None:
                 return self._file_all(pending.reports, self.home, "the resident confirmed the group's compound")
             if message.intent == "deny":
-                return Outcome("the named compound is not the group's", [unknown_compound_dropped(pending.named)])
+                return self._dropped("the named compound is not the group's", unknown_compound_dropped(pending.named))
             return None
         if pending.asked == "offered" and message.intent in ("affirm", "deny"):
             offered = org.find_compound(self.session, pending.named or "")
@@ -223,10 +223,16 @@ class _Turn:
                 return self._file_all(pending.reports, offered, f"the resident is still in {offered.name}")
             return Outcome("not the compound offered back: asked which", [ASK_COMPOUND], pending=Pending(pending.reports))
         if message.intent == "deny":
-            return Outcome("the resident cancelled while asked for the compound", [REPORT_CANCELLED])
+            return self._dropped("the resident cancelled while asked for the compound", REPORT_CANCELLED)
         if len(message.text.strip()) <= LONGEST_NAME and message.intent in ("inform", "nlu_fallback", "greet", ""):
             return Outcome("not a compound of the directory", [UNKNOWN_COMPOUND], pending=pending)
         return None
+
+    def _dropped(self, why: str, reply: str) -> Outcome:
+        """The reports waiting are not filed: the photos that came with them go too, or the
+        resident's next message, whatever it is, would be taken for what they show."""
+        media.withdraw(self.session, self.resident.sender_id, self.context.now)
+        return Outcome(why, [reply])
 
     def _named_compound(self) -> Compound | None:
         """The directory's compound the message names, or the message is the name of."""

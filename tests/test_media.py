@@ -13,7 +13,7 @@ from bot import media, media_files
 from bot.clock import utc_now
 from bot.conversations import Resident
 from bot.models import Ticket, TicketMedia
-from bot.replies import UNKNOWN_COMPOUND
+from bot.replies import ASK_COMPOUND, UNKNOWN_COMPOUND
 from bot.worker import media_tick
 from connectors import media_queue
 from connectors.group_chat import Incoming
@@ -130,7 +130,7 @@ async def test_a_place_alone_is_not_taken_for_what_the_photo_shows(sample_site):
              {"entity": "unit", "value": "2", "start": 3, "end": 6}]
     replies, _ = await run(ActionTurn(), tracker_for(f"{JINYU_GROUP}:alice", "5号楼2单元", "inform",
                                                      entities=place, ranking=[("report_parking", 0.2)]))
-    assert replies == ["这张照片是要反映什么问题？位置请和问题一起说，比如“5号楼2单元门口的车堵了”。"]
+    assert replies == ["这张照片是要反映什么问题？请把位置和问题一起说一遍，我来登记。"]
     assert rows(sample_site) == [("image", "queued", None)]  # on no ticket yet
     replies = await say("5号楼门口的车堵了一上午了", "inform", ranking=[("report_parking", 0.2)])
     assert "已登记工单#1 停车秩序" in replies[0] and "已附照片1张" in replies[0]
@@ -141,10 +141,29 @@ async def test_a_question_of_the_bots_own_is_not_crowded_by_the_photos(sample_si
     assert receive(sample_site, [PHOTO], resident=carol) == "这张照片是要反映什么问题？"
     chat = Chat("wecom:dm:carol")
     replies = await chat.say("门口的车堵了一上午了", "inform", ranking=[("report_parking", 0.2)])
-    assert not any("照片" in reply for reply in replies)  # answered: now only "which compound?"
+    assert replies == [ASK_COMPOUND]  # answered: now only "which compound?"
     replies = await chat.say("阳光花园", "inform", entities=[{"entity": "compound", "value": "阳光花园",
                                                               "start": 0, "end": 4}])
     assert replies == [UNKNOWN_COMPOUND]
+    replies = await chat.say("翠柳苑", "inform")
+    assert "已登记工单#1 停车秩序 · 翠柳苑" in replies[0] and "已附照片1张" in replies[0]
+
+
+@pytest.mark.parametrize("sender, answers", [
+    (f"{JINYU_GROUP}:alice", [("阳光花园门口的车堵了一上午了", "report_parking"), ("不是", "deny")]),  # not our compound
+    ("wecom:dm:carol", [("门口的车堵了一上午了", "report_parking"), ("算了", "deny")]),  # which compound? never mind
+])
+async def test_a_photo_whose_report_was_dropped_does_not_file_the_next_message(sample_site, sender, answers):
+    resident = ALICE if sender.startswith(JINYU_GROUP) else Resident("wecom", None, "carol")
+    receive(sample_site, [PHOTO], with_text=True, resident=resident)
+    chat = Chat(sender)
+    for text, intent in answers:
+        place = [{"entity": "compound", "value": "阳光花园", "start": 0, "end": 4}] if "阳光花园" in text else ()
+        replies = await chat.say(text, intent, entities=place)
+    assert "不登记" in replies[0]
+    replies = await chat.say("社区医院几点开门", "ask_info", 0.9, ranking=[("report_property_service", 0.05)])
+    assert not any("工单" in reply or "哪个小区" in reply for reply in replies)
+    assert rows(sample_site) == [("image", "withdrawn", None)]
 
 
 async def test_a_building_while_the_group_asks_about_a_compound_named_is_no_photo_answer(sample_site):

@@ -88,7 +88,7 @@ class TicketMedia(Base):
     ref = Column(JSON(none_as_null=True))  # the platform's handle (media id, URL …) until fetched
     addressed = Column(Boolean, nullable=False, default=True)  # sent to the bot, not only seen in the group
     received_at = Column(DateTime, nullable=False, index=True)
-    status = Column(String(20), nullable=False, default="queued", index=True)  # seen, queued, stored, refused, failed, deleted
+    status = Column(String(20), nullable=False, default="queued", index=True)  # seen, queued, stored, refused, failed, withdrawn, deleted
     ticket_id = Column(ForeignKey("tickets.id", ondelete="SET NULL"), index=True)
     attached_at = Column(DateTime)
     attempts = Column(Integer, nullable=False, default=0)
