@@ -176,6 +176,14 @@ async def test_a_building_while_the_group_asks_about_a_compound_named_is_no_phot
     assert not any("照片" in reply for reply in replies)
 
 
+async def test_a_photo_sent_by_mistake_is_not_put_on_the_next_report(sample_site):
+    receive(sample_site, [PHOTO], at=utc_now() - timedelta(minutes=2))
+    await say("不是，发错了", "deny")
+    replies = await say("消防通道又被车堵了", "report_parking")
+    assert "已登记工单#1" in replies[0] and "已附" not in replies[0]
+    assert rows(sample_site) == [("image", "withdrawn", None)]
+
+
 async def test_a_greeting_is_not_taken_for_the_answer(sample_site):
     receive(sample_site, [PHOTO])
     replies = await say("谢谢", "thank", ranking=[("report_parking", 0.01)])
