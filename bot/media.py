@@ -49,6 +49,7 @@ QUESTIONS = {kind: f"{this}是要反映什么问题？" for kind, this in THIS.i
 # After a message that only named a place: the place is not kept for the report to come (only the
 # report's own words are read), so the resident is asked to say it again with the problem.
 WITH_THE_PLACE = "是要反映什么问题？请把位置和问题一起说一遍，我来登记。"
+WITHDRAWN = "withdrawn"  # its report was dropped: on no ticket, no report takes it, deleted at retention
 QUOTA_REPLY = "您今天发送的照片和语音已经很多了，这条没有保存。请用文字描述问题，比如“3号楼门口被车堵了”。"
 # What a resident says in answer to "what is it about?" that is not the answer: 谢谢, 不是, 查进度 …
 NOT_AN_ANSWER = {"greet", "thank", "goodbye", "affirm", "deny", "ask_ticket_status", "request_human", "satisfied",
@@ -147,7 +148,10 @@ def withdraw(session: Session, sender_id: str, now: datetime) -> None:
     """The report the media waiting came with was dropped (the resident said 不是, or 算了): no
     report takes them now, and retention removes them like any media no report took."""
     for row in waiting_for_answer(session, sender_id, now):
-        row.status, row.ref, row.note = "withdrawn", None, "居民没有登记这次反映"
+        if row.status == "seen":  # only seen in the group, never fetched: forgotten now
+            session.delete(row)
+        else:
+            row.status, row.ref, row.note = WITHDRAWN, None, "居民没有登记这次反映"
 
 
 # --- the turn: a report takes them, or the answer to the question is one ----------------------------
@@ -222,28 +226,32 @@ def claim_due(session: Session, platform: str, now: datetime, limit: int = 10) -
 
 def room_for(session: Session, size: int) -> bool:
     """Whether a file of `size` bytes fits the total quota (MEDIA_TOTAL_MB)."""
-    used = session.scalar(select(func.coalesce(func.sum(TicketMedia.size), 0)).where(TicketMedia.status == "stored"))
+    used = session.scalar(select(func.coalesce(func.sum(TicketMedia.size), 0)).where(
+        TicketMedia.status.in_(("stored", "withdrawn"))))  # a withdrawn file is on disk until retention
     return used + size <= settings.media_total_mb() * 1024 * 1024
 
 
 def kept(session: Session, media_id: int, file_name: str, thumb_name: str | None, content_type: str,
          size: int) -> None:
     row = session.get(TicketMedia, media_id)
-    row.status, row.file_name, row.thumb_name = "stored", file_name, thumb_name
+    if row.status != WITHDRAWN:  # withdrawn while it downloaded: no report may take it back
+        row.status = "stored"
+    row.file_name, row.thumb_name = file_name, thumb_name
     row.content_type, row.size, row.ref, row.last_error = content_type, size, None, None
 
 
 def not_kept(session: Session, media_id: int, reason: str) -> None:
     """A file refused (too large, not an image …): staff read `reason`."""
     row = session.get(TicketMedia, media_id)
-    row.status, row.note, row.ref = "refused", reason[:200], None
+    if row.status != WITHDRAWN:
+        row.status, row.note, row.ref = "refused", reason[:200], None
 
 
 def try_again(session: Session, media_id: int, error: str, now: datetime) -> None:
     """A download that failed: again after a backoff, given up after `MAX_ATTEMPTS`."""
     row = session.get(TicketMedia, media_id)
     row.last_error, row.next_attempt_at = error[:500], now + backoff(row.attempts)
-    if row.attempts >= MAX_ATTEMPTS:
+    if row.attempts >= MAX_ATTEMPTS and row.status != WITHDRAWN:
         row.status, row.note = "failed", "从平台下载失败"
         log.error("media %s of %s given up after %s tries", row.id, row.platform, row.attempts)
 
@@ -258,7 +266,7 @@ def sweep(session: Session, now: datetime) -> list[str]:
     closed = select(Ticket.id).where(Ticket.status.not_in(OPEN_STATUSES),
                                      func.coalesce(Ticket.resolved_at, Ticket.updated_at) < cutoff)
     expired = session.scalars(select(TicketMedia).where(
-        TicketMedia.status.in_(("queued", "stored", "refused", "failed", "withdrawn")),
+        TicketMedia.status.in_(("queued", "stored", "refused", "failed", WITHDRAWN)),
         or_(TicketMedia.ticket_id.in_(closed),
             TicketMedia.ticket_id.is_(None) & (TicketMedia.received_at < cutoff)))).all()
     names = []

@@ -140,7 +140,7 @@ def take(session: Session, parse: dict, context: Context, decision: Decision | N
     message = _Message(parse, text, read, intent, decision, first_values(parse.get("entities") or []))
     turn = _Turn(session, message, context)
     outcome = turn.run()
-    if intent == "deny" and context.pending is None and not outcome.ticket_ids:
+    if intent == "deny" and context.pending is None and not outcome.ticket_ids and turn.handoff is None:
         # "不是，发错了" to "这张照片是要反映什么问题？": the photo goes, the next report does not take it
         media.withdraw(session, context.resident.sender_id, context.now)
     media.after_turn(session, context.resident.sender_id, outcome.ticket_ids, outcome.replies, context.now,

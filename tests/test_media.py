@@ -9,7 +9,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from actions.actions import ActionTurn
-from bot import media, media_files
+from bot import handoff, media, media_files
 from bot.clock import utc_now
 from bot.conversations import Resident
 from bot.models import Ticket, TicketMedia
@@ -182,6 +182,32 @@ async def test_a_photo_sent_by_mistake_is_not_put_on_the_next_report(sample_site
     replies = await say("消防通道又被车堵了", "report_parking")
     assert "已登记工单#1" in replies[0] and "已附" not in replies[0]
     assert rows(sample_site) == [("image", "withdrawn", None)]
+
+
+async def test_a_photo_withdrawn_while_it_downloads_stays_withdrawn(sample_site):
+    receive(sample_site, [PHOTO], at=utc_now() - timedelta(minutes=2))
+    with Session(sample_site, future=True) as session, session.begin():
+        [(media_id, _, _)] = media.claim_due(session, "wecom", utc_now())
+    await say("不是，发错了", "deny")
+    with Session(sample_site, future=True) as session, session.begin():
+        media.kept(session, media_id, "x.jpg", None, "image/jpeg", 10)  # the download ends after
+    replies = await say("消防通道又被车堵了", "report_parking")
+    assert "已附" not in replies[0] and rows(sample_site) == [("image", "withdrawn", None)]
+
+
+async def test_no_answer_to_staff_takes_the_photos_they_look_at(sample_site):
+    with Session(sample_site, future=True) as session, session.begin():
+        handoff.start(session, ALICE, "request_human", None, "转人工", utc_now())
+    receive(sample_site, [PHOTO])
+    await say("不是", "deny")  # to staff's "是3号楼吗？"
+    assert rows(sample_site) == [("image", "queued", None)]
+
+
+def test_a_photo_only_seen_in_the_group_is_forgotten_when_its_report_is_dropped(sample_site):
+    receive(sample_site, [PHOTO], addressed=False)
+    with Session(sample_site, future=True) as session, session.begin():
+        media.withdraw(session, ALICE.sender_id, utc_now())
+    assert rows(sample_site) == []
 
 
 async def test_a_greeting_is_not_taken_for_the_answer(sample_site):
