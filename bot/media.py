@@ -227,7 +227,7 @@ def claim_due(session: Session, platform: str, now: datetime, limit: int = 10) -
 def room_for(session: Session, size: int) -> bool:
     """Whether a file of `size` bytes fits the total quota (MEDIA_TOTAL_MB)."""
     used = session.scalar(select(func.coalesce(func.sum(TicketMedia.size), 0)).where(
-        TicketMedia.status.in_(("stored", "withdrawn"))))  # a withdrawn file is on disk until retention
+        TicketMedia.status.in_(("stored", WITHDRAWN))))  # a withdrawn file is on disk until retention
     return used + size <= settings.media_total_mb() * 1024 * 1024
 
 
