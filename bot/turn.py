@@ -140,9 +140,6 @@ def take(session: Session, parse: dict, context: Context, decision: Decision | N
     message = _Message(parse, text, read, intent, decision, first_values(parse.get("entities") or []))
     turn = _Turn(session, message, context)
     outcome = turn.run()
-    if intent == "deny" and context.pending is None and not outcome.ticket_ids and turn.handoff is None:
-        # "不是，发错了" to "这张照片是要反映什么问题？": the photo goes, the next report does not take it
-        media.withdraw(session, context.resident.sender_id, context.now)
     media.after_turn(session, context.resident.sender_id, outcome.ticket_ids, outcome.replies, context.now,
                      asking=turn.handoff is None and outcome.pending is None,
                      only_a_place=decision.only_a_place and context.pending is None)
@@ -378,6 +375,8 @@ class _Turn:
             return outcome
         if self.handoff is not None:
             return Outcome("staff have the conversation: the message waits for them in the console")
+        if message.intent == "deny":  # with nothing pending ("不是，发错了" to the photo's question)
+            media.withdraw(self.session, resident.sender_id, now)  # as `_dropped` does with reports
         if message.intent in RESPONSES:
             return self._small_talk()
         choice = self._faq_choice()
