@@ -33,6 +33,15 @@ def offered_back(compound: str) -> str:
     return f"还是{compound}吗？是的话回复“是”，不是请告诉我小区名称。"
 
 
+def still_waiting(report_texts: list[str], question: str) -> str:
+    """The bot's question asked again a while later, the reports it is about quoted (the last,
+    shortened, and how many there are)."""
+    quoted = " ".join(report_texts[-1].split())
+    quoted = quoted if len(quoted) <= 20 else quoted[:19] + "…"
+    more = f"等{len(report_texts)}件事" if len(report_texts) > 1 else ""
+    return f"您之前说的“{quoted}”{more}还没有登记。{question}"
+
+
 def confirm_report(category_name: str) -> str:
     """A message that is probably a report, of no sure category: asked, never dropped."""
     return f"是要反映{category_name}的问题吗？回复“是”登记，或者说说具体情况。"

@@ -17,7 +17,7 @@ import dataclasses
 import logging
 import re
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta, timezone
 
 from sqlalchemy.orm import Session
 
@@ -28,7 +28,7 @@ from bot.intake import PendingReport
 from bot.models import Compound
 from bot.replies import (ALSO_ASKED, ASK_COMPOUND, IF_A_REPORT, NO_WORDS, NOT_UNDERSTOOD, OPENING_REPLIES,
                          REPORT_CANCELLED, UNKNOWN_COMPOUND, confirm_report, first_values, not_in_group, not_in_directory,
-                         offered_back, unknown_compound_dropped)
+                         offered_back, still_waiting, unknown_compound_dropped)
 from bot.taxonomy import CATEGORIES
 
 log = logging.getLogger(__name__)
@@ -45,18 +45,44 @@ _WORDS = re.compile(r"[\w\u4e00-\u9fff]")
 _MENTION = re.compile(r"@\S+")
 # How long a name given in answer to "which compound?" may be; longer, it is a message of its own.
 LONGEST_NAME = 12
+# How long after the bot's question a bare yes or no still answers it. The question waits across
+# sessions (a compound named the next morning still files the report), but "是" hours later is
+# said to something else: the question is asked again, naming the report, never answered by it.
+YES_OR_NO_ANSWERS_WITHIN = timedelta(minutes=30)
+YES_OR_NO = ("affirm", "deny")
+# A no that says what it cancels ("算了不报了") means it however late; "不是" alone may not.
+_CANCELS = re.compile(r"算了|取消|撤销|撤回|不报|别报|不想报|不登记|别登记|不用|不需要|不弄|先不")
 
 
 @dataclass(frozen=True)
 class Pending:
     """Reports waiting: `asked` "compound" (which one?), "confirm" (the compound the resident
-    named is not the group's; is it the group's?) or "report" (is it a report of this category?)."""
+    named is not the group's; is it the group's?) or "report" (is the last a report of this
+    category? the ones before it are sure, and wait for their compound)."""
     reports: tuple[PendingReport, ...]
     asked: str = "compound"
     named: str | None = None
+    asked_at: str | None = None  # ISO time (naive UTC, as `bot.clock`) the question was asked
 
     def as_slot(self) -> dict:
-        return {"reports": [r.as_slot() for r in self.reports], "asked": self.asked, "named": self.named}
+        return {"reports": [r.as_slot() for r in self.reports], "asked": self.asked, "named": self.named,
+                "asked_at": self.asked_at}
+
+    def waiting(self) -> tuple[PendingReport, ...]:
+        """The sure reports, waiting for their compound (not the one "report" asks about)."""
+        return self.reports[:-1] if self.asked == "report" else self.reports
+
+    def lapsed(self, now: datetime) -> bool:
+        """Whether the question was asked too long ago for a bare yes or no to answer it. One of
+        unknown age (kept before questions had a time, or unreadable) has: asking again costs a
+        turn, a "是" taken for an answer it was never meant as costs a ticket."""
+        try:
+            asked_at = datetime.fromisoformat(self.asked_at or "")
+        except ValueError:
+            return True
+        if asked_at.tzinfo is not None:
+            asked_at = asked_at.astimezone(timezone.utc).replace(tzinfo=None)
+        return now - asked_at > YES_OR_NO_ANSWERS_WITHIN
 
     @classmethod
     def from_slot(cls, value) -> "Pending | None":
@@ -67,7 +93,9 @@ class Pending:
             reports = tuple(PendingReport(**r) for r in value.get("reports") or [])
         except TypeError:
             return None
-        return cls(reports, value.get("asked") or "compound", value.get("named")) if reports else None
+        asked_at = value.get("asked_at")
+        return cls(reports, value.get("asked") or "compound", value.get("named"),
+                   asked_at if isinstance(asked_at, str) else None) if reports else None
 
 
 @dataclass(frozen=True)
@@ -140,6 +168,9 @@ def take(session: Session, parse: dict, context: Context, decision: Decision | N
     message = _Message(parse, text, read, intent, decision, first_values(parse.get("entities") or []))
     turn = _Turn(session, message, context)
     outcome = turn.run()
+    if outcome.pending is not None and outcome.pending is not context.pending and outcome.pending.asked_at is None:
+        # a question asked this turn; one still waiting keeps the time it was asked
+        outcome.pending = dataclasses.replace(outcome.pending, asked_at=context.now.isoformat())
     media.after_turn(session, context.resident.sender_id, outcome.ticket_ids, outcome.replies, context.now,
                      asking=turn.handoff is None and outcome.pending is None,
                      only_a_place=decision.only_a_place and context.pending is None)
@@ -182,7 +213,8 @@ class _Turn:
             return Outcome("no words (an emoji): never 'not understood'", [] if self.handoff else [NO_WORDS],
                            pending=pending)
         if pending is not None:
-            answered = self._answer_pending(pending)
+            answered = self._asked_again(pending) if pending.lapsed(self.context.now) else None
+            answered = answered or self._answer_pending(pending)
             if answered is not None:
                 return answered
         if self.context.suggested and not message.decision.is_report:
@@ -190,12 +222,38 @@ class _Turn:
             if picked is not None:
                 return picked
         if message.decision.is_report:  # filed with the reports waiting for their compound
-            return self._report(pending.reports if pending and pending.asked != "report" else ())
+            return self._report(pending.waiting() if pending else ())
         outcome = self._not_a_report()
         outcome.pending = outcome.pending or pending  # a question between: the reports still wait
         return outcome
 
     # --- the answer to "which compound?" -----------------------------------------------------------
+
+    def _asked_again(self, pending: Pending) -> Outcome | None:
+        """A bare yes or no long after the question: the question again, the report named in it
+        (None for any other message, which the question's answer may still be). While staff have
+        the conversation, the yes or no is said to them: the bot says nothing."""
+        message = self.message
+        if (message.intent not in YES_OR_NO or message.decision.is_report
+                or (message.intent == "deny" and _CANCELS.search(message.read))
+                or self._named_compound() is not None):
+            return None
+        if self.handoff is not None:
+            return Outcome(f"a {message.intent} to staff long after the bot's question", pending=pending)
+        if message.intent == "deny":  # "不是，发错了" to a photo just sent: it goes, as `_dropped` lets it
+            media.withdraw(self.session, self.resident.sender_id, self.context.now)
+        reports, named = pending.reports, pending.named
+        if pending.asked == "report":
+            question = confirm_report(CATEGORIES[reports[-1].category].name_zh)
+        elif pending.asked == "confirm" and named and self.home is not None:
+            question = not_in_group(named, self.home.name)
+        elif pending.asked == "offered" and named:
+            question = offered_back(named)
+        else:
+            question, pending = ASK_COMPOUND, Pending(reports)
+        return Outcome(f"a {message.intent} long after the question ({pending.asked}): asked again",
+                       [still_waiting([report.text for report in reports], question)],
+                       pending=dataclasses.replace(pending, asked_at=None))  # asked now: `take` times it
 
     def _answer_pending(self, pending: Pending) -> Outcome | None:
         """The message as the answer to the bot's question, or None when it is something else."""
@@ -208,6 +266,11 @@ class _Turn:
         if pending.asked == "report":
             if message.intent == "affirm":
                 return self._place(pending.reports, "the resident confirmed the report")
+            earlier = pending.waiting()
+            if message.intent == "deny" and earlier:  # the sure ones before still wait
+                return Outcome("the resident said the last is not a report; the earlier wait for their compound",
+                               [REPORT_CANCELLED, still_waiting([r.text for r in earlier], ASK_COMPOUND)],
+                               pending=Pending(earlier))
             if message.intent == "deny":
                 return self._dropped("the resident said it is not a report", REPORT_CANCELLED)
             return None
@@ -225,7 +288,8 @@ class _Turn:
         if message.intent == "deny":
             return self._dropped("the resident cancelled while asked for the compound", REPORT_CANCELLED)
         if len(message.text.strip()) <= LONGEST_NAME and message.intent in ("inform", "nlu_fallback", "greet", ""):
-            return Outcome("not a compound of the directory", [UNKNOWN_COMPOUND], pending=pending)
+            # asked again now, and for a name: "还是金御城吗？" answered with another is not answered "是" after
+            return Outcome("not a compound of the directory", [UNKNOWN_COMPOUND], pending=Pending(pending.reports))
         return None
 
     def _dropped(self, why: str, reply: str) -> Outcome:
@@ -284,7 +348,7 @@ class _Turn:
         entry = self._faq_choice().answer
         if entry is not None and not faq_matcher.files_anyway(message.decision):
             return Outcome(f"the FAQ is sure of {entry.id}; the report ({message.decision.category}) was unsure",
-                           [entry.reply() + IF_A_REPORT])
+                           [entry.reply() + IF_A_REPORT], pending=self.context.pending)  # the waiting still wait
         outcome = self._place((*waiting, intake.pending_report(message.decision, message.text, message.location)),
                               f"{message.decision.category} report")
         if entry is not None:
@@ -382,10 +446,12 @@ class _Turn:
         choice = self._faq_choice()
         likely = message.decision.likely_category
         if likely and choice.answer is None:
-            report = intake.pending_report(message.decision, message.text, message.location)
+            report = dataclasses.replace(intake.pending_report(message.decision, message.text, message.location),
+                                         category=likely)
+            # sure reports waiting for their compound wait on with it (an unsure one asked before gives way)
+            waiting = self.context.pending.waiting() if self.context.pending else ()
             return Outcome(f"probably a {likely} report: asked to confirm",
-                           [confirm_report(CATEGORIES[likely].name_zh)],
-                           pending=Pending((dataclasses.replace(report, category=likely),), "report"))
+                           [confirm_report(CATEGORIES[likely].name_zh)], pending=Pending((*waiting, report), "report"))
         answered = self._faq(choice)
         if answered is not None:
             return answered

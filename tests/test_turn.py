@@ -1,5 +1,7 @@
 """One turn (bot/turn.py) through the Rasa action, driven with a Tracker and a CollectingDispatcher
 against the sample site: what the resident hears, what is filed, what waits, who takes over."""
+from datetime import timedelta
+
 import pytest
 from rasa_sdk import Tracker
 from rasa_sdk.executor import CollectingDispatcher
@@ -30,6 +32,14 @@ def sample_site(tmp_path, monkeypatch):
     yield engine
     engine.dispose()
     shared_engine.cache_clear()
+
+
+@pytest.fixture
+def clock(monkeypatch) -> list:
+    """The action's clock, moved on by `clock[0] += timedelta(...)`."""
+    now = [utc_now()]
+    monkeypatch.setattr("actions.actions.utc_now", lambda: now[0])
+    return now
 
 
 def tracker_for(sender: str, text: str, intent: str, confidence: float = 0.95, entities=(), slots=None,
@@ -348,3 +358,86 @@ async def test_the_ticket_keeps_what_the_resident_wrote_though_the_model_read_it
     await run(ActionTurn(), tracker)
     with Session(sample_site, future=True) as s:
         assert s.scalars(select(Ticket)).one().text == "７號樓暖氣唔熱😭"
+
+
+async def test_a_yes_long_after_the_question_asks_it_again_and_files_nothing(sample_site, clock):
+    chat = Chat(f"{JINYU_GROUP}:tara")
+    ranking = [("report_elevator", 0.3), ("report_facilities", 0.25)]
+    await chat.say("那个梯子又不对劲了", "nlu_fallback", 0.4, ranking=ranking)
+    clock[0] += timedelta(hours=5)
+    [again] = await chat.say("是的", "affirm")  # said to something else: the old question is asked again
+    assert "那个梯子又不对劲了" in again and "是要反映电梯的问题吗" in again and ticket_rows(sample_site) == []
+    clock[0] += timedelta(minutes=2)
+    assert "电梯" in (await chat.say("是", "affirm"))[0]  # now it answers the question just asked
+    assert ticket_rows(sample_site) == [("elevator", "金御城", None, ["tara"])]
+
+
+async def test_a_report_waiting_for_its_compound_is_not_cancelled_by_a_late_no(sample_site, clock):
+    chat = Chat("wecom:dm:uma")
+    await chat.say("楼道灯坏了一个礼拜了", "report_power")
+    clock[0] += timedelta(days=1)
+    [again] = await chat.say("不是", "deny")
+    assert "楼道灯坏了一个礼拜了" in again and "哪个小区" in again and chat.slots["pending"] is not None
+    assert "供电照明" in (await chat.say("金御城", "inform"))[0]  # a name still answers, however late
+    assert ticket_rows(sample_site) == [("power", "金御城", None, ["uma"])]
+    late = Chat("wecom:dm:vic")  # and a name the next day answers without being asked again
+    await late.say("楼道灯坏了一个礼拜了", "report_power")
+    clock[0] += timedelta(days=1)
+    assert "供电照明" in (await late.say("翠柳苑", "inform"))[0]
+
+
+async def test_a_question_still_waiting_keeps_its_time_and_a_late_cancel_still_cancels(sample_site, clock):
+    chat = Chat("wecom:dm:wen")
+    await chat.say("楼道灯坏了一个礼拜了", "report_power")
+    clock[0] += timedelta(minutes=25)
+    await chat.say("谢谢", "thank")  # the question waits on, asked 25 minutes ago
+    clock[0] += timedelta(minutes=15)
+    assert "还没有登记" in (await chat.say("不是", "deny"))[0]
+    clock[0] += timedelta(hours=3)
+    assert "不登记" in (await chat.say("算了不报了", "deny"))[0] and chat.slots["pending"] is None
+    assert ticket_rows(sample_site) == []
+
+
+async def test_a_late_yes_to_is_it_our_compound_asks_that_again_and_the_next_yes_files(sample_site, clock):
+    chat = Chat(f"{JINYU_GROUP}:xia")
+    named = [{"entity": "compound", "value": "阳光花园"}]
+    await chat.say("阳光花园门口的车堵了一上午了", "report_parking", entities=named)
+    clock[0] += timedelta(minutes=40)
+    [again] = await chat.say("是", "affirm")
+    assert "还没有登记" in again and "是金御城吗" in again and ticket_rows(sample_site) == []
+    assert "停车" in (await chat.say("是", "affirm"))[0]
+    assert ticket_rows(sample_site) == [("parking", "金御城", None, ["xia"])]
+
+
+async def test_a_late_yes_said_to_staff_gets_no_question_from_the_bot(sample_site, clock):
+    chat = Chat("wecom:dm:yan")
+    await chat.say("楼道灯坏了一个礼拜了", "report_power")
+    await chat.say("转人工", "request_human")
+    clock[0] += timedelta(hours=1)
+    assert await chat.say("是的", "affirm") == [] and ticket_rows(sample_site) == []
+    assert chat.slots["pending"] is not None  # the report still waits for its compound
+
+
+async def test_a_question_kept_before_questions_had_a_time_is_asked_again(sample_site):
+    old = {"reports": [{"category": "power", "urgent": False, "text": "楼道灯坏了"}], "asked": "compound"}
+    replies, slots = await run(ActionTurn(), tracker_for("wecom:dm:zoe", "是的", "affirm", slots={"pending": old}))
+    assert "楼道灯坏了" in replies[0] and "哪个小区" in replies[0] and ticket_rows(sample_site) == []
+    assert slots["pending"]["asked_at"]
+
+
+async def test_an_unsure_report_while_asked_for_the_compound_keeps_the_sure_one_waiting(sample_site):
+    chat = Chat("wecom:dm:amy")
+    await chat.say("楼道灯坏了一个礼拜了", "report_power")
+    ranking = [("report_elevator", 0.3), ("report_facilities", 0.25)]
+    [question] = await chat.say("那个梯子这两天又有点不对劲了", "nlu_fallback", 0.4, ranking=ranking)
+    assert question.startswith("是要反映电梯的问题吗")
+    cancelled, again = await chat.say("不是", "deny")  # not the lift: the light still waits
+    assert "不登记" in cancelled and "楼道灯坏了一个礼拜了" in again and "哪个小区" in again
+    await chat.say("金御城", "inform")
+    assert ticket_rows(sample_site) == [("power", "金御城", None, ["amy"])]
+    both = Chat("wecom:dm:bea")
+    await both.say("楼道灯坏了一个礼拜了", "report_power")
+    await both.say("那个梯子这两天又有点不对劲了", "nlu_fallback", 0.4, ranking=ranking)
+    await both.say("单元门也关不上了", "report_facilities")  # a sure report instead: filed with the light
+    await both.say("翠柳苑", "inform")
+    assert [row[:2] for row in ticket_rows(sample_site)[1:]] == [("power", "翠柳苑"), ("facilities", "翠柳苑")]
