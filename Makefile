@@ -31,7 +31,7 @@ PYTHON310 := $(shell for p in "$$(pyenv root 2>/dev/null)"/versions/3.10*/bin/py
 
 # the data, the components, and what they learn from (the rules label the danger model's examples)
 TRAINING_INPUTS := config.yml domain.yml $(shell find nlu_data -type f 2>/dev/null) $(wildcard nlu/*.py) \
-	bot/locations.py bot/place_names.py bot/embeddings.py bot/normalize.py bot/respell.py bot/urgency.py bot/taxonomy.py
+	bot/locations.py bot/place_names.py bot/embeddings.py bot/normalize.py bot/respell.py bot/typed_in_pinyin.py bot/urgency.py bot/taxonomy.py
 
 .PHONY: help install train validate run shell test test-fast bench bench-load crossval clean
 

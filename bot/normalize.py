@@ -6,7 +6,7 @@ group message. The NLU pipeline (its first component, `nlu.normalizer`), the urg
 location extractor and the FAQ all read `normalize(text)`, so a word is the same word however it
 was typed. Homophone typos of the community's words (燃汽 for 燃气, 电悌 for 电梯) are respelled
 (`bot.respell`); for the others `pinyin` gives the models the sound of a text, in which they look
-alike.
+alike. A message typed in pinyin alone is written in characters first (`bot.typed_in_pinyin`).
 """
 import re
 import unicodedata
@@ -16,6 +16,7 @@ import opencc
 from pypinyin import Style, lazy_pinyin
 
 from bot.respell import HAN, respell
+from bot.typed_in_pinyin import written_in_characters
 
 # Cantonese words written in chat, to the Mandarin the models were taught with. Only words with
 # one meaning in a resident's message: 係 (是) also names a family line, so it is left alone.
@@ -31,6 +32,7 @@ _CANTONESE = [("冇人", "没人"), ("冇", "没有"), ("唔係", "不是"), ("�
 # Emoji and pictographs (and their joiners and variation selectors): a run of them says no more
 # than one, and to a classifier nothing.
 _EMOJI = re.compile("[\U0001F000-\U0001FAFF\u2600-\u27BF\u2B00-\u2BFF\uFE0F\u200D\u20E3]+")
+_LONE_SURROGATE = re.compile("[\ud800-\udfff]")
 _REPEATED = re.compile(r"([!?。,.~…、\-=*#])\1+")
 _SPACES = re.compile(r"[ \t\u3000\u2005\u00a0]+")
 # A group chat's @-mention ends at a space (WeCom and WeChat put U+2005 there) or the message's end.
@@ -58,6 +60,14 @@ def _cantonese() -> tuple[re.Pattern, dict[str, str]]:
     return re.compile("|".join(re.escape(word) for word in words)), simplified
 
 
+def mandarin(text: str) -> str:
+    """Han text in simplified characters, its Cantonese words in Mandarin."""
+    for converter in _to_simplified():
+        text = converter.convert(text)
+    pattern, words = _cantonese()
+    return pattern.sub(lambda match: words[match.group()], text)
+
+
 def normalize(text: str) -> str:
     """The text as the bot reads it: simplified characters, half-width letters, digits and
     punctuation, Cantonese words in Mandarin, the community's words as meant, emoji and repeated
@@ -65,13 +75,11 @@ def normalize(text: str) -> str:
     if not text:
         return ""
     text = unicodedata.normalize("NFKC", text)
+    text = _LONE_SURROGATE.sub("", text)  # half an emoji, cut by a client: nothing OpenCC can encode
     text = _EMOJI.sub(" ", text)
+    text = written_in_characters(text)  # "dianti huai le": as a keyboard would have offered it
     if HAN.search(text):
-        for converter in _to_simplified():
-            text = converter.convert(text)
-        pattern, mandarin = _cantonese()
-        text = pattern.sub(lambda match: mandarin[match.group()], text)
-        text = respell(text)
+        text = respell(mandarin(text))
     text = _REPEATED.sub(r"\1", text)
     return _SPACES.sub(" ", text).strip()
 

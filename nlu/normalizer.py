@@ -19,6 +19,7 @@ from rasa.shared.nlu.training_data.training_data import TrainingData
 
 import bot.normalize
 import bot.respell
+import bot.typed_in_pinyin
 from bot.normalize import for_classification
 from nlu.source_fingerprint import source_fingerprint
 
@@ -32,13 +33,16 @@ class TextNormalizer(GraphComponent):
     @classmethod
     def create(cls, config: Dict[Text, Any], model_storage: ModelStorage, resource: Resource,
                execution_context: ExecutionContext) -> TextNormalizer:
-        for_classification("电悌")  # the community's words read when the server loads, not at a resident's message
+        # the community's words, and the words a keyboard offers for pinyin, read when the server
+        # loads, not at a resident's message
+        for_classification("电悌")
+        for_classification("dian ti")
         return cls()
 
     @classmethod
     def fingerprint_addon(cls, config: Dict[Text, Any]) -> str:
         # the community's words, respelled where typed by sound, are part of what it does
-        return source_fingerprint(bot.normalize, bot.respell) + hashlib.sha256(
+        return source_fingerprint(bot.normalize, bot.respell, bot.typed_in_pinyin) + hashlib.sha256(
             bot.respell.VOCABULARY.read_bytes()).hexdigest()
 
     def _normalise(self, message: Message, keep_original: bool) -> None:

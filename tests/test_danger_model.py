@@ -66,6 +66,8 @@ def learned(trained_model, tmp_path_factory):
     ("插排那里一直冒火星子 滋滋地响", "sparks"),
     ("楼下独居的王奶奶三天没出门了 敲门也没人应", "elderly_unresponsive"),
     ("樓下燒起來了 好大的煙", "fire"),
+    ("chufang li you yi gu meiqi wei", "gas_leak"),  # typed in pinyin and sent as it was
+    ("5hao lou dianti ka zai ban kong le li mian you ren", "trapped_in_lift"),
 ])
 def test_dangers_said_in_other_words_are_urgent(learned, text, kind):
     danger = learned(text)

@@ -71,3 +71,26 @@ def test_a_street_offices_own_words_are_respelled_too(tmp_path, monkeypatch):
         assert bot.respell.respell("楼顶的凉衣杆断了") == "楼顶的晾衣杆断了"
     finally:
         bot.respell._words.cache_clear()
+
+
+def test_a_message_typed_in_pinyin_alone_is_read_in_characters():
+    assert normalize("dianti huai le") == "电梯坏了"
+    assert "燃气" in normalize("ranqi xielou le kuai lai ren")
+    assert normalize("loudaodengbuliangle") == "楼道灯不亮了"
+    assert normalize("7hao lou tingshui le").startswith("7号楼")  # after a number, the words that follow one
+    assert normalize("louxia de gou yao ren le").startswith("楼下的狗")  # residents' words before a general one's
+
+
+def test_english_initials_and_mixed_messages_are_left_as_written():
+    # English fits pinyin's letters (nice: 你测, like: 立刻) but says none of the residents' words
+    for text in ("ok", "hello", "I love china", "nice", "like", "take care", "police", "thx", "wy的人呢 垃圾三天没收",
+                 "nq费交了吗", "man", "pm2.5 超标了"):
+        assert normalize(text) == text
+
+
+def test_pinyin_is_read_however_it_is_typed():
+    assert normalize("xi an") == normalize("Xi'an") == "西安"  # a space or an apostrophe ends a syllable
+    assert normalize("xiè xie") == "谢谢"  # tone marks
+    assert normalize("A3 dianti huai le") == "A3 电梯坏了"  # a building's letter is no 啊
+    assert normalize("jiuming a") == "救命啊"  # but a lone a is
+    assert normalize("dianti huai le \ud83d") == "电梯坏了"  # half an emoji, cut by a client
