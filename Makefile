@@ -121,6 +121,7 @@ test-fast: $(VENV)/.installed
 bench: $(VENV)/.installed
 	$(PY) bench/nlu_bench.py --shared $(SHARED) --write
 	$(PY) bench/same_problem.py --write
+	$(PY) bench/pinyin_keyboard.py --write
 	$(PY) bench/embedding_contention.py --write
 	$(MAKE) --no-print-directory bench-load
 

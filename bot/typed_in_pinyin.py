@@ -5,10 +5,12 @@ the bot Latin letters where it reads Chinese: the models, the urgency rules and 
 word they know, and a gas leak typed this way was answered as out of scope. A message made of
 pinyin syllables alone (digits and punctuation around them, tone marks or not) is written in
 characters here, as a keyboard that has learned its user's words would offer them: the likeliest
-words, as often as jieba's dictionary (60 million words of general Chinese) and the examples of
-`nlu_data/` (how residents write to the bot) say each is written, the two counted alike. So
-"gou yao ren le" is 狗咬人了, not 够; after a number come the words that follow one in the
-examples (7hao lou: 7号楼, not 7好楼); the community's words (`nlu_data/jieba/community_words.txt`)
+words, by how often jieba's dictionary (60 million words of general Chinese) and the examples of
+`nlu_data/` (how residents write to the bot) write each, the two counted alike, and by how often
+the examples write it after the word before (`FOLLOWING`, chosen by bench/pinyin_keyboard.py:
+held out, 0.875 of the characters right by words alone, 0.940 with the word before). So
+"gou yao ren le" is 狗咬人了, not 够; "chu fang you huo" 厨房有火, not 诱惑; "7hao lou" 7号楼, as
+the examples write after a number; the community's words (`nlu_data/jieba/community_words.txt`)
 count as common ones. A word written wrong of the right sound (把握 for 把我) is still read by its
 sound: the models see a text's pinyin (`bot.normalize.pinyin`), the community's words are
 respelled (`bot.respell`), and the urgency rules hear the dangers' words by sound.
@@ -23,6 +25,7 @@ building's letter ("A3"), and anything too long to be typed by hand.
 from __future__ import annotations
 
 import bisect
+import itertools
 import math
 import re
 import unicodedata
@@ -60,6 +63,11 @@ _INTERJECTIONS = {"m", "n", "ng", "hm", "hng"}
 _LETTERS = re.compile(r"[a-zA-Z]{2,}|(?<![\w])[aeo](?![\w])")
 _BETWEEN_SYLLABLES = re.compile(r"\s*['’]?\s*")  # "huai le", "xi'an": a word may run across
 _NUMBER = re.compile(r"\d+$")
+START, NUMBER = "", "0"  # the word before a message's first, and any number
+# How much the word before counts: p(word) = (1 - f)·p(word alone) + f·p(word | the word before).
+FOLLOWING = 0.5
+BEAM = 6  # the likeliest ways kept to each letter
+CHOICES = 8  # the words offered for one sound
 _LONGEST_SYLLABLE = 6  # zhuang, shuang, chuang
 
 
@@ -116,69 +124,120 @@ def _example_texts(folder: Path) -> list[str]:
     return texts
 
 
-@lru_cache(maxsize=1)
-def _residents_words() -> tuple[Counter, Counter]:
-    """How often each word is written in the examples, and each word right after a number; in
-    Mandarin as the models read it (唔 is 不 to them, so "wu" is never 唔)."""
-    from bot.normalize import mandarin  # it reads this module's words
-    jieba.load_userdict(str(respell.VOCABULARY))  # as the NLU's tokenizer cuts them
-    words, after_number = Counter(), Counter()
-    for text in _example_texts(EXAMPLES):
-        previous = ""
-        for word in jieba.lcut(mandarin(text), HMM=False):
-            words[word] += 1
-            if _NUMBER.match(previous):
-                after_number[word] += 1
-            previous = word
-    return words, after_number
-
-
 def _likelihoods(general: dict[str, int], residents: Counter) -> dict[str, float]:
     """Each word's log-likelihood in the two counts mixed half and half. A character written
     only in the examples (a dialect's, a typo's) is no word a keyboard offers."""
     general_total, residents_total = sum(general.values()) or 1, sum(residents.values()) or 1
     return {word: math.log(general.get(word, 0) / general_total / 2 + residents.get(word, 0) / residents_total / 2)
             for word in set(general) | set(residents)
-            if general.get(word, 0) or (residents.get(word, 0) and (len(word) > 1 or not general))}
+            if general.get(word, 0) or (residents.get(word, 0) and len(word) > 1)}
 
 
-Offers = dict[str, list[tuple[float, str, frozenset[int]]]]
+Offers = dict[str, list[tuple[float, str, int]]]
 
 
 def _by_letters(likelihoods: dict[str, float]) -> Offers:
     """The words by their letters: for each way to split the letters into syllables (xian: 先,
-    xi|an: 西安), the likeliest word, its log-likelihood and where its syllables end."""
+    xi|an: 西安), the likeliest words (CHOICES of them, as a keyboard's first page), each with its
+    log-likelihood and where its syllables end."""
     syllables, readings = _sounds()
-    best: dict[tuple[str, frozenset[int]], tuple[float, str]] = {}
+    spellings = []  # (letters, where syllables end as bits, log-likelihood, word)
     for word, likelihood in likelihoods.items():
         for rank, sounds in enumerate(_readings_of(word, readings)):
             if not all(s in syllables for s in sounds):
                 continue
             here = likelihood + (OTHER_READING if rank else 0.0)
             for spelled in {sounds, tuple(_SPELLED_ALSO.get(s, s) for s in sounds)}:
-                key = ("".join(spelled), frozenset(sum(len(s) for s in spelled[:i]) for i in range(1, len(spelled))))
-                if key not in best or here > best[key][0]:
-                    best[key] = (here, word)
+                ends = sum(1 << sum(len(s) for s in spelled[:i]) for i in range(1, len(spelled)))
+                spellings.append(("".join(spelled), ends, here, word))
+    spellings.sort(key=lambda spelling: (spelling[0], spelling[1], -spelling[2]))
     offers: Offers = {}
-    for (letters, ends), (likelihood, word) in best.items():
-        offers.setdefault(letters, []).append((likelihood, word, ends))
+    for (letters, ends), group in itertools.groupby(spellings, key=lambda spelling: spelling[:2]):
+        seen = set()
+        for _, _, likelihood, word in group:
+            if word not in seen and len(seen) < CHOICES:
+                seen.add(word)
+                offers.setdefault(letters, []).append((likelihood, word, ends))
     return offers
 
 
+class Keyboard:
+    """The words a keyboard offers for pinyin, learned from residents' messages (the examples):
+    how often each is written, alone and after the word before it."""
+
+    def __init__(self, texts: list[str], following: float = FOLLOWING):
+        from bot.normalize import mandarin  # it reads this module's words
+        jieba.load_userdict(str(respell.VOCABULARY))  # as the NLU's tokenizer cuts them
+        residents, pairs = Counter(), Counter()
+        for text in texts:
+            previous = START
+            for word in jieba.lcut(mandarin(text), HMM=False):
+                if not word.strip():
+                    previous = START
+                    continue
+                word = NUMBER if _NUMBER.match(word) else word
+                residents[word] += 1
+                pairs[previous, word] += 1
+                previous = word
+        jieba.dt.check_initialized()
+        general = {word: count for word, count in jieba.dt.FREQ.items() if count >= RAREST}
+        for word in respell.vocabulary():
+            general[word] = max(general.get(word, 0), COMMUNITY)
+        self.offers = _by_letters(_likelihoods(general, residents))
+        self.longest = max(len(key) for key in self.offers)
+        self.said = frozenset(word for word, count in residents.items() if len(word) > 1 and count >= RESIDENTS_WORD)
+        before = Counter()
+        for (previous, _), count in pairs.items():
+            before[previous] += count
+        self.after = ({pair: math.log(following * count / before[pair[0]]) for pair, count in pairs.items()}
+                      if following > 0 else {})
+        self.alone = math.log(1 - following)
+
+    def _score(self, previous: str, word: str, likelihood: float) -> float:
+        """log((1 - f)·p(word) + f·p(word | previous)), p(word) the two counts mixed."""
+        after = self.after.get((previous, word))
+        alone = self.alone + likelihood
+        if after is None:
+            return alone
+        high, low = max(after, alone), min(after, alone)
+        return high + math.log1p(math.exp(low - high))
+
+    def written(self, letters: str, breaks: list[int], previous: str = START) -> list[str] | None:
+        """The letters (spaces taken out: `breaks`, sorted, where they stood) as the likeliest
+        words after `previous` (START, NUMBER or a word), a space only where a syllable ends;
+        None when no words fit."""
+        # at each letter, the likeliest ways there by their last word: (score, where it began, the word before)
+        best: list[dict[str, tuple[float, int, str]]] = [{} for _ in range(len(letters) + 1)]
+        best[0][previous] = (0.0, -1, "")
+        for start in range(len(letters)):
+            ways = sorted(best[start].items(), key=lambda way: -way[1][0])[:BEAM]
+            for end in range(start + 1, min(len(letters), start + self.longest) + 1):
+                found = self.offers.get(letters[start:end])
+                if not found:
+                    continue
+                inside = breaks[bisect.bisect_right(breaks, start):bisect.bisect_left(breaks, end)]
+                for likelihood, word, ends in found:
+                    if any(not ends >> (b - start) & 1 for b in inside):
+                        continue  # a space inside a syllable ("xi an" is no 先)
+                    for last, (score, _, _) in ways:
+                        here = score + self._score(last, word, likelihood)
+                        if word not in best[end] or here > best[end][word][0]:
+                            best[end][word] = (here, start, last)
+        if not best[-1]:
+            return None
+        word = max(best[-1], key=lambda w: best[-1][w][0])
+        words, at = [], len(letters)
+        while at > 0:
+            _, start, last = best[at][word]
+            words.append(word)
+            word, at = last, start
+        return words[::-1]
+
+
 @lru_cache(maxsize=1)
-def _words() -> tuple[Offers, Offers, frozenset[str], int]:
-    """The words to offer by their letters, anywhere and right after a number; the residents'
-    words of two syllables or more; the most letters a word has."""
-    residents, after_number = _residents_words()
-    jieba.dt.check_initialized()
-    general = {word: count for word, count in jieba.dt.FREQ.items() if count >= RAREST}
-    for word in respell.vocabulary():
-        general[word] = max(general.get(word, 0), COMMUNITY)
-    offers = _by_letters(_likelihoods(general, residents))
-    said = frozenset(word for word, count in residents.items() if len(word) > 1 and count >= RESIDENTS_WORD)
-    # words that mostly follow a number (号, 栋, 单元), not every word that once did (3至5楼)
-    counters = Counter({word: count for word, count in after_number.items() if count * 2 > residents[word]})
-    return offers, _by_letters(_likelihoods({}, counters)), said, max(len(key) for key in offers)
+def keyboard() -> Keyboard:
+    """The keyboard learned from `nlu_data/`."""
+    return Keyboard(_example_texts(EXAMPLES))
 
 
 def _is_pinyin(letters: str, syllables: frozenset[str]) -> bool:
@@ -189,35 +248,6 @@ def _is_pinyin(letters: str, syllables: frozenset[str]) -> bool:
                for start in range(max(0, end - _LONGEST_SYLLABLE), end)):
             ends.add(end)
     return len(letters) in ends
-
-
-def _written(letters: str, breaks: list[int], after_a_number: bool) -> list[str] | None:
-    """The letters (spaces taken out: `breaks`, sorted, where they stood) as the likeliest words,
-    a space only where a syllable ends; None when no words fit. After a number (7hao), its first
-    word is the likeliest of those that follow a number, when one fits."""
-    offers, after_number, _, longest = _words()
-    best: list[tuple[float, int, str] | None] = [None] * (len(letters) + 1)  # score, where from, word
-    best[0] = (0.0, 0, "")
-    for start in range(len(letters)):
-        if best[start] is None:
-            continue
-        for end in range(start + 1, min(len(letters), start + longest) + 1):
-            found = [*(after_number.get(letters[start:end], ()) if start == 0 and after_a_number else ()),
-                     *offers.get(letters[start:end], ())]
-            inside = breaks[bisect.bisect_right(breaks, start):bisect.bisect_left(breaks, end)]
-            for likelihood, word, ends in found:
-                if any(b - start not in ends for b in inside):
-                    continue  # a space inside a syllable ("xi an" is no 先)
-                score = best[start][0] + likelihood
-                if best[end] is None or score > best[end][0]:
-                    best[end] = (score, start, word)
-    if best[-1] is None:
-        return None
-    words, at = [], len(letters)
-    while at:
-        _, at, word = best[at]
-        words.append(word)
-    return words[::-1]
 
 
 def written_in_characters(text: str) -> str:
@@ -240,12 +270,13 @@ def written_in_characters(text: str) -> str:
             if letters:
                 breaks.append(len(letters))
             letters += run.group().lower()
-        written = _written(letters, breaks, bool(_NUMBER.search(plain[at:runs[index].start()].strip())))
+        written = keyboard().written(letters, breaks,
+                                     NUMBER if _NUMBER.search(plain[at:runs[index].start()].strip()) else START)
         if written is None:
             return text
         out += [plain[at:runs[index].start()], "".join(written)]
         words += written
         at, index = runs[last].end(), last + 1
-    if not any(word in _words()[2] for word in words):  # no word a resident says: English, likely
+    if not any(word in keyboard().said for word in words):  # no word a resident says: English, likely
         return text
     return "".join(out) + plain[at:]

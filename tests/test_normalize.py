@@ -79,6 +79,7 @@ def test_a_message_typed_in_pinyin_alone_is_read_in_characters():
     assert normalize("loudaodengbuliangle") == "楼道灯不亮了"
     assert normalize("7hao lou tingshui le").startswith("7号楼")  # after a number, the words that follow one
     assert normalize("louxia de gou yao ren le").startswith("楼下的狗")  # residents' words before a general one's
+    assert normalize("chu fang you huo") == "厨房有火"  # and as they follow the word before (诱惑 alone)
 
 
 def test_english_initials_and_mixed_messages_are_left_as_written():
