@@ -19,9 +19,8 @@ import jieba  # noqa: E402
 from pypinyin import Style, lazy_pinyin  # noqa: E402
 
 from bench.benchmarks_md import write_section  # noqa: E402
-from bot import respell  # noqa: E402
 from bot.normalize import mandarin  # noqa: E402
-from bot.typed_in_pinyin import EXAMPLES, NUMBER, START, Keyboard, _example_texts  # noqa: E402
+from bot.typed_in_pinyin import EXAMPLES, NUMBER, START, Keyboard, _community_words_in_jieba, _example_texts  # noqa: E402
 
 SECTION = "## Pinyin typed alone (bench/pinyin_keyboard.py)"
 _HAN_RUN = re.compile(r"[\u4e00-\u9fff]+")
@@ -29,13 +28,13 @@ _HAN_RUN = re.compile(r"[\u4e00-\u9fff]+")
 
 def typed(han: str, by_word: bool) -> tuple[str, list[int]]:
     """The Han text as toneless pinyin: its letters and where the spaces stood."""
-    pieces = jieba.lcut(han, HMM=False) if by_word else list(han)
+    words = [lazy_pinyin(word, style=Style.NORMAL) for word in jieba.lcut(han, HMM=False)]  # read as words: 空调 tiao
+    pieces = ["".join(sounds) for sounds in words] if by_word else [sound for sounds in words for sound in sounds]
     letters, breaks = "", []
     for piece in pieces:
-        sounds = "".join(lazy_pinyin(piece, style=Style.NORMAL))
         if letters:
             breaks.append(len(letters))
-        letters += sounds
+        letters += piece
     return letters, breaks
 
 
@@ -64,7 +63,7 @@ def main() -> None:
     parser.add_argument("--following", type=float, nargs="+", default=[0.0, 0.3, 0.5, 0.7])
     parser.add_argument("--write", action="store_true", help="put the figures in docs/benchmarks.md")
     args = parser.parse_args()
-    jieba.load_userdict(str(respell.VOCABULARY))
+    _community_words_in_jieba()
     texts = [t for t in _example_texts(EXAMPLES) if len(_HAN_RUN.findall(t)) and sum(map(len, _HAN_RUN.findall(t))) >= 4]
     random.Random(0).shuffle(texts)
     folds = [texts[i::args.folds] for i in range(args.folds)]

@@ -8,7 +8,7 @@ characters here, as a keyboard that has learned its user's words would offer the
 words, by how often jieba's dictionary (60 million words of general Chinese) and the examples of
 `nlu_data/` (how residents write to the bot) write each, the two counted alike, and by how often
 the examples write it after the word before (`FOLLOWING`, chosen by bench/pinyin_keyboard.py:
-held out, 0.875 of the characters right by words alone, 0.940 with the word before). So
+held out, 0.879 of the characters right by words alone, 0.943 with the word before). So
 "gou yao ren le" is 狗咬人了, not 够; "chu fang you huo" 厨房有火, not 诱惑; "7hao lou" 7号楼, as
 the examples write after a number; the community's words (`nlu_data/jieba/community_words.txt`)
 count as common ones. A word written wrong of the right sound (把握 for 把我) is still read by its
@@ -48,8 +48,8 @@ COMMUNITY = 20000
 # How much likelier a character is meant in its usual reading than in another one (说 is shuo;
 # read shui, as in 游说, it would be every "shui" typed for 水).
 OTHER_READING = math.log(0.01)
-# How often a word of two syllables or more must be written in the examples to say that the
-# letters are a resident's words.
+# How often a word of two syllables or more, or two characters side by side, must be written in
+# the examples to say that the letters are a resident's words.
 RESIDENTS_WORD = 2
 # More letters than a resident types by hand in one message: left as written (the search for
 # the likeliest words grows with the length, and the NLU runs on the server's one event loop).
@@ -150,7 +150,7 @@ def _by_letters(likelihoods: dict[str, float]) -> Offers:
             for spelled in {sounds, tuple(_SPELLED_ALSO.get(s, s) for s in sounds)}:
                 ends = sum(1 << sum(len(s) for s in spelled[:i]) for i in range(1, len(spelled)))
                 spellings.append(("".join(spelled), ends, here, word))
-    spellings.sort(key=lambda spelling: (spelling[0], spelling[1], -spelling[2]))
+    spellings.sort(key=lambda spelling: (spelling[0], spelling[1], -spelling[2], spelling[3]))
     offers: Offers = {}
     for (letters, ends), group in itertools.groupby(spellings, key=lambda spelling: spelling[:2]):
         seen = set()
@@ -167,7 +167,9 @@ class Keyboard:
 
     def __init__(self, texts: list[str], following: float = FOLLOWING):
         from bot.normalize import mandarin  # it reads this module's words
-        jieba.load_userdict(str(respell.VOCABULARY))  # as the NLU's tokenizer cuts them
+        if not 0 <= following < 1:
+            raise ValueError(f"the word before weighs between 0 and 1, not {following}")
+        _community_words_in_jieba()
         residents, pairs = Counter(), Counter()
         for text in texts:
             previous = START
@@ -185,7 +187,10 @@ class Keyboard:
             general[word] = max(general.get(word, 0), COMMUNITY)
         self.offers = _by_letters(_likelihoods(general, residents))
         self.longest = max(len(key) for key in self.offers)
-        self.said = frozenset(word for word, count in residents.items() if len(word) > 1 and count >= RESIDENTS_WORD)
+        self.words_said = frozenset(word for word, count in residents.items() if len(word) > 1 and count >= RESIDENTS_WORD)
+        pairs_of_characters = Counter(text[i:i + 2] for text in map(mandarin, texts) for i in range(len(text) - 1))
+        self.pairs_said = frozenset(pair for pair, count in pairs_of_characters.items()
+                                    if count >= RESIDENTS_WORD and all(respell.HAN.fullmatch(ch) for ch in pair))
         before = Counter()
         for (previous, _), count in pairs.items():
             before[previous] += count
@@ -211,6 +216,8 @@ class Keyboard:
         best[0][previous] = (0.0, -1, "")
         for start in range(len(letters)):
             ways = sorted(best[start].items(), key=lambda way: -way[1][0])[:BEAM]
+            if not ways:
+                continue  # no words end here
             for end in range(start + 1, min(len(letters), start + self.longest) + 1):
                 found = self.offers.get(letters[start:end])
                 if not found:
@@ -235,6 +242,12 @@ class Keyboard:
 
 
 @lru_cache(maxsize=1)
+def _community_words_in_jieba() -> None:
+    """jieba cuts the examples as the NLU's tokenizer does (once: each load adds to its counts)."""
+    jieba.load_userdict(str(respell.VOCABULARY))
+
+
+@lru_cache(maxsize=1)
 def keyboard() -> Keyboard:
     """The keyboard learned from `nlu_data/`."""
     return Keyboard(_example_texts(EXAMPLES))
@@ -248,6 +261,15 @@ def _is_pinyin(letters: str, syllables: frozenset[str]) -> bool:
                for start in range(max(0, end - _LONGEST_SYLLABLE), end)):
             ends.add(end)
     return len(letters) in ends
+
+
+def _says_what_residents_say(words: list[str]) -> bool:
+    """Whether the words hold one of two syllables or more the examples write, or, said in five
+    syllables or more (longer than most English that fits pinyin's letters: more → 没热, take care
+    → 他可擦热), two characters side by side as the examples write them (楼|走|到: 走到)."""
+    board, written = keyboard(), "".join(words)
+    return (any(word in board.words_said for word in words)
+            or (len(written) >= 5 and any(written[i:i + 2] in board.pairs_said for i in range(len(written) - 1))))
 
 
 def written_in_characters(text: str) -> str:
@@ -277,6 +299,6 @@ def written_in_characters(text: str) -> str:
         out += [plain[at:runs[index].start()], "".join(written)]
         words += written
         at, index = runs[last].end(), last + 1
-    if not any(word in keyboard().said for word in words):  # no word a resident says: English, likely
+    if not _says_what_residents_say(words):  # English, likely
         return text
     return "".join(out) + plain[at:]
