@@ -20,7 +20,8 @@ from pypinyin import Style, lazy_pinyin  # noqa: E402
 
 from bench.benchmarks_md import write_section  # noqa: E402
 from bot.normalize import mandarin  # noqa: E402
-from bot.typed_in_pinyin import EXAMPLES, NUMBER, START, Keyboard, _community_words_in_jieba, _example_texts  # noqa: E402
+from bot.respell import community_words_in_jieba  # noqa: E402
+from bot.typed_in_pinyin import EXAMPLES, NUMBER, START, Keyboard, _example_texts  # noqa: E402
 
 SECTION = "## Pinyin typed alone (bench/pinyin_keyboard.py)"
 _HAN_RUN = re.compile(r"[\u4e00-\u9fff]+")
@@ -63,7 +64,7 @@ def main() -> None:
     parser.add_argument("--following", type=float, nargs="+", default=[0.0, 0.3, 0.5, 0.7])
     parser.add_argument("--write", action="store_true", help="put the figures in docs/benchmarks.md")
     args = parser.parse_args()
-    _community_words_in_jieba()
+    community_words_in_jieba()
     texts = [t for t in _example_texts(EXAMPLES) if len(_HAN_RUN.findall(t)) and sum(map(len, _HAN_RUN.findall(t))) >= 4]
     random.Random(0).shuffle(texts)
     folds = [texts[i::args.folds] for i in range(args.folds)]

@@ -55,10 +55,21 @@ def vocabulary() -> list[str]:
     return [word for word in words if len(word) > 1 and _is_han(word)]
 
 
+def community_words_in_jieba() -> None:
+    """jieba knows the community's words, as the NLU's tokenizer does."""
+    _load_into_jieba(VOCABULARY)
+
+
+@lru_cache(maxsize=4)
+def _load_into_jieba(path: Path) -> None:
+    # once a file: each load adds its counts to jieba's total again
+    jieba.load_userdict(str(path))
+
+
 @lru_cache(maxsize=1)
 def _words() -> dict[str, list[tuple[str, tuple[str, ...]]]]:
     """The words meant and their syllables, by their first syllable."""
-    jieba.load_userdict(str(VOCABULARY))  # as the NLU's tokenizer does: its words are words here too
+    community_words_in_jieba()  # its words are words here too
     meant: dict[tuple[str, ...], str] = {}
     for word in vocabulary():
         meant.setdefault(tuple(syllable(ch) for ch in word), word)

@@ -173,11 +173,12 @@ class Keyboard:
         from bot.normalize import mandarin  # it reads this module's words
         if not 0 <= following < 1:
             raise ValueError(f"the word before weighs between 0 and 1, not {following}")
-        _community_words_in_jieba()
+        respell.community_words_in_jieba()
+        texts = [mandarin(text) for text in texts]  # as the models read them
         residents, pairs = Counter(), Counter()
         for text in texts:
             previous = START
-            for word in jieba.lcut(mandarin(text), HMM=False):
+            for word in jieba.lcut(text, HMM=False):
                 if not word.strip():
                     previous = START
                     continue
@@ -192,7 +193,7 @@ class Keyboard:
         self.offers = _by_letters(_likelihoods(general, residents))
         self.longest = max(len(key) for key in self.offers)
         self.words_said = frozenset(word for word, count in residents.items() if len(word) > 1 and count >= RESIDENTS_WORD)
-        pairs_of_characters = Counter(text[i:i + 2] for text in map(mandarin, texts) for i in range(len(text) - 1))
+        pairs_of_characters = Counter(text[i:i + 2] for text in texts for i in range(len(text) - 1))
         self.pairs_said = frozenset(pair for pair, count in pairs_of_characters.items()
                                     if count >= RESIDENTS_WORD and all(respell.HAN.fullmatch(ch) for ch in pair))
         before = Counter()
@@ -243,12 +244,6 @@ class Keyboard:
             words.append(word)
             word, at = last, start
         return words[::-1]
-
-
-@lru_cache(maxsize=1)
-def _community_words_in_jieba() -> None:
-    """jieba cuts the examples as the NLU's tokenizer does (once: each load adds to its counts)."""
-    jieba.load_userdict(str(respell.VOCABULARY))
 
 
 @lru_cache(maxsize=1)
