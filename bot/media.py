@@ -51,10 +51,11 @@ QUESTIONS = {kind: f"{this}是要反映什么问题？" for kind, this in THIS.i
 WITH_THE_PLACE = "是要反映什么问题？请把位置和问题一起说一遍，我来登记。"
 WITHDRAWN = "withdrawn"  # its report was dropped: on no ticket, no report takes it, deleted at retention
 QUOTA_REPLY = "您今天发送的照片和语音已经很多了，这条没有保存。请用文字描述问题，比如“3号楼门口被车堵了”。"
-# What a resident says in answer to "what is it about?" that is not the answer: 谢谢, 不是, 查进度 …
+# What a resident says in answer to "what is it about?" that is not the answer: 谢谢, 不是, 查进度,
+# a question for the FAQ, small talk, an advert …
 NOT_AN_ANSWER = {"greet", "thank", "goodbye", "affirm", "deny", "ask_ticket_status", "request_human", "satisfied",
                  "basically_satisfied", "unsatisfied", "volunteer_register", "volunteer_claim",
-                 "volunteer_finish", "volunteer_points"}
+                 "volunteer_finish", "volunteer_points", "ask_info", "chitchat", "out_of_scope", "advert"}
 
 
 def counted(kinds: Iterable[str]) -> str:

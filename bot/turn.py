@@ -50,6 +50,9 @@ LONGEST_NAME = 12
 # said to something else: the question is asked again, naming the report, never answered by it.
 YES_OR_NO_ANSWERS_WITHIN = timedelta(minutes=30)
 YES_OR_NO = ("affirm", "deny")
+# `Pending.asked_at` when the bot has answered something else since its question: as one asked
+# too long ago, a bare yes or no then asks it again (a time `take` does not stamp over)
+SAID_BETWEEN = "said-between"
 # A no that says what it cancels ("算了不报了") means it however late; "不是" alone may not.
 _CANCELS = re.compile(r"算了|取消|撤销|撤回|不报|别报|不想报|不登记|别登记|不用|不需要|不弄|先不")
 
@@ -76,13 +79,22 @@ class Pending:
         """Whether the question was asked too long ago for a bare yes or no to answer it. One of
         unknown age (kept before questions had a time, or unreadable) has: asking again costs a
         turn, a "是" taken for an answer it was never meant as costs a ticket."""
+        asked_at = self._asked_at()
+        return asked_at is None or now - asked_at > YES_OR_NO_ANSWERS_WITHIN
+
+    def asked_before(self, moment: datetime) -> bool:
+        """Whether the question was asked before `moment` (naive UTC); one of unknown age was."""
+        asked_at = self._asked_at()
+        return asked_at is None or asked_at < moment
+
+    def _asked_at(self) -> datetime | None:
         try:
             asked_at = datetime.fromisoformat(self.asked_at or "")
         except ValueError:
-            return True
+            return None
         if asked_at.tzinfo is not None:
             asked_at = asked_at.astimezone(timezone.utc).replace(tzinfo=None)
-        return now - asked_at > YES_OR_NO_ANSWERS_WITHIN
+        return asked_at
 
     @classmethod
     def from_slot(cls, value) -> "Pending | None":
@@ -188,6 +200,20 @@ def interrupts(parse: dict, decision: Decision) -> bool:
     return decision.is_report or decision.asks_for_person or intent == STATUS_INTENT
 
 
+def _cancels(message: _Message) -> bool:
+    """A no to the bot's question, or a short "算了"/"不用了" whatever the model read it as."""
+    return message.intent == "deny" or (len(message.text.strip()) <= LONGEST_NAME
+                                        and _CANCELS.search(message.read) is not None)
+
+
+def _said_between(outcome: Outcome, pending: Pending | None) -> Outcome:
+    """`outcome` answered something else while `pending`'s question waits: a bare yes or no after
+    it may be said to that answer ("好的" to opening hours), so it asks the question again."""
+    if pending is not None and outcome.pending is pending and outcome.replies:
+        outcome.pending = dataclasses.replace(pending, asked_at=SAID_BETWEEN)
+    return outcome
+
+
 class _Turn:
     def __init__(self, session: Session, message: _Message, context: Context):
         self.session, self.message, self.context = session, message, context
@@ -220,11 +246,14 @@ class _Turn:
         if self.context.suggested and not message.decision.is_report:
             picked = self._picked_suggestion()
             if picked is not None:
-                return picked
+                picked.pending = pending  # a question between: the reports still wait
+                return _said_between(picked, pending)
         if message.decision.is_report:  # filed with the reports waiting for their compound
-            return self._report(pending.waiting() if pending else ())
+            return self._report()
         outcome = self._not_a_report()
-        outcome.pending = outcome.pending or pending  # a question between: the reports still wait
+        if outcome.pending is None:  # a question between: the reports still wait
+            outcome.pending = pending
+            outcome = _said_between(outcome, pending)
         return outcome
 
     # --- the answer to "which compound?" -----------------------------------------------------------
@@ -258,25 +287,30 @@ class _Turn:
     def _answer_pending(self, pending: Pending) -> Outcome | None:
         """The message as the answer to the bot's question, or None when it is something else."""
         message = self.message
+        if message.decision.is_report:
+            return None  # a new report, filed with the waiting ones, where it says (`_report`)
         named = self._named_compound()
         if named is not None:
             return self._file_all(pending.reports, named, f"the reports waited for a compound: {named.name}")
-        if message.decision.is_report:
-            return None  # a new report, filed with the waiting ones (`_report`)
+        if self.handoff is not None and pending.asked_before(self.handoff.created_at):
+            return None  # staff have had the conversation since the bot asked: said to them
+        cancels = _cancels(message)
         if pending.asked == "report":
             if message.intent == "affirm":
                 return self._place(pending.reports, "the resident confirmed the report")
             earlier = pending.waiting()
-            if message.intent == "deny" and earlier:  # the sure ones before still wait
+            if cancels and earlier:  # the sure ones before still wait
                 return Outcome("the resident said the last is not a report; the earlier wait for their compound",
                                [REPORT_CANCELLED, still_waiting([r.text for r in earlier], ASK_COMPOUND)],
                                pending=Pending(earlier))
-            if message.intent == "deny":
+            if cancels:
                 return self._dropped("the resident said it is not a report", REPORT_CANCELLED)
             return None
         if pending.asked == "confirm":
             if message.intent == "affirm" and self.home is not None:
                 return self._file_all(pending.reports, self.home, "the resident confirmed the group's compound")
+            if cancels and (message.intent != "deny" or _CANCELS.search(message.read)):
+                return self._dropped("the resident cancelled when asked about the compound", REPORT_CANCELLED)
             if message.intent == "deny":
                 return self._dropped("the named compound is not the group's", unknown_compound_dropped(pending.named))
             return None
@@ -284,9 +318,13 @@ class _Turn:
             offered = org.find_compound(self.session, pending.named or "")
             if message.intent == "affirm" and offered is not None:
                 return self._file_all(pending.reports, offered, f"the resident is still in {offered.name}")
+            if _CANCELS.search(message.read):  # "算了，不报了" withdraws the report, not the compound
+                return self._dropped("the resident cancelled when offered their compound", REPORT_CANCELLED)
             return Outcome("not the compound offered back: asked which", [ASK_COMPOUND], pending=Pending(pending.reports))
-        if message.intent == "deny":
+        if cancels:
             return self._dropped("the resident cancelled while asked for the compound", REPORT_CANCELLED)
+        if self.context.suggested and faq_matcher.picked_number(message.read, len(self.context.suggested.entries)):
+            return None  # the number of a suggestion offered since (`_picked_suggestion`), not a name
         if len(message.text.strip()) <= LONGEST_NAME and message.intent in ("inform", "nlu_fallback", "greet", ""):
             # asked again now, and for a name: "还是金御城吗？" answered with another is not answered "是" after
             return Outcome("not a compound of the directory", [UNKNOWN_COMPOUND], pending=Pending(pending.reports))
@@ -341,21 +379,38 @@ class _Turn:
 
     # --- reports ---------------------------------------------------------------------------------
 
-    def _report(self, waiting: tuple[PendingReport, ...]) -> Outcome:
-        message = self.message
+    def _report(self) -> Outcome:
+        message, pending = self.message, self.context.pending
         # an unsure report may be a question the FAQ answers, when it is very sure; a sure one is
         # filed, and what it also asks answered beside the receipt
         entry = self._faq_choice().answer
         if entry is not None and not faq_matcher.files_anyway(message.decision):
             return Outcome(f"the FAQ is sure of {entry.id}; the report ({message.decision.category}) was unsure",
-                           [entry.reply() + IF_A_REPORT], pending=self.context.pending)  # the waiting still wait
+                           [entry.reply() + IF_A_REPORT], pending=pending)  # the waiting still wait
+        # reports that named a compound the directory lacks wait for the resident's yes apart: the
+        # new one does not answer for them where it is filed
+        apart = pending if pending is not None and pending.asked == "confirm" else None
+        waiting = pending.waiting() if pending is not None and apart is None else ()
         outcome = self._place((*waiting, intake.pending_report(message.decision, message.text, message.location)),
                               f"{message.decision.category} report")
+        if apart is not None:
+            outcome = self._still_apart(outcome, apart)
         if entry is not None:
             answer = ALSO_ASKED + entry.reply()
             # filed: the answer after the receipt; still to file: before the question the resident answers
             outcome.replies = [*outcome.replies, answer] if outcome.ticket_ids else [answer, *outcome.replies]
             outcome.why += f"; its question answered with {entry.id}"
+        return outcome
+
+    def _still_apart(self, outcome: Outcome, apart: Pending) -> Outcome:
+        """`outcome` of a new report, with the reports asked about apart (`_report`) still asked
+        about: the same question again when it filed, else waiting with the new question."""
+        if outcome.pending is None:
+            question = not_in_group(apart.named, self.home.name) if apart.named and self.home else ASK_COMPOUND
+            outcome.replies.append(still_waiting([report.text for report in apart.reports], question))
+            outcome.pending = dataclasses.replace(apart, asked_at=None)  # asked again now
+        else:
+            outcome.pending = dataclasses.replace(outcome.pending, reports=(*apart.reports, *outcome.pending.reports))
         return outcome
 
     def _place(self, reports: tuple[PendingReport, ...], why: str) -> Outcome:
@@ -368,36 +423,43 @@ class _Turn:
                 return self._file_all(reports, compound, f"{why} naming {compound.name}")
             advice = intake.emergency_first(self.session, report, self.home)
             if self.home is not None:
-                return Outcome(f"{named} is not in the directory: asked whether it is {self.home.name}",
-                               [*advice, not_in_group(named, self.home.name)],
-                               pending=Pending(reports, "confirm", named))
-            return Outcome(f"{named} is not in the directory: asked which compound",
-                           [*advice, not_in_directory(named)], pending=Pending(reports))
+                return self._urgent_to_staff(Outcome(
+                    f"{named} is not in the directory: asked whether it is {self.home.name}",
+                    [*advice, not_in_group(named, self.home.name)], pending=Pending(reports, "confirm", named)))
+            return self._urgent_to_staff(Outcome(f"{named} is not in the directory: asked which compound",
+                                                 [*advice, not_in_directory(named)], pending=Pending(reports)))
         if self.home is not None:
             return self._file_all(reports, self.home, f"{report.category} report in {self.home.name}")
         if self.context.offered_compound:
-            return Outcome(f"{report.category} report: offered back {self.context.offered_compound}",
-                           [*intake.emergency_first(self.session, report, None),
-                            offered_back(self.context.offered_compound)],
-                           pending=Pending(reports, "offered", self.context.offered_compound))
-        return Outcome(f"{report.category} report without a compound: asked which",
-                       [*intake.emergency_first(self.session, report, None), ASK_COMPOUND],
-                       pending=Pending(reports))
+            return self._urgent_to_staff(Outcome(
+                f"{report.category} report: offered back {self.context.offered_compound}",
+                [*intake.emergency_first(self.session, report, None), offered_back(self.context.offered_compound)],
+                pending=Pending(reports, "offered", self.context.offered_compound)))
+        return self._urgent_to_staff(Outcome(f"{report.category} report without a compound: asked which",
+                                             [*intake.emergency_first(self.session, report, None), ASK_COMPOUND],
+                                             pending=Pending(reports)))
+
+    def _urgent_to_staff(self, outcome: Outcome) -> Outcome:
+        """An urgent report the bot cannot file yet (which compound?) is a person's at once: the
+        resident may never answer, and nobody would know of the danger."""
+        if any(report.urgent for report in outcome.pending.reports):
+            self._hand_over(outcome, "urgent", self.home)
+        return outcome
 
     def _file_all(self, reports: tuple[PendingReport, ...], compound: Compound, why: str) -> Outcome:
         """File the reports in `compound` (the emergency advice first where a report is urgent and
         has not heard it yet), then hand over an urgent one, or one that asked for a person."""
-        replies, ticket_ids, urgent_ticket = [], [], None
+        advice, replies, ticket_ids, urgent_ticket = [], [], [], None
         already_advised = self.context.pending.reports if self.context.pending else ()
         for report in reports:
-            if report not in already_advised:
-                replies += intake.emergency_first(self.session, report, compound)
+            if report not in already_advised:  # before every receipt, whichever report it is for
+                advice += intake.emergency_first(self.session, report, compound)
             filing, receipt = intake.file(self.session, report, compound, self.resident, self.context.now)
             replies.append(receipt)
             ticket_ids.append(filing.ticket.id)
             if report.urgent:
                 urgent_ticket = urgent_ticket or filing.ticket
-        outcome = Outcome(why, replies, ticket_ids=ticket_ids,
+        outcome = Outcome(why, advice + replies, ticket_ids=ticket_ids,
                           remembered_compound=None if self.resident.group_id else compound.name)
         reason = "urgent" if urgent_ticket else ("asked" if self.message.decision.asks_for_person else None)
         if reason:

@@ -216,6 +216,15 @@ async def test_a_greeting_is_not_taken_for_the_answer(sample_site):
     assert not any("工单" in reply for reply in replies if reply)
 
 
+@pytest.mark.parametrize("text, intent", [("社区医院几点开门", "ask_info"), ("哈哈 小助手你真可爱", "chitchat")])
+async def test_a_question_or_small_talk_after_a_photo_files_nothing(sample_site, text, intent):
+    receive(sample_site, [PHOTO], at=utc_now() - timedelta(minutes=10))
+    replies = await say(text, intent, ranking=[("report_property_service", 0.05)])
+    assert not any("工单" in reply for reply in replies if reply)
+    with Session(sample_site, future=True) as session:
+        assert session.scalars(select(Ticket)).all() == []
+
+
 def test_a_message_taken_again_is_noted_once(sample_site):
     first = receive(sample_site, [PHOTO])
     assert receive(sample_site, [PHOTO]) == first and len(rows(sample_site)) == 1

@@ -6,7 +6,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from bot.models import ResidentCompound
-from bot.replies import ASK_COMPOUND, offered_back
+from bot.replies import ASK_COMPOUND, REPORT_CANCELLED, offered_back
 from test_turn import Chat, sample_site, ticket_rows  # noqa: F401 - sample_site: the autouse fixture
 
 
@@ -41,6 +41,15 @@ async def test_no_to_the_compound_offered_back_asks_which_and_remembers_the_new_
     assert ticket_rows(sample_site)[-1][:2] == ("power", "翠柳苑")
     a_day_passes(sample_site)
     assert (await resident.say("暖气不热", "report_heating"))[-1] == offered_back("翠柳苑")
+
+
+async def test_never_mind_to_the_compound_offered_back_files_nothing_and_asks_nothing(sample_site):  # noqa: F811
+    resident = Chat("wechat_kf:dm:wmUncle")
+    await resident.say("金御城", "inform")
+    a_day_passes(sample_site)
+    assert (await resident.say("楼道灯坏了", "report_power"))[-1] == offered_back("金御城")
+    assert await resident.say("算了 不报了", "deny") == [REPORT_CANCELLED]
+    assert ticket_rows(sample_site) == []
 
 
 async def test_groups_never_use_a_remembered_compound(sample_site):  # noqa: F811

@@ -1,0 +1,91 @@
+"""What a resident says while reports wait for their compound (bot/turn.py): a new report, a
+never-mind said any way, a suggestion's number, a yes meant for staff or for another answer. Each
+of these once lost a report, filed one nobody confirmed, or answered "没有找到这个小区"."""
+from datetime import timedelta
+
+from bot.replies import ASK_COMPOUND, REPORT_CANCELLED, UNKNOWN_COMPOUND
+from test_turn import JINYU_GROUP, Chat, handoffs_of, sample_site, ticket_rows  # noqa: F401 - fixtures
+
+CUILIU = [{"entity": "compound", "value": "翠柳苑", "start": 0, "end": 3}]
+SUNSHINE = [{"entity": "compound", "value": "阳光花园", "start": 0, "end": 4}]  # not in the directory
+UNSURE_LIFT = {"intent": "nlu_fallback", "confidence": 0.4,
+               "ranking": [("report_elevator", 0.3), ("report_facilities", 0.25)]}
+
+
+async def test_a_report_naming_its_compound_files_with_the_one_waiting(sample_site):  # noqa: F811
+    resident = Chat("wecom:dm:lin")
+    assert (await resident.say("楼道灯坏了", "report_power"))[-1] == ASK_COMPOUND
+    replies = await resident.say("翠柳苑3号楼电梯困人了", "report_elevator", entities=CUILIU)
+    assert "【紧急】" in replies[0]
+    assert sorted(row[:2] for row in ticket_rows(sample_site)) == [("elevator", "翠柳苑"), ("power", "翠柳苑")]
+    assert resident.slots["pending"] is None
+
+
+async def test_a_report_after_one_naming_an_unknown_compound_leaves_that_one_asked(sample_site):  # noqa: F811
+    group = Chat(f"{JINYU_GROUP}:zhou")
+    assert "金御城" in (await group.say("阳光花园门口的车堵了一上午了", "report_parking", entities=SUNSHINE))[-1]
+    replies = await group.say("翠柳苑3号楼电梯坏了", "report_elevator", entities=CUILIU)
+    assert ticket_rows(sample_site) == [("elevator", "翠柳苑", None, ["zhou"])]
+    assert "阳光花园门口的车堵了一上午了" in replies[-1] and "金御城" in replies[-1]  # still asked
+    await group.say("还有楼道灯也坏了", "report_power")  # the group's compound: filed there, the parking not
+    assert [row[:2] for row in ticket_rows(sample_site)] == [("elevator", "翠柳苑"), ("power", "金御城")]
+    await group.say("是的", "affirm")
+    assert ticket_rows(sample_site)[-1][:2] == ("parking", "金御城")
+
+
+async def test_never_mind_said_any_way_drops_the_waiting_report(sample_site):  # noqa: F811
+    for number, (text, intent) in enumerate([("算了", "nlu_fallback"), ("不用了 谢谢", "thank"), ("算了", "deny")]):
+        resident = Chat(f"wecom:dm:wu{number}")
+        await resident.say("楼道灯坏了", "report_power")
+        assert await resident.say(text, intent, confidence=0.5) == [REPORT_CANCELLED]
+        assert resident.slots["pending"] is None
+    group = Chat(f"{JINYU_GROUP}:qian")
+    await group.say("阳光花园门口的车堵了一上午了", "report_parking", entities=SUNSHINE)
+    assert await group.say("算了", "deny") == [REPORT_CANCELLED]  # not "阳光花园不归本群…"
+    assert ticket_rows(sample_site) == []
+
+
+async def test_a_suggestions_number_is_taken_while_the_compound_is_asked(sample_site):  # noqa: F811
+    resident = Chat("wecom:dm:sun")
+    await resident.say("楼道灯坏了", "report_power")
+    assert (await resident.say("暖气的事问一下", "ask_info"))[0].startswith("猜你想问")
+    replies = await resident.say("1", "nlu_fallback", confidence=0.3)
+    assert replies != [UNKNOWN_COMPOUND] and "暖" in replies[0]
+    assert "供电照明" in (await resident.say("翠柳苑", "inform"))[0]  # the report still waited
+
+
+async def test_with_staff_a_yes_or_no_or_a_greeting_is_theirs(sample_site):  # noqa: F811
+    resident = Chat("wecom:dm:he")
+    await resident.say("楼道灯坏了", "report_power")
+    await resident.say("转人工", "request_human")
+    assert await resident.say("不是", "deny") == []
+    assert await resident.say("你好 在吗", "greet") == []
+    assert "供电照明" in (await resident.say("翠柳苑", "inform"))[0]  # a compound still files it
+    group = Chat(f"{JINYU_GROUP}:xu")
+    await group.say("那个梯子又不对劲了", UNSURE_LIFT["intent"], UNSURE_LIFT["confidence"],
+                    ranking=UNSURE_LIFT["ranking"])
+    await group.say("转人工", "request_human")
+    assert await group.say("是的", "affirm") == []
+    assert [row[0] for row in ticket_rows(sample_site)] == ["power"]
+
+
+async def test_an_urgent_report_waiting_for_its_compound_goes_to_staff_at_once(sample_site):  # noqa: F811
+    resident = Chat("wecom:dm:ma")
+    replies = await resident.say("电梯困人了 里面有老人", "report_elevator")
+    assert ASK_COMPOUND in replies
+    assert handoffs_of(sample_site, resident.sender) == [("urgent", "waiting")]
+    await resident.say("我也不知道叫啥", "nlu_fallback", confidence=0.4)  # the bot's question: staff see it too
+    assert resident.slots["pending"] is not None
+    await resident.say("翠柳苑", "inform")
+    assert ticket_rows(sample_site)[0][:2] == ("elevator", "翠柳苑")
+
+
+async def test_a_yes_after_the_bot_answered_something_else_asks_again(sample_site):  # noqa: F811
+    group = Chat(f"{JINYU_GROUP}:gao")
+    await group.say("那个梯子又不对劲了", UNSURE_LIFT["intent"], UNSURE_LIFT["confidence"],
+                    ranking=UNSURE_LIFT["ranking"])
+    assert await group.say("你好", "greet")
+    replies = await group.say("好的", "affirm")  # to the greeting's answer, perhaps
+    assert ticket_rows(sample_site) == [] and "那个梯子又不对劲了" in replies[0]
+    await group.say("是", "affirm")  # to the question asked again
+    assert [row[0] for row in ticket_rows(sample_site)] == ["elevator"]
