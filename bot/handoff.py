@@ -80,6 +80,14 @@ def start(session: Session, resident: Resident, reason: str, compound: Compound 
     return handoff
 
 
+def placed(session: Session, handoff: Handoff, compound: Compound | None, now: datetime) -> None:
+    """A handoff opened before the resident's compound was known (an urgent report, asked which
+    compound) now has it: its staff are told, as they would have been at the start."""
+    if handoff.compound is None and compound is not None:
+        handoff.compound = compound
+        _alert_staff(session, handoff, now)
+
+
 def _alert_staff(session: Session, handoff: Handoff, now: datetime) -> None:
     """Tell the compound's branch secretary and grid worker that a resident is waiting."""
     compound = handoff.compound

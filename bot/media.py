@@ -51,11 +51,13 @@ QUESTIONS = {kind: f"{this}是要反映什么问题？" for kind, this in THIS.i
 WITH_THE_PLACE = "是要反映什么问题？请把位置和问题一起说一遍，我来登记。"
 WITHDRAWN = "withdrawn"  # its report was dropped: on no ticket, no report takes it, deleted at retention
 QUOTA_REPLY = "您今天发送的照片和语音已经很多了，这条没有保存。请用文字描述问题，比如“3号楼门口被车堵了”。"
-# What a resident says in answer to "what is it about?" that is not the answer: 谢谢, 不是, 查进度,
-# a question for the FAQ, small talk, an advert …
+# What a resident says in answer to "what is it about?" that is not the answer: 谢谢, 不是, 查进度 …
 NOT_AN_ANSWER = {"greet", "thank", "goodbye", "affirm", "deny", "ask_ticket_status", "request_human", "satisfied",
                  "basically_satisfied", "unsatisfied", "volunteer_register", "volunteer_claim",
-                 "volunteer_finish", "volunteer_points", "ask_info", "chitchat", "out_of_scope", "advert"}
+                 "volunteer_finish", "volunteer_points"}
+# …nor a question for the FAQ or small talk ("社区医院几点开门"), unless the model finds it probably a
+# report ("楼道里的垃圾怎么一直没人收？")
+ANSWER_ONLY_IF_LIKELY = {"ask_info", "chitchat", "out_of_scope", "advert"}
 
 
 def counted(kinds: Iterable[str]) -> str:
@@ -163,6 +165,8 @@ def as_answer(parse: dict, decision: Decision) -> Decision:
     message that only names a place ("5号楼2单元"): that says where, and the question stands."""
     intent = (parse.get("intent") or {}).get("name") or ""
     if decision.is_report or decision.asks_for_person or decision.only_a_place or intent in NOT_AN_ANSWER:
+        return decision
+    if intent in ANSWER_ONLY_IF_LIKELY and decision.likely_category is None:
         return decision
     for item in parse.get("intent_ranking") or []:
         category = category_for_intent(item.get("name") or "")

@@ -60,6 +60,7 @@ class Filing:
     joined: bool       # the report joined an open ticket on the same problem
     households: int    # how many households have reported it
     at: datetime       # when it was filed
+    again: bool = False  # the resident had reported it already (the problem said again)
 
 
 def responsible_people(session: Session, ticket: Ticket) -> list[Person]:
@@ -140,7 +141,7 @@ def file_report(session: Session, report: Report, now: datetime) -> Filing:
     count = households(session, ticket)
     if already is None and count == CLUSTER_HOUSEHOLDS:
         escalate(session, ticket, now, f"反映集中：{count}户居民反映同一问题")
-    return Filing(ticket, joined=True, households=count, at=now)
+    return Filing(ticket, joined=True, households=count, at=now, again=already is not None)
 
 
 def _make_urgent(session: Session, ticket: Ticket, report: Report, now: datetime) -> None:
@@ -343,6 +344,9 @@ def by_when(ticket: Ticket, now: datetime) -> str:
 def receipt(session: Session, filing: Filing) -> str:
     """What the resident hears: number, category, who has it (masked phone) and by when."""
     ticket = filing.ticket
+    if filing.again:
+        return (f"您已反映过这个问题，在工单{describe(ticket)}里，由{holder(ticket)}负责，{by_when(ticket, filing.at)}。"
+                f"回复“我报的事怎么样了”可查询进度。")
     if filing.joined:
         return (f"这个问题已有{filing.households}户居民反映，您已加入工单{describe(ticket)}，"
                 f"由{holder(ticket)}负责，{by_when(ticket, filing.at)}。")

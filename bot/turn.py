@@ -50,11 +50,13 @@ LONGEST_NAME = 12
 # said to something else: the question is asked again, naming the report, never answered by it.
 YES_OR_NO_ANSWERS_WITHIN = timedelta(minutes=30)
 YES_OR_NO = ("affirm", "deny")
-# `Pending.asked_at` when the bot has answered something else since its question: as one asked
-# too long ago, a bare yes or no then asks it again (a time `take` does not stamp over)
-SAID_BETWEEN = "said-between"
 # A no that says what it cancels ("算了不报了") means it however late; "不是" alone may not.
 _CANCELS = re.compile(r"算了|取消|撤销|撤回|不报|别报|不想报|不登记|别登记|不用|不需要|不弄|先不")
+# A message that is only a never-mind ("算了吧", "不用了 谢谢"), whatever the model read it as; not
+# one that goes on ("不用问了 赶紧派人来")
+_NEVER_MIND = re.compile(r"(?:好的?|那|嗯|哦|噢)?(?:算了|不用了?|不需要了?|不报了|不登记了|取消|先不(?:报|登记)?了|没事了)"
+                         r"(?:吧|啊|哈|呢)?(?:谢谢|多谢|谢了|谢谢啊)?")
+_NOT_WORDS = re.compile(r"[\W_]+")
 
 
 @dataclass(frozen=True)
@@ -66,10 +68,20 @@ class Pending:
     asked: str = "compound"
     named: str | None = None
     asked_at: str | None = None  # ISO time (naive UTC, as `bot.clock`) the question was asked
+    # the bot has answered something else since ("好的" may be said to that answer): a bare yes or
+    # no asks the question again, as when it was asked too long ago
+    interrupted: bool = False
+    # asked while staff had the conversation, or as it was handed to them (an urgent report): the
+    # answer is the bot's to take; one asked before a handoff is answered to staff
+    with_staff: bool = False
 
     def as_slot(self) -> dict:
         return {"reports": [r.as_slot() for r in self.reports], "asked": self.asked, "named": self.named,
-                "asked_at": self.asked_at}
+                "asked_at": self.asked_at, "interrupted": self.interrupted, "with_staff": self.with_staff}
+
+    def asked_now(self) -> "Pending":
+        """The question asked (again) this turn: `take` stamps the time and whether staff are there."""
+        return dataclasses.replace(self, asked_at=None, interrupted=False, with_staff=False)
 
     def waiting(self) -> tuple[PendingReport, ...]:
         """The sure reports, waiting for their compound (not the one "report" asks about)."""
@@ -80,12 +92,7 @@ class Pending:
         unknown age (kept before questions had a time, or unreadable) has: asking again costs a
         turn, a "是" taken for an answer it was never meant as costs a ticket."""
         asked_at = self._asked_at()
-        return asked_at is None or now - asked_at > YES_OR_NO_ANSWERS_WITHIN
-
-    def asked_before(self, moment: datetime) -> bool:
-        """Whether the question was asked before `moment` (naive UTC); one of unknown age was."""
-        asked_at = self._asked_at()
-        return asked_at is None or asked_at < moment
+        return self.interrupted or asked_at is None or now - asked_at > YES_OR_NO_ANSWERS_WITHIN
 
     def _asked_at(self) -> datetime | None:
         try:
@@ -107,7 +114,8 @@ class Pending:
             return None
         asked_at = value.get("asked_at")
         return cls(reports, value.get("asked") or "compound", value.get("named"),
-                   asked_at if isinstance(asked_at, str) else None) if reports else None
+                   asked_at if isinstance(asked_at, str) else None, value.get("interrupted") is True,
+                   value.get("with_staff") is True) if reports else None
 
 
 @dataclass(frozen=True)
@@ -182,7 +190,8 @@ def take(session: Session, parse: dict, context: Context, decision: Decision | N
     outcome = turn.run()
     if outcome.pending is not None and outcome.pending is not context.pending and outcome.pending.asked_at is None:
         # a question asked this turn; one still waiting keeps the time it was asked
-        outcome.pending = dataclasses.replace(outcome.pending, asked_at=context.now.isoformat())
+        outcome.pending = dataclasses.replace(outcome.pending, asked_at=context.now.isoformat(),
+                                              with_staff=turn.handoff is not None)
     media.after_turn(session, context.resident.sender_id, outcome.ticket_ids, outcome.replies, context.now,
                      asking=turn.handoff is None and outcome.pending is None,
                      only_a_place=decision.only_a_place and context.pending is None)
@@ -201,16 +210,15 @@ def interrupts(parse: dict, decision: Decision) -> bool:
 
 
 def _cancels(message: _Message) -> bool:
-    """A no to the bot's question, or a short "算了"/"不用了" whatever the model read it as."""
-    return message.intent == "deny" or (len(message.text.strip()) <= LONGEST_NAME
-                                        and _CANCELS.search(message.read) is not None)
+    """A no to the bot's question, or a message that is only a never-mind, whatever the model read."""
+    return message.intent == "deny" or _NEVER_MIND.fullmatch(_NOT_WORDS.sub("", message.read)) is not None
 
 
 def _said_between(outcome: Outcome, pending: Pending | None) -> Outcome:
     """`outcome` answered something else while `pending`'s question waits: a bare yes or no after
     it may be said to that answer ("好的" to opening hours), so it asks the question again."""
-    if pending is not None and outcome.pending is pending and outcome.replies:
-        outcome.pending = dataclasses.replace(pending, asked_at=SAID_BETWEEN)
+    if pending is not None and outcome.pending is pending and (outcome.replies or outcome.response):
+        outcome.pending = dataclasses.replace(pending, interrupted=True)
     return outcome
 
 
@@ -267,7 +275,7 @@ class _Turn:
                 or (message.intent == "deny" and _CANCELS.search(message.read))
                 or self._named_compound() is not None):
             return None
-        if self.handoff is not None:
+        if self.handoff is not None and not pending.with_staff:
             return Outcome(f"a {message.intent} to staff long after the bot's question", pending=pending)
         if message.intent == "deny":  # "不是，发错了" to a photo just sent: it goes, as `_dropped` lets it
             media.withdraw(self.session, self.resident.sender_id, self.context.now)
@@ -282,7 +290,7 @@ class _Turn:
             question, pending = ASK_COMPOUND, Pending(reports)
         return Outcome(f"a {message.intent} long after the question ({pending.asked}): asked again",
                        [still_waiting([report.text for report in reports], question)],
-                       pending=dataclasses.replace(pending, asked_at=None))  # asked now: `take` times it
+                       pending=pending.asked_now())
 
     def _answer_pending(self, pending: Pending) -> Outcome | None:
         """The message as the answer to the bot's question, or None when it is something else."""
@@ -292,7 +300,7 @@ class _Turn:
         named = self._named_compound()
         if named is not None:
             return self._file_all(pending.reports, named, f"the reports waited for a compound: {named.name}")
-        if self.handoff is not None and pending.asked_before(self.handoff.created_at):
+        if self.handoff is not None and not pending.with_staff:
             return None  # staff have had the conversation since the bot asked: said to them
         cancels = _cancels(message)
         if pending.asked == "report":
@@ -385,8 +393,9 @@ class _Turn:
         # filed, and what it also asks answered beside the receipt
         entry = self._faq_choice().answer
         if entry is not None and not faq_matcher.files_anyway(message.decision):
-            return Outcome(f"the FAQ is sure of {entry.id}; the report ({message.decision.category}) was unsure",
-                           [entry.reply() + IF_A_REPORT], pending=pending)  # the waiting still wait
+            return _said_between(Outcome(  # the waiting still wait
+                f"the FAQ is sure of {entry.id}; the report ({message.decision.category}) was unsure",
+                [entry.reply() + IF_A_REPORT], pending=pending), pending)
         # reports that named a compound the directory lacks wait for the resident's yes apart: the
         # new one does not answer for them where it is filed
         apart = pending if pending is not None and pending.asked == "confirm" else None
@@ -408,7 +417,7 @@ class _Turn:
         if outcome.pending is None:
             question = not_in_group(apart.named, self.home.name) if apart.named and self.home else ASK_COMPOUND
             outcome.replies.append(still_waiting([report.text for report in apart.reports], question))
-            outcome.pending = dataclasses.replace(apart, asked_at=None)  # asked again now
+            outcome.pending = apart.asked_now()
         else:
             outcome.pending = dataclasses.replace(outcome.pending, reports=(*apart.reports, *outcome.pending.reports))
         return outcome
@@ -455,10 +464,12 @@ class _Turn:
             if report not in already_advised:  # before every receipt, whichever report it is for
                 advice += intake.emergency_first(self.session, report, compound)
             filing, receipt = intake.file(self.session, report, compound, self.resident, self.context.now)
-            replies.append(receipt)
-            ticket_ids.append(filing.ticket.id)
             if report.urgent:
                 urgent_ticket = urgent_ticket or filing.ticket
+            if filing.ticket.id in ticket_ids:  # the problem said again ("翠柳苑3号楼楼道灯坏了"): one receipt
+                continue
+            replies.append(receipt)
+            ticket_ids.append(filing.ticket.id)
         outcome = Outcome(why, advice + replies, ticket_ids=ticket_ids,
                           remembered_compound=None if self.resident.group_id else compound.name)
         reason = "urgent" if urgent_ticket else ("asked" if self.message.decision.asks_for_person else None)
@@ -472,6 +483,7 @@ class _Turn:
             if reason == "asked":
                 outcome.replies.append(handoff.still_waiting(hours, self.context.now))
             self.handoff.ticket = self.handoff.ticket or ticket
+            handoff.placed(self.session, self.handoff, compound, self.context.now)
             return
         self.handoff = handoff.start(self.session, self.resident, reason, compound, self.message.text,
                                      self.context.now, ticket)

@@ -225,6 +225,12 @@ async def test_a_question_or_small_talk_after_a_photo_files_nothing(sample_site,
         assert session.scalars(select(Ticket)).all() == []
 
 
+async def test_a_complaint_asked_as_a_question_after_a_photo_is_its_report(sample_site):
+    receive(sample_site, [PHOTO])
+    replies = await say("楼道里的垃圾怎么一直没人收？", "ask_info", ranking=[("report_sanitation", 0.9)])
+    assert any("环境卫生" in reply and "已附照片1张" in reply for reply in replies if reply)
+
+
 def test_a_message_taken_again_is_noted_once(sample_site):
     first = receive(sample_site, [PHOTO])
     assert receive(sample_site, [PHOTO]) == first and len(rows(sample_site)) == 1

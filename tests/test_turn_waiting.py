@@ -3,8 +3,13 @@ never-mind said any way, a suggestion's number, a yes meant for staff or for ano
 of these once lost a report, filed one nobody confirmed, or answered "没有找到这个小区"."""
 from datetime import timedelta
 
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from bot.models import Handoff
 from bot.replies import ASK_COMPOUND, REPORT_CANCELLED, UNKNOWN_COMPOUND
-from test_turn import JINYU_GROUP, Chat, handoffs_of, sample_site, ticket_rows  # noqa: F401 - fixtures
+from test_resident_compounds import a_day_passes
+from test_turn import JINYU_GROUP, Chat, clock, handoffs_of, sample_site, ticket_rows  # noqa: F401 - fixtures
 
 CUILIU = [{"entity": "compound", "value": "翠柳苑", "start": 0, "end": 3}]
 SUNSHINE = [{"entity": "compound", "value": "阳光花园", "start": 0, "end": 4}]  # not in the directory
@@ -89,3 +94,57 @@ async def test_a_yes_after_the_bot_answered_something_else_asks_again(sample_sit
     assert ticket_rows(sample_site) == [] and "那个梯子又不对劲了" in replies[0]
     await group.say("是", "affirm")  # to the question asked again
     assert [row[0] for row in ticket_rows(sample_site)] == ["elevator"]
+
+
+async def test_a_late_yes_to_the_bots_question_after_an_urgent_report_files_it(sample_site, clock):  # noqa: F811
+    resident = Chat("wechat_kf:dm:tang")
+    await resident.say("金御城", "inform")
+    a_day_passes(sample_site)
+    replies = await resident.say("电梯困人了 里面有老人", "report_elevator")
+    assert "还是金御城吗" in "".join(replies) and handoffs_of(sample_site, resident.sender)
+    clock[0] += timedelta(minutes=40)
+    assert "电梯困人了 里面有老人" in (await resident.say("是的", "affirm"))[0]  # the bot's own question, again
+    await resident.say("是的", "affirm")
+    assert ticket_rows(sample_site)[0][:2] == ("elevator", "金御城")
+
+
+async def test_the_urgent_handoff_is_placed_in_the_compound_given_after(sample_site):  # noqa: F811
+    resident = Chat("wecom:dm:luo")
+    await resident.say("电梯困人了 里面有老人", "report_elevator")
+    await resident.say("翠柳苑", "inform")
+    with Session(sample_site, future=True) as session:
+        assert [h.compound.name for h in session.scalars(select(Handoff))] == ["翠柳苑"]
+
+
+async def test_a_never_mind_that_goes_on_cancels_nothing(sample_site):  # noqa: F811
+    group = Chat(f"{JINYU_GROUP}:cao")
+    await group.say("那个梯子又不对劲了", UNSURE_LIFT["intent"], UNSURE_LIFT["confidence"],
+                    ranking=UNSURE_LIFT["ranking"])
+    assert await group.say("不用问了 赶紧派人来", "nlu_fallback", confidence=0.4) != [REPORT_CANCELLED]
+    assert group.slots["pending"] is not None
+
+
+async def test_the_bots_question_in_an_urgent_handoff_stays_the_bots(sample_site):  # noqa: F811
+    resident = Chat("wecom:dm:deng")
+    await resident.say("电梯困人了 里面有老人", "report_elevator")
+    await resident.say("我报的事怎么样了", "ask_ticket_status")
+    assert await resident.say("火星基地", "inform") == [UNKNOWN_COMPOUND]
+    assert await resident.say("算了", "nlu_fallback", confidence=0.4) == [REPORT_CANCELLED]
+
+
+async def test_a_yes_after_small_talk_asks_again(sample_site):  # noqa: F811
+    group = Chat(f"{JINYU_GROUP}:fang")
+    await group.say("那个梯子又不对劲了", UNSURE_LIFT["intent"], UNSURE_LIFT["confidence"],
+                    ranking=UNSURE_LIFT["ranking"])
+    await group.say("哈哈 你是机器人吗", "chitchat")
+    assert "那个梯子又不对劲了" in (await group.say("好的", "affirm"))[0]
+    assert ticket_rows(sample_site) == []
+
+
+async def test_the_problem_said_again_with_its_compound_gets_one_receipt(sample_site):  # noqa: F811
+    resident = Chat("wecom:dm:yuan")
+    await resident.say("楼道灯坏了", "report_power")
+    replies = await resident.say("翠柳苑3号楼楼道灯坏了", "report_power", entities=CUILIU)
+    assert len(replies) == 1 and "已登记工单#1" in replies[0]
+    again = await resident.say("翠柳苑3号楼楼道灯坏了", "report_power", entities=CUILIU)
+    assert "您已反映过这个问题" in again[0] and "户居民反映" not in again[0]
