@@ -85,6 +85,7 @@ def placed(session: Session, handoff: Handoff, compound: Compound | None, now: d
     compound) now has it: its staff are told, as they would have been at the start."""
     if handoff.compound is None and compound is not None:
         handoff.compound = compound
+        session.flush()  # the alert names the ticket the handoff now has
         _alert_staff(session, handoff, now)
 
 

@@ -54,8 +54,10 @@ YES_OR_NO = ("affirm", "deny")
 _CANCELS = re.compile(r"算了|取消|撤销|撤回|不报|别报|不想报|不登记|别登记|不用|不需要|不弄|先不")
 # A message that is only a never-mind ("算了吧", "不用了 谢谢"), whatever the model read it as; not
 # one that goes on ("不用问了 赶紧派人来")
-_NEVER_MIND = re.compile(r"(?:好的?|那|嗯|哦|噢)?(?:算了|不用了?|不需要了?|不报了|不登记了|取消|先不(?:报|登记)?了|没事了)"
-                         r"(?:吧|啊|哈|呢)?(?:谢谢|多谢|谢了|谢谢啊)?")
+_NEVER_MIND = re.compile(r"(?:好的?|好吧|行吧|行|那就?|嗯|哦|噢|唉|哎)*"
+                         r"(?:(?:算了|不用了?|不用麻烦了|不需要了?|不要了|不报了|不登记了|取消|先不(?:报|登记)?了|没事了?)"
+                         r"(?:吧|啊|哈|呢|啦)?)+"
+                         r"(?:谢谢你?|多谢|谢了|谢谢啊|谢啦)?")
 _NOT_WORDS = re.compile(r"[\W_]+")
 
 
@@ -71,17 +73,17 @@ class Pending:
     # the bot has answered something else since ("好的" may be said to that answer): a bare yes or
     # no asks the question again, as when it was asked too long ago
     interrupted: bool = False
-    # asked while staff had the conversation, or as it was handed to them (an urgent report): the
-    # answer is the bot's to take; one asked before a handoff is answered to staff
-    with_staff: bool = False
+    # the handoff open when the question was asked (or opened with it: an urgent report): a yes
+    # or no is the bot's to take in that one; a question asked before a handoff is said to staff
+    handoff_id: int | None = None
 
     def as_slot(self) -> dict:
         return {"reports": [r.as_slot() for r in self.reports], "asked": self.asked, "named": self.named,
-                "asked_at": self.asked_at, "interrupted": self.interrupted, "with_staff": self.with_staff}
+                "asked_at": self.asked_at, "interrupted": self.interrupted, "handoff_id": self.handoff_id}
 
     def asked_now(self) -> "Pending":
         """The question asked (again) this turn: `take` stamps the time and whether staff are there."""
-        return dataclasses.replace(self, asked_at=None, interrupted=False, with_staff=False)
+        return dataclasses.replace(self, asked_at=None, interrupted=False, handoff_id=None)
 
     def waiting(self) -> tuple[PendingReport, ...]:
         """The sure reports, waiting for their compound (not the one "report" asks about)."""
@@ -112,10 +114,12 @@ class Pending:
             reports = tuple(PendingReport(**r) for r in value.get("reports") or [])
         except TypeError:
             return None
-        asked_at = value.get("asked_at")
+        if not reports or any(report.category not in CATEGORIES for report in reports):
+            return None
+        asked_at, handoff_id = value.get("asked_at"), value.get("handoff_id")
         return cls(reports, value.get("asked") or "compound", value.get("named"),
                    asked_at if isinstance(asked_at, str) else None, value.get("interrupted") is True,
-                   value.get("with_staff") is True) if reports else None
+                   handoff_id if isinstance(handoff_id, int) else None)
 
 
 @dataclass(frozen=True)
@@ -191,7 +195,7 @@ def take(session: Session, parse: dict, context: Context, decision: Decision | N
     if outcome.pending is not None and outcome.pending is not context.pending and outcome.pending.asked_at is None:
         # a question asked this turn; one still waiting keeps the time it was asked
         outcome.pending = dataclasses.replace(outcome.pending, asked_at=context.now.isoformat(),
-                                              with_staff=turn.handoff is not None)
+                                              handoff_id=turn.handoff.id if turn.handoff else None)
     media.after_turn(session, context.resident.sender_id, outcome.ticket_ids, outcome.replies, context.now,
                      asking=turn.handoff is None and outcome.pending is None,
                      only_a_place=decision.only_a_place and context.pending is None)
@@ -209,9 +213,9 @@ def interrupts(parse: dict, decision: Decision) -> bool:
     return decision.is_report or decision.asks_for_person or intent == STATUS_INTENT
 
 
-def _cancels(message: _Message) -> bool:
-    """A no to the bot's question, or a message that is only a never-mind, whatever the model read."""
-    return message.intent == "deny" or _NEVER_MIND.fullmatch(_NOT_WORDS.sub("", message.read)) is not None
+def _never_mind(message: _Message) -> bool:
+    """A message that is only a never-mind ("算了算了", "好的，不用了"), whatever the model read."""
+    return _NEVER_MIND.fullmatch(_NOT_WORDS.sub("", message.read)) is not None
 
 
 def _said_between(outcome: Outcome, pending: Pending | None) -> Outcome:
@@ -244,8 +248,8 @@ class _Turn:
     def run(self) -> Outcome:
         message, pending = self.message, self.context.pending
         if not _WORDS.search(_MENTION.sub("", message.text)):
-            return Outcome("no words (an emoji): never 'not understood'", [] if self.handoff else [NO_WORDS],
-                           pending=pending)
+            return _said_between(Outcome("no words (an emoji): never 'not understood'",
+                                         [] if self.handoff else [NO_WORDS], pending=pending), pending)
         if pending is not None:
             answered = self._asked_again(pending) if pending.lapsed(self.context.now) else None
             answered = answered or self._answer_pending(pending)
@@ -271,11 +275,11 @@ class _Turn:
         (None for any other message, which the question's answer may still be). While staff have
         the conversation, the yes or no is said to them: the bot says nothing."""
         message = self.message
-        if (message.intent not in YES_OR_NO or message.decision.is_report
+        if (message.intent not in YES_OR_NO or message.decision.is_report or _never_mind(message)
                 or (message.intent == "deny" and _CANCELS.search(message.read))
                 or self._named_compound() is not None):
             return None
-        if self.handoff is not None and not pending.with_staff:
+        if self._for_staff(pending):
             return Outcome(f"a {message.intent} to staff long after the bot's question", pending=pending)
         if message.intent == "deny":  # "不是，发错了" to a photo just sent: it goes, as `_dropped` lets it
             media.withdraw(self.session, self.resident.sender_id, self.context.now)
@@ -300,24 +304,20 @@ class _Turn:
         named = self._named_compound()
         if named is not None:
             return self._file_all(pending.reports, named, f"the reports waited for a compound: {named.name}")
-        if self.handoff is not None and not pending.with_staff:
+        if self.handoff is not None and pending.handoff_id != self.handoff.id:
             return None  # staff have had the conversation since the bot asked: said to them
-        cancels = _cancels(message)
+        if _never_mind(message):  # "好的，不用了" is no yes, whatever the model read
+            return self._cancelled(pending)
+        if self._for_staff(pending):
+            return None
         if pending.asked == "report":
             if message.intent == "affirm":
                 return self._place(pending.reports, "the resident confirmed the report")
-            earlier = pending.waiting()
-            if cancels and earlier:  # the sure ones before still wait
-                return Outcome("the resident said the last is not a report; the earlier wait for their compound",
-                               [REPORT_CANCELLED, still_waiting([r.text for r in earlier], ASK_COMPOUND)],
-                               pending=Pending(earlier))
-            if cancels:
-                return self._dropped("the resident said it is not a report", REPORT_CANCELLED)
-            return None
+            return self._cancelled(pending) if message.intent == "deny" else None
         if pending.asked == "confirm":
             if message.intent == "affirm" and self.home is not None:
                 return self._file_all(pending.reports, self.home, "the resident confirmed the group's compound")
-            if cancels and (message.intent != "deny" or _CANCELS.search(message.read)):
+            if message.intent == "deny" and _CANCELS.search(message.read):
                 return self._dropped("the resident cancelled when asked about the compound", REPORT_CANCELLED)
             if message.intent == "deny":
                 return self._dropped("the named compound is not the group's", unknown_compound_dropped(pending.named))
@@ -329,7 +329,7 @@ class _Turn:
             if _CANCELS.search(message.read):  # "算了，不报了" withdraws the report, not the compound
                 return self._dropped("the resident cancelled when offered their compound", REPORT_CANCELLED)
             return Outcome("not the compound offered back: asked which", [ASK_COMPOUND], pending=Pending(pending.reports))
-        if cancels:
+        if message.intent == "deny":
             return self._dropped("the resident cancelled while asked for the compound", REPORT_CANCELLED)
         if self.context.suggested and faq_matcher.picked_number(message.read, len(self.context.suggested.entries)):
             return None  # the number of a suggestion offered since (`_picked_suggestion`), not a name
@@ -337,6 +337,21 @@ class _Turn:
             # asked again now, and for a name: "还是金御城吗？" answered with another is not answered "是" after
             return Outcome("not a compound of the directory", [UNKNOWN_COMPOUND], pending=Pending(pending.reports))
         return None
+
+    def _for_staff(self, pending: Pending) -> bool:
+        """Whether staff have the conversation and the message is theirs: the bot's question was
+        asked before they had it, or it asks which compound, which only a name answers."""
+        return self.handoff is not None and (pending.handoff_id != self.handoff.id or pending.asked == "compound")
+
+    def _cancelled(self, pending: Pending) -> Outcome:
+        """A no to the bot's question: an unsure report asked about goes and the sure ones before it
+        wait on; otherwise the reports waiting go."""
+        earlier = pending.waiting() if pending.asked == "report" else ()
+        if earlier:
+            return Outcome("the resident said the last is not a report; the earlier wait for their compound",
+                           [REPORT_CANCELLED, still_waiting([r.text for r in earlier], ASK_COMPOUND)],
+                           pending=Pending(earlier))
+        return self._dropped(f"the resident said no to the question ({pending.asked})", REPORT_CANCELLED)
 
     def _dropped(self, why: str, reply: str) -> Outcome:
         """The reports waiting are not filed: the photos that came with them go too, or the
@@ -432,27 +447,30 @@ class _Turn:
                 return self._file_all(reports, compound, f"{why} naming {compound.name}")
             advice = intake.emergency_first(self.session, report, self.home)
             if self.home is not None:
-                return self._urgent_to_staff(Outcome(
+                return self._to_staff_now(Outcome(
                     f"{named} is not in the directory: asked whether it is {self.home.name}",
                     [*advice, not_in_group(named, self.home.name)], pending=Pending(reports, "confirm", named)))
-            return self._urgent_to_staff(Outcome(f"{named} is not in the directory: asked which compound",
+            return self._to_staff_now(Outcome(f"{named} is not in the directory: asked which compound",
                                                  [*advice, not_in_directory(named)], pending=Pending(reports)))
         if self.home is not None:
             return self._file_all(reports, self.home, f"{report.category} report in {self.home.name}")
         if self.context.offered_compound:
-            return self._urgent_to_staff(Outcome(
+            return self._to_staff_now(Outcome(
                 f"{report.category} report: offered back {self.context.offered_compound}",
                 [*intake.emergency_first(self.session, report, None), offered_back(self.context.offered_compound)],
                 pending=Pending(reports, "offered", self.context.offered_compound)))
-        return self._urgent_to_staff(Outcome(f"{report.category} report without a compound: asked which",
+        return self._to_staff_now(Outcome(f"{report.category} report without a compound: asked which",
                                              [*intake.emergency_first(self.session, report, None), ASK_COMPOUND],
                                              pending=Pending(reports)))
 
-    def _urgent_to_staff(self, outcome: Outcome) -> Outcome:
+    def _to_staff_now(self, outcome: Outcome) -> Outcome:
         """An urgent report the bot cannot file yet (which compound?) is a person's at once: the
-        resident may never answer, and nobody would know of the danger."""
+        resident may never answer, and nobody would know of the danger. So is one that asked for a
+        person ("楼道灯坏了 转人工")."""
         if any(report.urgent for report in outcome.pending.reports):
             self._hand_over(outcome, "urgent", self.home)
+        elif self.message.decision.asks_for_person:
+            self._hand_over(outcome, "asked", self.home)
         return outcome
 
     def _file_all(self, reports: tuple[PendingReport, ...], compound: Compound, why: str) -> Outcome:
@@ -467,6 +485,9 @@ class _Turn:
             if report.urgent:
                 urgent_ticket = urgent_ticket or filing.ticket
             if filing.ticket.id in ticket_ids:  # the problem said again ("翠柳苑3号楼楼道灯坏了"): one receipt
+                kept = ticket_ids.index(filing.ticket.id)
+                if report.urgent and tickets.URGENT_NOTICE not in replies[kept]:
+                    replies[kept] += tickets.URGENT_NOTICE
                 continue
             replies.append(receipt)
             ticket_ids.append(filing.ticket.id)
@@ -475,6 +496,8 @@ class _Turn:
         reason = "urgent" if urgent_ticket else ("asked" if self.message.decision.asks_for_person else None)
         if reason:
             self._hand_over(outcome, reason, compound, urgent_ticket)
+        elif self.handoff is not None:  # opened before the compound was known ("转人工", then the report)
+            handoff.placed(self.session, self.handoff, compound, self.context.now)
         return outcome
 
     def _hand_over(self, outcome: Outcome, reason: str, compound: Compound | None, ticket=None) -> None:

@@ -124,11 +124,10 @@ async def test_a_never_mind_that_goes_on_cancels_nothing(sample_site):  # noqa: 
     assert group.slots["pending"] is not None
 
 
-async def test_the_bots_question_in_an_urgent_handoff_stays_the_bots(sample_site):  # noqa: F811
+async def test_a_never_mind_in_an_urgent_handoff_still_cancels_the_bots_question(sample_site):  # noqa: F811
     resident = Chat("wecom:dm:deng")
     await resident.say("电梯困人了 里面有老人", "report_elevator")
     await resident.say("我报的事怎么样了", "ask_ticket_status")
-    assert await resident.say("火星基地", "inform") == [UNKNOWN_COMPOUND]
     assert await resident.say("算了", "nlu_fallback", confidence=0.4) == [REPORT_CANCELLED]
 
 
@@ -148,3 +147,54 @@ async def test_the_problem_said_again_with_its_compound_gets_one_receipt(sample_
     assert len(replies) == 1 and "已登记工单#1" in replies[0]
     again = await resident.say("翠柳苑3号楼楼道灯坏了", "report_power", entities=CUILIU)
     assert "您已反映过这个问题" in again[0] and "户居民反映" not in again[0]
+
+
+async def test_never_minds_the_model_reads_as_a_yes_or_as_nothing_cancel(sample_site):  # noqa: F811
+    for number, (text, intent) in enumerate([("好的，不用了", "affirm"), ("算了算了", "nlu_fallback"),
+                                             ("那就算了吧", "chitchat"), ("不用麻烦了 谢谢你", "thank")]):
+        group = Chat(f"{JINYU_GROUP}:ye{number}")
+        await group.say("那个梯子又不对劲了", UNSURE_LIFT["intent"], UNSURE_LIFT["confidence"],
+                        ranking=UNSURE_LIFT["ranking"])
+        assert await group.say(text, intent, confidence=0.6) == [REPORT_CANCELLED]
+    assert ticket_rows(sample_site) == []
+
+
+async def test_in_an_urgent_handoff_only_a_compound_answers_which(sample_site):  # noqa: F811
+    resident = Chat("wecom:dm:jiang")
+    await resident.say("电梯困人了 里面有老人", "report_elevator")
+    for text, intent in [("在吗", "greet"), ("不是，是5号楼", "deny"), ("3号楼", "inform")]:
+        assert await resident.say(text, intent) == []  # staff read it and answer
+    assert resident.slots["pending"] is not None
+    await resident.say("翠柳苑", "inform")
+    assert ticket_rows(sample_site)[0][:2] == ("elevator", "翠柳苑")
+
+
+async def test_a_problem_said_again_urgent_keeps_the_urgent_notice(sample_site):  # noqa: F811
+    resident = Chat("wecom:dm:wei")
+    await resident.say("3号楼楼道灯坏了", "report_power")
+    replies = await resident.say("翠柳苑3号楼楼道灯坏了 电线冒烟了", "report_power", entities=CUILIU)
+    assert any("已同时通知网格、社区和街道" in reply for reply in replies)
+
+
+async def test_asking_for_a_person_with_a_report_and_no_compound_hands_over(sample_site):  # noqa: F811
+    resident = Chat("wecom:dm:xie")
+    await resident.say("楼道灯坏了 转人工", "report_power")
+    assert handoffs_of(sample_site, resident.sender) == [("asked", "waiting")]
+    await resident.say("翠柳苑", "inform")
+    with Session(sample_site, future=True) as session:
+        assert [h.compound.name for h in session.scalars(select(Handoff))] == ["翠柳苑"]
+
+
+async def test_a_yes_after_an_emoji_asks_again(sample_site):  # noqa: F811
+    group = Chat(f"{JINYU_GROUP}:zou")
+    await group.say("那个梯子又不对劲了", UNSURE_LIFT["intent"], UNSURE_LIFT["confidence"],
+                    ranking=UNSURE_LIFT["ranking"])
+    await group.say("👍", "affirm")
+    assert "那个梯子又不对劲了" in (await group.say("好的", "affirm"))[0] and ticket_rows(sample_site) == []
+
+
+async def test_a_waiting_report_of_no_known_category_is_forgotten_not_a_crash(sample_site):  # noqa: F811
+    resident = Chat("wecom:dm:shi")
+    resident.slots["pending"] = {"reports": [{"category": "bogus", "urgent": False, "text": "x"}], "asked": "report"}
+    assert await resident.say("是的", "affirm")
+    assert ticket_rows(sample_site) == []
