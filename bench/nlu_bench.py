@@ -39,6 +39,9 @@ HELDOUT = DATA / "heldout_nlu.tsv"
 # messages typed in pinyin and sent without choosing characters (bot/typed_in_pinyin.py), written
 # from the taxonomy by a writer who had not seen the module
 PINYIN = DATA / "typed_in_pinyin_nlu.tsv"
+# news that a problem is over told in a problem's words (又亮了, 水退了, 搬走了) beside problems back
+# again (又不亮了), written from the taxonomy by a writer who had not seen the training batch for it
+BACK_TO_NORMAL = DATA / "back_to_normal_nlu.tsv"
 # written apart from the project, by writers who read only the taxonomy: the first chooses training
 # batches; each of the others was sealed while one stop's batches were chosen, then scored
 # (docs/testing.md); a new round's sealed file is scored once it is in tests/data, in the order written
@@ -150,7 +153,7 @@ def main() -> None:
         # our own held-out messages, and the same typed by sound (bench/typed_by_sound.py)
         typed = Path(out) / "heldout_nlu_typed_by_sound.tsv"
         typed_rows = mistype_file(HELDOUT, typed, [m.get("text") for m in examples])
-        nlu_files = [path for path in nlu_files if path.exists()] + [HELDOUT, typed, PINYIN, *APART]
+        nlu_files = [path for path in nlu_files if path.exists()] + [HELDOUT, typed, PINYIN, BACK_TO_NORMAL, *APART]
         model, train_seconds = train_model(Path(out))
         ours = [run_eval("eval-nlu", path, model) for path in nlu_files]
         rss_mb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
@@ -173,6 +176,9 @@ def main() -> None:
         "have one character of a community word typed by sound (电梯 → 电悌, 小区 → 小去; bench/typed_by_sound.py). "
         f"{PINYIN.name}: 90 messages typed in toneless pinyin alone (\"ranqi xielou le\", \"3dong dianti li you ren\"), "
         "written from the taxonomy by a writer who had not seen how the bot reads them. "
+        f"{BACK_TO_NORMAL.name}: news that a problem is over said in a problem's words (又亮了, 水退了, 搬走了) "
+        "beside the problem back again (又不亮了), written from the taxonomy by a writer who had not seen the "
+        "training batch written for it (nlu_data/back_to_normal_or_not.yml). "
         f"The {len(APART)} apart_ files were written apart from the project by writers who read only the "
         "taxonomy, in residents' styles (voice input, dialect, group chats, traditional characters, Cantonese, typos, "
         f"talk about a problem that is over, elsewhere or feared); {APART[0].name} is used to choose training batches, "
