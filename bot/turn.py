@@ -451,7 +451,7 @@ class _Turn:
                     f"{named} is not in the directory: asked whether it is {self.home.name}",
                     [*advice, not_in_group(named, self.home.name)], pending=Pending(reports, "confirm", named)))
             return self._to_staff_now(Outcome(f"{named} is not in the directory: asked which compound",
-                                                 [*advice, not_in_directory(named)], pending=Pending(reports)))
+                                              [*advice, not_in_directory(named)], pending=Pending(reports)))
         if self.home is not None:
             return self._file_all(reports, self.home, f"{report.category} report in {self.home.name}")
         if self.context.offered_compound:
@@ -460,8 +460,8 @@ class _Turn:
                 [*intake.emergency_first(self.session, report, None), offered_back(self.context.offered_compound)],
                 pending=Pending(reports, "offered", self.context.offered_compound)))
         return self._to_staff_now(Outcome(f"{report.category} report without a compound: asked which",
-                                             [*intake.emergency_first(self.session, report, None), ASK_COMPOUND],
-                                             pending=Pending(reports)))
+                                          [*intake.emergency_first(self.session, report, None), ASK_COMPOUND],
+                                          pending=Pending(reports)))
 
     def _to_staff_now(self, outcome: Outcome) -> Outcome:
         """An urgent report the bot cannot file yet (which compound?) is a person's at once: the
