@@ -3,6 +3,7 @@ never-mind said any way, a suggestion's number, a yes meant for staff or for ano
 of these once lost a report, filed one nobody confirmed, or answered "没有找到这个小区"."""
 from datetime import timedelta
 
+import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -13,8 +14,17 @@ from test_turn import JINYU_GROUP, Chat, clock, handoffs_of, sample_site, ticket
 
 CUILIU = [{"entity": "compound", "value": "翠柳苑", "start": 0, "end": 3}]
 SUNSHINE = [{"entity": "compound", "value": "阳光花园", "start": 0, "end": 4}]  # not in the directory
-UNSURE_LIFT = {"intent": "nlu_fallback", "confidence": 0.4,
-               "ranking": [("report_elevator", 0.3), ("report_facilities", 0.25)]}
+
+
+async def unsure_lift(chat: Chat) -> list[str]:
+    """A probable lift report the bot asks about ("是要反映电梯的问题吗？")."""
+    return await chat.say("那个梯子又不对劲了", "nlu_fallback", 0.4,
+                          ranking=[("report_elevator", 0.3), ("report_facilities", 0.25)])
+
+
+def handoff_compounds(engine) -> list[str]:
+    with Session(engine, future=True) as session:
+        return [h.compound.name if h.compound else None for h in session.scalars(select(Handoff))]
 
 
 async def test_a_report_naming_its_compound_files_with_the_one_waiting(sample_site):  # noqa: F811
@@ -67,8 +77,7 @@ async def test_with_staff_a_yes_or_no_or_a_greeting_is_theirs(sample_site):  # n
     assert await resident.say("你好 在吗", "greet") == []
     assert "供电照明" in (await resident.say("翠柳苑", "inform"))[0]  # a compound still files it
     group = Chat(f"{JINYU_GROUP}:xu")
-    await group.say("那个梯子又不对劲了", UNSURE_LIFT["intent"], UNSURE_LIFT["confidence"],
-                    ranking=UNSURE_LIFT["ranking"])
+    await unsure_lift(group)
     await group.say("转人工", "request_human")
     assert await group.say("是的", "affirm") == []
     assert [row[0] for row in ticket_rows(sample_site)] == ["power"]
@@ -87,8 +96,7 @@ async def test_an_urgent_report_waiting_for_its_compound_goes_to_staff_at_once(s
 
 async def test_a_yes_after_the_bot_answered_something_else_asks_again(sample_site):  # noqa: F811
     group = Chat(f"{JINYU_GROUP}:gao")
-    await group.say("那个梯子又不对劲了", UNSURE_LIFT["intent"], UNSURE_LIFT["confidence"],
-                    ranking=UNSURE_LIFT["ranking"])
+    await unsure_lift(group)
     assert await group.say("你好", "greet")
     replies = await group.say("好的", "affirm")  # to the greeting's answer, perhaps
     assert ticket_rows(sample_site) == [] and "那个梯子又不对劲了" in replies[0]
@@ -112,14 +120,12 @@ async def test_the_urgent_handoff_is_placed_in_the_compound_given_after(sample_s
     resident = Chat("wecom:dm:luo")
     await resident.say("电梯困人了 里面有老人", "report_elevator")
     await resident.say("翠柳苑", "inform")
-    with Session(sample_site, future=True) as session:
-        assert [h.compound.name for h in session.scalars(select(Handoff))] == ["翠柳苑"]
+    assert handoff_compounds(sample_site) == ["翠柳苑"]
 
 
 async def test_a_never_mind_that_goes_on_cancels_nothing(sample_site):  # noqa: F811
     group = Chat(f"{JINYU_GROUP}:cao")
-    await group.say("那个梯子又不对劲了", UNSURE_LIFT["intent"], UNSURE_LIFT["confidence"],
-                    ranking=UNSURE_LIFT["ranking"])
+    await unsure_lift(group)
     assert await group.say("不用问了 赶紧派人来", "nlu_fallback", confidence=0.4) != [REPORT_CANCELLED]
     assert group.slots["pending"] is not None
 
@@ -131,11 +137,11 @@ async def test_a_never_mind_in_an_urgent_handoff_still_cancels_the_bots_question
     assert await resident.say("算了", "nlu_fallback", confidence=0.4) == [REPORT_CANCELLED]
 
 
-async def test_a_yes_after_small_talk_asks_again(sample_site):  # noqa: F811
+@pytest.mark.parametrize("between, intent", [("哈哈 你是机器人吗", "chitchat"), ("👍", "affirm")])
+async def test_a_yes_after_small_talk_or_an_emoji_asks_again(sample_site, between, intent):  # noqa: F811
     group = Chat(f"{JINYU_GROUP}:fang")
-    await group.say("那个梯子又不对劲了", UNSURE_LIFT["intent"], UNSURE_LIFT["confidence"],
-                    ranking=UNSURE_LIFT["ranking"])
-    await group.say("哈哈 你是机器人吗", "chitchat")
+    await unsure_lift(group)
+    await group.say(between, intent)
     assert "那个梯子又不对劲了" in (await group.say("好的", "affirm"))[0]
     assert ticket_rows(sample_site) == []
 
@@ -153,8 +159,7 @@ async def test_never_minds_the_model_reads_as_a_yes_or_as_nothing_cancel(sample_
     for number, (text, intent) in enumerate([("好的，不用了", "affirm"), ("算了算了", "nlu_fallback"),
                                              ("那就算了吧", "chitchat"), ("不用麻烦了 谢谢你", "thank")]):
         group = Chat(f"{JINYU_GROUP}:ye{number}")
-        await group.say("那个梯子又不对劲了", UNSURE_LIFT["intent"], UNSURE_LIFT["confidence"],
-                        ranking=UNSURE_LIFT["ranking"])
+        await unsure_lift(group)
         assert await group.say(text, intent, confidence=0.6) == [REPORT_CANCELLED]
     assert ticket_rows(sample_site) == []
 
@@ -181,16 +186,7 @@ async def test_asking_for_a_person_with_a_report_and_no_compound_hands_over(samp
     await resident.say("楼道灯坏了 转人工", "report_power")
     assert handoffs_of(sample_site, resident.sender) == [("asked", "waiting")]
     await resident.say("翠柳苑", "inform")
-    with Session(sample_site, future=True) as session:
-        assert [h.compound.name for h in session.scalars(select(Handoff))] == ["翠柳苑"]
-
-
-async def test_a_yes_after_an_emoji_asks_again(sample_site):  # noqa: F811
-    group = Chat(f"{JINYU_GROUP}:zou")
-    await group.say("那个梯子又不对劲了", UNSURE_LIFT["intent"], UNSURE_LIFT["confidence"],
-                    ranking=UNSURE_LIFT["ranking"])
-    await group.say("👍", "affirm")
-    assert "那个梯子又不对劲了" in (await group.say("好的", "affirm"))[0] and ticket_rows(sample_site) == []
+    assert handoff_compounds(sample_site) == ["翠柳苑"]
 
 
 async def test_a_waiting_report_of_no_known_category_is_forgotten_not_a_crash(sample_site):  # noqa: F811
