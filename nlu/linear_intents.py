@@ -3,11 +3,12 @@
 Residents' reports are short and keyword-rich, and the classic text classifier holds on them:
 character 1-3-grams (robust to segmentation errors and typos), jieba words, and the text's
 pinyin (a homophone typo, 燃汽 or 电悌, sounds like its word), the characters a message begins
-and ends with, and beside them what the sentence means (`nlu.sentence_meaning`: the same problem
-in other words). Where a character stands says what the whole text's n-grams cannot: a story
-that ends "后来物业连夜换了" or "早灭了" is over, one that ends "快来看看" is a report. Beside
-the SVM, naive Bayes counts the text's characters (`nlu.char_counts`), once for the intents and
-once for report or not, which moves all report intents together. Their scores, added, become
+and ends with; and, where config.yml asks for it, what the sentence means
+(`nlu.sentence_meaning`: the same problem in other words, at three quarters of a parse's time).
+Where a character stands says what the whole text's n-grams cannot: a story that ends
+"后来物业连夜换了" or "早灭了" is over, one that ends "快来看看" is a report. Beside the SVM,
+naive Bayes counts the text's characters (`nlu.char_counts`), once for the intents and once for
+report or not, which moves all report intents together. Their scores, added, become
 an intent ranking by a softmax with a temperature, so that `bot.decision` reads confidences as
 it would from any Rasa classifier. DIET was blended with it until cross-validation showed it
 added nothing the SVM did not already know (docs/benchmarks.md), at three quarters of the
@@ -84,7 +85,8 @@ class LinearIntentClassifier(StoredModel, IntentClassifier):
     @staticmethod
     def get_default_config() -> Dict[Text, Any]:
         # temperature: the softmax's over the SVM's margins (lower: surer confidences).
-        # meaning_weight: the sentence embedding's scale beside the TF-IDF features (0: not read)
+        # meaning_weight: the sentence embedding's scale beside the TF-IDF features (0: not read;
+        # 3.0 with nlu.sentence_meaning.SentenceMeaning in the pipeline, as make crossval weighed it)
         # counts_weight: the naive Bayes log-likelihoods' scale beside the SVM's margins (0: not
         # read); counts_alpha: its smoothing. Both as make crossval weighed them: any weight from
         # 0.0125 to 0.05 and alpha from 0.1 to 0.3 erred about as little. report_weight: the
@@ -95,7 +97,7 @@ class LinearIntentClassifier(StoredModel, IntentClassifier):
         # three different splits of make crossval's folds, more at 1.0.
         # explain: also put the margins themselves in the parse (bench/threshold_sweep.py weighs
         # other temperatures on make crossval's held-out parses without training again)
-        return {"C": 1.0, "temperature": 0.1, "meaning_weight": 3.0, "counts_weight": 0.025, "counts_alpha": 0.3,
+        return {"C": 1.0, "temperature": 0.1, "meaning_weight": 0.0, "counts_weight": 0.025, "counts_alpha": 0.3,
                 "report_weight": 0.02, "ends_weight": 0.6, "ends_length": 8, "ranking_length": 10,
                 "explain": False}
 

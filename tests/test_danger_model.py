@@ -53,7 +53,7 @@ def learned(trained_model, tmp_path_factory):
     def heard(text: str):
         text = for_classification(text)
         config = DangerModel.get_default_config()  # as config.yml trains it
-        meaning = of_texts([text]) * config["meaning_weight"]
+        meaning = of_texts([text]) * config["meaning_weight"] if config["meaning_weight"] else None
         return find_danger(text, predict(model, [text], meaning, config["counts_weight"])[0])
     return heard
 

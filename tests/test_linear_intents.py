@@ -209,8 +209,9 @@ def test_the_ranking_is_a_distribution_surest_first(storage):
 
 
 def test_a_message_in_words_no_example_uses_is_placed_by_what_it_means(storage):
-    """No greeting example says 哈喽; its sentence embedding lies near theirs (nlu/sentence_meaning.py)."""
-    trained = LinearIntentClassifier.create({}, storage, RESOURCE, ExecutionContext(GraphSchema({}), "test"))
+    """No greeting example says 哈喽; its sentence embedding lies near theirs (nlu/sentence_meaning.py),
+    where config.yml has the classifier read it."""
+    trained = LinearIntentClassifier.create({"meaning_weight": 3.0}, storage, RESOURCE, ExecutionContext(GraphSchema({}), "test"))
     trained.train(TrainingData([message(text, intent) for intent, texts in EXAMPLES.items() for text in texts]))
     hello = message("哈喽")
     trained.process([hello])
