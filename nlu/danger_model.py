@@ -5,8 +5,8 @@ The rules of `bot.urgency` know the words someone wrote down; residents have mor
 examples: the training data's blocks marked `metadata: {danger: <kind>}` (or `none`), and for
 every other example the rules' own verdict, so the model starts where the rules are and
 generalises from there. Its features are the normalised text's characters and its pinyin, so a
-homophone typo looks like the word it stands for (and, where config.yml asks for it, what the
-sentence means, `nlu.sentence_meaning`); naive Bayes over the characters' counts
+homophone typo looks like the word it stands for. Where config.yml asks for it, it also reads
+what the sentence means (`nlu.sentence_meaning`). Naive Bayes over the characters' counts
 (`nlu.char_counts`) is weighed beside them.
 
 A second model learns the danger's **modality** from blocks marked `metadata: {modality: past |
@@ -180,12 +180,13 @@ class DangerModel(StoredModel):
 
     @staticmethod
     def get_default_config() -> Dict[Text, Any]:
-        # meaning_weight: the sentence embedding's scale beside the TF-IDF features (0: not read;
-        # 2.0 with nlu.sentence_meaning.SentenceMeaning in the pipeline, as make crossval weighed it)
+        # meaning_weight: the sentence embedding's scale beside the TF-IDF features (0: not read,
+        # as config.yml has it; the default is what archives trained before that were trained with,
+        # as make crossval weighed it)
         # counts_weight, counts_alpha: naive Bayes over the characters' counts beside them (0: not
         # read), as make crossval weighed it: the urgent recall and precision at every bar a
         # little higher from 0.01 to 0.2
-        return {"C": 10.0, "danger_weight": 10.0, "meaning_weight": 0.0, "counts_weight": 0.1, "counts_alpha": 0.3}
+        return {"C": 10.0, "danger_weight": 10.0, "meaning_weight": 2.0, "counts_weight": 0.1, "counts_alpha": 0.3}
 
     # the labels are the rules' verdicts: new rules, new labels; the texts read names as places
     learns_from = (bot.normalize, bot.urgency, bot.taxonomy, bot.place_names, nlu.sentence_meaning, char_counts,
@@ -211,7 +212,7 @@ class DangerModel(StoredModel):
         if with_text:
             meaning = weighted(with_text, self._config["meaning_weight"])
             # a compound's name is read as 小区 by the character features: 火星花园 names no spark (the
-            # location extractor ran before; the sentence embedding, made before too, still sees the name)
+            # location extractor ran before; a sentence embedding, if one was made, saw the name)
             texts = [names_as_places(m.get(TEXT), m.get(ENTITIES)) for m in with_text]
             results = predict(self._model, texts, meaning, self._config["counts_weight"])
             for message, result in zip(with_text, results):

@@ -85,8 +85,9 @@ class LinearIntentClassifier(StoredModel, IntentClassifier):
     @staticmethod
     def get_default_config() -> Dict[Text, Any]:
         # temperature: the softmax's over the SVM's margins (lower: surer confidences).
-        # meaning_weight: the sentence embedding's scale beside the TF-IDF features (0: not read;
-        # 3.0 with nlu.sentence_meaning.SentenceMeaning in the pipeline, as make crossval weighed it)
+        # meaning_weight: the sentence embedding's scale beside the TF-IDF features (0: not read,
+        # as config.yml has it; the default is what archives trained before that were trained with,
+        # as make crossval weighed it)
         # counts_weight: the naive Bayes log-likelihoods' scale beside the SVM's margins (0: not
         # read); counts_alpha: its smoothing. Both as make crossval weighed them: any weight from
         # 0.0125 to 0.05 and alpha from 0.1 to 0.3 erred about as little. report_weight: the
@@ -97,7 +98,7 @@ class LinearIntentClassifier(StoredModel, IntentClassifier):
         # three different splits of make crossval's folds, more at 1.0.
         # explain: also put the margins themselves in the parse (bench/threshold_sweep.py weighs
         # other temperatures on make crossval's held-out parses without training again)
-        return {"C": 1.0, "temperature": 0.1, "meaning_weight": 0.0, "counts_weight": 0.025, "counts_alpha": 0.3,
+        return {"C": 1.0, "temperature": 0.1, "meaning_weight": 3.0, "counts_weight": 0.025, "counts_alpha": 0.3,
                 "report_weight": 0.02, "ends_weight": 0.6, "ends_length": 8, "ranking_length": 10,
                 "explain": False}
 

@@ -2,11 +2,13 @@
 
 The classifiers' TF-IDF features see the words a message uses. Two messages that say one thing
 in different words share few of them ("电梯停在两层中间" and "电梯卡半道了"); their embeddings are
-close. The intent model and the danger model read the embedding beside their TF-IDF features
-(`make crossval` weighs what it adds, docs/benchmarks.md).
+close. Where config.yml puts this component in the pipeline (and the classifiers' meaning_weight
+is not 0), the intent model and the danger model read the embedding beside their TF-IDF
+features. The shipped config.yml does not: `make crossval` found it worth 0.004-0.005 of
+macro-F1 for three quarters of a parse's time (docs/benchmarks.md).
 
 Only the text's first `READ` characters are embedded: the embedding's time grows with the text,
-a resident waits for it at every message, and the beginning of a message says what it is about
+a resident would wait for it at every message, and the beginning of a message says what it is about
 (the TF-IDF features read the whole of it). In cross-validation over `nlu_data/` the first 24
 characters did as well as the whole text, and 16 worse.
 """

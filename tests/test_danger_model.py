@@ -4,6 +4,8 @@
 The messages below are written for this test, not taken from the training data: the model must
 recognise dangers said in words the rules do not have (a dog by its breed, a lift stuck between
 floors, 燃汽 for 燃气), and leave everyday reports and past or feared dangers alone."""
+import json
+
 import pytest
 
 from bot.normalize import for_classification
@@ -48,11 +50,14 @@ def learned(trained_model, tmp_path_factory):
     folder = tmp_path_factory.mktemp("danger_model")
     with tarfile.open(trained_model) as archive:
         archive.extractall(folder, members=[m for m in archive.getmembers() if "DangerModel" in m.name])
+        nodes = json.load(archive.extractfile("metadata.json"))["predict_schema"]["nodes"]
     model = linear_store.load(next(folder.rglob(linear_store.SETTINGS_FILE)).parent)
+    # the settings the archive was trained with, as Rasa loads it: config.yml's over the defaults
+    config = {**DangerModel.get_default_config(),
+              **next(node["config"] for node in nodes.values() if node["uses"].endswith(".DangerModel"))}
 
     def heard(text: str):
         text = for_classification(text)
-        config = DangerModel.get_default_config()  # as config.yml trains it
         meaning = of_texts([text]) * config["meaning_weight"] if config["meaning_weight"] else None
         return find_danger(text, predict(model, [text], meaning, config["counts_weight"])[0])
     return heard
