@@ -1,7 +1,7 @@
 """One message's embedding on this machine's two cores, alone and while a second process embeds
-too (the action server's two workers, each matching a FAQ question, do so at once): with libgomp's default spin, with the
-short one `bot.embeddings` sets, and with that and its cores lock (one thread while another
-process embeds). Written to docs/benchmarks.md with --write."""
+too (the action server's two workers, each matching a FAQ question, do so at once): with
+libgomp's default spin, with the short one `bot.embeddings` sets, and with that and its cores
+lock (one thread while another process embeds). Written to docs/benchmarks.md with --write."""
 import argparse
 import os
 import subprocess

@@ -181,8 +181,8 @@ class DangerModel(StoredModel):
     @staticmethod
     def get_default_config() -> Dict[Text, Any]:
         # meaning_weight: the sentence embedding's scale beside the TF-IDF features (0: not read,
-        # as config.yml has it; the default is what archives trained before that were trained with,
-        # as make crossval weighed it)
+        # as config.yml has it). 2.0, as make crossval weighed it, is what archives trained before
+        # config.yml said 0 were trained with: they store no value, and Rasa fills it from here.
         # counts_weight, counts_alpha: naive Bayes over the characters' counts beside them (0: not
         # read), as make crossval weighed it: the urgent recall and precision at every bar a
         # little higher from 0.01 to 0.2

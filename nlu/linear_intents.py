@@ -86,8 +86,8 @@ class LinearIntentClassifier(StoredModel, IntentClassifier):
     def get_default_config() -> Dict[Text, Any]:
         # temperature: the softmax's over the SVM's margins (lower: surer confidences).
         # meaning_weight: the sentence embedding's scale beside the TF-IDF features (0: not read,
-        # as config.yml has it; the default is what archives trained before that were trained with,
-        # as make crossval weighed it)
+        # as config.yml has it). 3.0, as make crossval weighed it, is what archives trained before
+        # config.yml said 0 were trained with: they store no value, and Rasa fills it from here.
         # counts_weight: the naive Bayes log-likelihoods' scale beside the SVM's margins (0: not
         # read); counts_alpha: its smoothing. Both as make crossval weighed them: any weight from
         # 0.0125 to 0.05 and alpha from 0.1 to 0.3 erred about as little. report_weight: the

@@ -1,11 +1,11 @@
 """Multinomial logistic regression over a text's sparse features and its dense embedding.
 
 The danger model's features are TF-IDF columns, sparse, and, where config.yml has it read the
-sentence embedding, its 384 numbers for every example beside them. Stacked into one sparse matrix, the embedding is three quarters of its
-nonzeros, and Newton's method multiplies that matrix by the weights a few hundred times: each
-product walks the embedding's numbers one index at a time. Kept apart, the embedding's product is
-one dense matrix product, and the fit takes about half the time (docs/benchmarks.md, the
-twenty-first stop).
+sentence embedding, its 384 numbers for every example beside them. Stacked into one sparse
+matrix, the embedding is three quarters of its nonzeros, and Newton's method multiplies that
+matrix by the weights a few hundred times: each product walks the embedding's numbers one index
+at a time. Kept apart, the embedding's product is one dense matrix product, and the fit takes
+about half the time (docs/benchmarks.md, the twenty-first stop).
 
 The fit is scikit-learn's own: its newton-cg solver and its multinomial loss, on the same
 objective, reach the same weights (to float32 rounding) as `LogisticRegression.fit` over the

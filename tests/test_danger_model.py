@@ -52,9 +52,10 @@ def learned(trained_model, tmp_path_factory):
         archive.extractall(folder, members=[m for m in archive.getmembers() if "DangerModel" in m.name])
         nodes = json.load(archive.extractfile("metadata.json"))["predict_schema"]["nodes"]
     model = linear_store.load(next(folder.rglob(linear_store.SETTINGS_FILE)).parent)
-    # the settings the archive was trained with, as Rasa loads it: config.yml's over the defaults
-    config = {**DangerModel.get_default_config(),
-              **next(node["config"] for node in nodes.values() if node["uses"].endswith(".DangerModel"))}
+    # the settings the archive was trained with, as Rasa loads it: the archive's own node config
+    # (config.yml's when it was trained) over the code's defaults
+    [stored] = [node["config"] for node in nodes.values() if node["uses"].endswith(".DangerModel")]
+    config = {**DangerModel.get_default_config(), **stored}
 
     def heard(text: str):
         text = for_classification(text)

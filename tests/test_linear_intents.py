@@ -22,6 +22,7 @@ EXAMPLES = {"report_elevator": ["5号楼 电梯 坏了", "电梯 困人 了", "�
             "report_heating": ["暖气 不热", "7号楼 暖气 又 不热 了", "家里 暖气 冰凉"],
             "greet": ["你好", "你好 呀", "在吗 小助手"]}
 RESOURCE = Resource("linear_intent_classifier")
+SHIPPED = {"meaning_weight": 0}  # as config.yml trains it: no sentence embedding
 
 
 def message(text: str, intent: str | None = None) -> Message:
@@ -42,7 +43,7 @@ def rankings(classifier: LinearIntentClassifier) -> list:
 
 
 def load(storage: LocalModelStorage) -> LinearIntentClassifier:
-    return LinearIntentClassifier.load({}, storage, RESOURCE, ExecutionContext(GraphSchema({}), "test"))
+    return LinearIntentClassifier.load(SHIPPED, storage, RESOURCE, ExecutionContext(GraphSchema({}), "test"))
 
 
 @pytest.fixture
@@ -51,7 +52,7 @@ def storage(tmp_path) -> LocalModelStorage:
 
 
 def test_a_stored_classifier_loads_and_ranks_as_the_trained_one(storage):
-    trained = LinearIntentClassifier.create({}, storage, RESOURCE, ExecutionContext(GraphSchema({}), "test"))
+    trained = LinearIntentClassifier.create(SHIPPED, storage, RESOURCE, ExecutionContext(GraphSchema({}), "test"))
     trained.train(TrainingData([message(text, intent) for intent, texts in EXAMPLES.items() for text in texts]))
     assert rankings(load(storage)) == rankings(trained)
     assert [ranking[0]["name"] for ranking in rankings(trained)] == ["report_elevator", "report_heating", "greet"]
@@ -62,10 +63,10 @@ def test_a_stored_classifier_loads_and_ranks_as_the_trained_one(storage):
 def test_the_character_counts_are_stored_and_read_beside_the_svm(storage, tmp_path):
     """The naive Bayes model over the characters' counts is part of the stored model: the loaded
     classifier ranks as the trained one, which is not how the SVM alone ranks."""
-    trained = LinearIntentClassifier.create({}, storage, RESOURCE, ExecutionContext(GraphSchema({}), "test"))
+    trained = LinearIntentClassifier.create(SHIPPED, storage, RESOURCE, ExecutionContext(GraphSchema({}), "test"))
     trained.train(TrainingData([message(text, intent) for intent, texts in EXAMPLES.items() for text in texts]))
     (tmp_path / "alone").mkdir()
-    svm_alone = LinearIntentClassifier.create({"counts_weight": 0}, LocalModelStorage(tmp_path / "alone"), RESOURCE,
+    svm_alone = LinearIntentClassifier.create({**SHIPPED, "counts_weight": 0}, LocalModelStorage(tmp_path / "alone"), RESOURCE,
                                               ExecutionContext(GraphSchema({}), "test"))
     svm_alone.train(TrainingData([message(text, intent) for intent, texts in EXAMPLES.items() for text in texts]))
     with storage.read_from(RESOURCE) as directory:
@@ -80,7 +81,7 @@ def test_how_likely_a_report_is_moves_all_report_intents_together(storage, tmp_p
     category it is likeliest to be."""
     def trained(config: dict, folder: Path) -> LinearIntentClassifier:
         folder.mkdir()
-        classifier = LinearIntentClassifier.create(config, LocalModelStorage(folder), RESOURCE,
+        classifier = LinearIntentClassifier.create({**SHIPPED, **config}, LocalModelStorage(folder), RESOURCE,
                                                    ExecutionContext(GraphSchema({}), "test"))
         classifier.train(TrainingData([message(text, intent) for intent, texts in EXAMPLES.items() for text in texts]))
         return classifier
@@ -108,7 +109,7 @@ def test_how_a_message_begins_and_ends_is_read_as_well(storage, tmp_path):
 
     def leaning_to_talk(config: dict, folder: Path) -> float:
         folder.mkdir()
-        classifier = LinearIntentClassifier.create({**config, "explain": True}, LocalModelStorage(folder), RESOURCE,
+        classifier = LinearIntentClassifier.create({**SHIPPED, **config, "explain": True}, LocalModelStorage(folder), RESOURCE,
                                                    ExecutionContext(GraphSchema({}), "test"))
         classifier.train(TrainingData([message(text, intent) for intent, texts in examples.items() for text in texts]))
         [story] = classifier.process([message("上次 说 电梯 卡住 不动 早 修好 了")])
@@ -120,7 +121,7 @@ def test_how_a_message_begins_and_ends_is_read_as_well(storage, tmp_path):
 
 def test_a_classifier_of_two_intents_ranks_both(storage):
     """A site that trains only a report and a greeting still gets a ranking of both."""
-    trained = LinearIntentClassifier.create({}, storage, RESOURCE, ExecutionContext(GraphSchema({}), "test"))
+    trained = LinearIntentClassifier.create(SHIPPED, storage, RESOURCE, ExecutionContext(GraphSchema({}), "test"))
     two = {intent: EXAMPLES[intent] for intent in ("report_elevator", "greet")}
     trained.train(TrainingData([message(text, intent) for intent, texts in two.items() for text in texts]))
     [elevator, hello] = trained.process([message("电梯 又 坏了"), message("你好 呀")])
@@ -129,7 +130,7 @@ def test_a_classifier_of_two_intents_ranks_both(storage):
 
 
 def trained_and_stored(storage) -> Path:
-    classifier = LinearIntentClassifier.create({}, storage, RESOURCE, ExecutionContext(GraphSchema({}), "test"))
+    classifier = LinearIntentClassifier.create(SHIPPED, storage, RESOURCE, ExecutionContext(GraphSchema({}), "test"))
     classifier.train(TrainingData([message(text, intent) for intent, texts in EXAMPLES.items() for text in texts]))
     with storage.read_from(RESOURCE) as directory:
         return Path(directory)
@@ -192,7 +193,7 @@ def test_a_classifier_trained_without_intent_examples_ranks_nothing(storage):
 def test_a_message_with_nothing_to_read_has_no_intent(storage):
     """An emoji alone is empty once normalised: no intent, which the FallbackClassifier after the
     classifier turns into nlu_fallback (it fails on a message with no intent at all)."""
-    classifier = LinearIntentClassifier.create({}, storage, RESOURCE, ExecutionContext(GraphSchema({}), "test"))
+    classifier = LinearIntentClassifier.create(SHIPPED, storage, RESOURCE, ExecutionContext(GraphSchema({}), "test"))
     classifier.train(TrainingData([message(text, intent) for intent, texts in EXAMPLES.items() for text in texts]))
     empty = Message(data={TEXT: ""})
     classifier.process([empty])
@@ -200,7 +201,7 @@ def test_a_message_with_nothing_to_read_has_no_intent(storage):
 
 
 def test_the_ranking_is_a_distribution_surest_first(storage):
-    trained = LinearIntentClassifier.create({}, storage, RESOURCE, ExecutionContext(GraphSchema({}), "test"))
+    trained = LinearIntentClassifier.create(SHIPPED, storage, RESOURCE, ExecutionContext(GraphSchema({}), "test"))
     trained.train(TrainingData([message(text, intent) for intent, texts in EXAMPLES.items() for text in texts]))
     for ranking in rankings(trained):
         confidences = [item["confidence"] for item in ranking]
@@ -210,8 +211,8 @@ def test_the_ranking_is_a_distribution_surest_first(storage):
 
 def test_a_message_in_words_no_example_uses_is_placed_by_what_it_means(storage):
     """No greeting example says 哈喽; its sentence embedding lies near theirs (nlu/sentence_meaning.py),
-    where config.yml has the classifier read it."""
-    trained = LinearIntentClassifier.create({"meaning_weight": 3.0}, storage, RESOURCE, ExecutionContext(GraphSchema({}), "test"))
+    where a config.yml has the classifier read it (its default weight)."""
+    trained = LinearIntentClassifier.create({}, storage, RESOURCE, ExecutionContext(GraphSchema({}), "test"))
     trained.train(TrainingData([message(text, intent) for intent, texts in EXAMPLES.items() for text in texts]))
     hello = message("哈喽")
     trained.process([hello])
@@ -223,7 +224,7 @@ def test_a_report_after_a_turn_to_another_matter_is_not_lost_behind_a_question(s
     part after the turn, read alone with its own words, is a sure report and ranks the message."""
     examples = {**EXAMPLES, "ask_info": ["请问 社区 食堂 周末 几点 开门", "请问 办 居住证 要 带 什么 材料",
                                          "请问 社区 食堂 几点 开门 周末 开 不 开", "请问 老年卡 在 哪里 办 周末 开门 吗"]}
-    classifier = LinearIntentClassifier.create({}, storage, RESOURCE, ExecutionContext(GraphSchema({}), "test"))
+    classifier = LinearIntentClassifier.create(SHIPPED, storage, RESOURCE, ExecutionContext(GraphSchema({}), "test"))
     classifier.train(TrainingData([message(text, intent) for intent, texts in examples.items() for text in texts]))
     question = "请问 社区 食堂 周末 几点 开门 ？"
     texts = (

@@ -1,6 +1,6 @@
 """The sentence embedding the classifiers read (nlu/sentence_meaning.py) stays out of the parse:
 the parse is what the tracker keeps for every message, and what the actions and the console read."""
-import json
+import pytest
 
 
 def test_the_embedding_rides_on_the_message_but_not_in_its_parse():
@@ -13,9 +13,23 @@ def test_the_embedding_rides_on_the_message_but_not_in_its_parse():
     message = Message(data={"text": "5号楼电梯停在两层中间了 里面有人"})
     SentenceMeaning().process([message])
     assert message.get(MEANING).shape == (384,)
-    parse = message.as_dict(only_output_properties=True)
-    assert MEANING not in parse
-    assert len(json.dumps(parse, ensure_ascii=False, default=str)) < 4000  # the text, not 384 numbers
+    assert message.as_dict(only_output_properties=True) == {"text": "5号楼电梯停在两层中间了 里面有人"}
+
+
+@pytest.mark.model  # it loads the trained model
+def test_the_shipped_model_parses_without_embedding(trained_model, monkeypatch):
+    """config.yml's classifiers read no sentence embedding: the Rasa server parses a message
+    without running multilingual-e5-small (a quarter of the time, docs/benchmarks.md)."""
+    import bot.embeddings
+    import nlu.sentence_meaning
+    from nlu.parser import ModelParser
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("the parse embedded the message")
+    monkeypatch.setattr(bot.embeddings, "embed", refuse)
+    monkeypatch.setattr(nlu.sentence_meaning, "embed", refuse)
+    parse = ModelParser(trained_model)("5号楼电梯停在两层中间了 里面有人")
+    assert parse["intent"]["name"] == "report_elevator"
 
 
 def test_an_examples_fingerprint_follows_its_embedding():
