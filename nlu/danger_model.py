@@ -41,7 +41,7 @@ from bot.taxonomy import category_for_intent
 from bot.urgency import DANGER_BY_KIND, NO_DANGER, NOW, scan
 from nlu import char_counts, logistic
 import nlu.sentence_meaning
-from nlu.sentence_meaning import weighted
+from nlu.sentence_meaning import DIMENSIONS, weighted
 from nlu.stored_model import StoredModel
 from nlu.tfidf import features
 
@@ -218,6 +218,11 @@ class DangerModel(StoredModel):
             for message, result in zip(with_text, results):
                 message.set(URGENCY, result, add_to_output=True)
         return messages
+
+    def _widths(self) -> Dict[Text, int]:
+        width = len(self._model["chars"].vocabulary_) + len(self._model["sounds"].vocabulary_)
+        width += DIMENSIONS if self._config["meaning_weight"] else 0
+        return {"danger": width, "modality": width}
 
     def process_training_data(self, training_data: TrainingData) -> TrainingData:
         return training_data

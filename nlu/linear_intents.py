@@ -42,7 +42,7 @@ from bot.taxonomy import category_for_intent
 from bot.urgency import rule_danger
 from nlu import char_counts
 import nlu.sentence_meaning
-from nlu.sentence_meaning import weighted
+from nlu.sentence_meaning import DIMENSIONS, weighted
 from nlu.stored_model import StoredModel
 from nlu.tfidf import features
 
@@ -161,6 +161,12 @@ class LinearIntentClassifier(StoredModel, IntentClassifier):
         if meaning is not None:
             blocks.append(scipy.sparse.csr_matrix(meaning))
         return scipy.sparse.hstack(blocks).tocsr()
+
+    def _widths(self) -> Dict[Text, int]:
+        names = ["chars", "words", "sounds"] + (["heads", "tails"] if "heads" in self._model and self._config["ends_weight"]
+                                                else [])
+        meaning = DIMENSIONS if self._config["meaning_weight"] else 0
+        return {"svm": sum(len(self._model[name].vocabulary_) for name in names) + meaning}
 
     def _ends(self, messages: List[Message]) -> tuple[List[Text], List[Text]]:
         """The messages' beginnings and their ends."""

@@ -54,7 +54,23 @@ class StoredModel(GraphComponent):
                 directory = reading.enter_context(model_storage.read_from(resource))
             except ValueError:  # trained without examples: nothing was stored
                 return cls(config, model_storage, resource)
-            return cls(config, model_storage, resource, linear_store.load(Path(directory), cls.analyzers, cls.kinds))
+            loaded = cls(config, model_storage, resource, linear_store.load(Path(directory), cls.analyzers, cls.kinds))
+        loaded._check_widths()
+        return loaded
+
+    def _widths(self) -> Dict[Text, int]:
+        """The number of features each classifier of `_model` reads under this config."""
+        return {}
+
+    def _check_widths(self) -> None:
+        """A model trained under other settings (a sentence embedding read or not) is refused at
+        loading, not at the first message: its classifiers read another number of features."""
+        for name, width in self._widths().items():
+            trained = self._model[name].coef_.shape[1] if name in self._model else width
+            if trained != width:
+                raise linear_store.UnreadableModel(
+                    f"模型里的 {name} 训练时读 {trained} 个特征，按现在的设置（meaning_weight 等）是 {width} 个："
+                    "请重新训练模型（make train）")
 
     def _write(self) -> Resource:
         """Store the trained model; the resource for Rasa's graph."""

@@ -165,6 +165,18 @@ def test_a_model_stored_with_another_kind_under_a_name_is_refused_at_loading(sto
         load(storage)
 
 
+@pytest.mark.parametrize("trained_with, loaded_with", [(SHIPPED, {}), ({}, SHIPPED)])
+def test_a_model_trained_with_the_embedding_read_otherwise_is_refused_at_loading(storage, trained_with, loaded_with):
+    """An archive whose settings say otherwise than its weights (the sentence embedding read or
+    not) would fail at the first message; it is refused with "train again" at loading."""
+    trained = LinearIntentClassifier.create(trained_with, storage, RESOURCE, ExecutionContext(GraphSchema({}), "test"))
+    trained.train(TrainingData([message(text, intent) for intent, texts in EXAMPLES.items() for text in texts]))
+    with pytest.raises(UnreadableModel, match="make train"):
+        LinearIntentClassifier.load(loaded_with, storage, RESOURCE, ExecutionContext(GraphSchema({}), "test"))
+    assert rankings(LinearIntentClassifier.load(trained_with, storage, RESOURCE,
+                                                ExecutionContext(GraphSchema({}), "test"))) == rankings(trained)
+
+
 class RunsCode:
     """What a hostile pickle does: unpickling it calls `Path.touch`."""
 
