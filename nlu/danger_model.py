@@ -222,7 +222,7 @@ class DangerModel(StoredModel):
     def _widths(self) -> Dict[Text, int]:
         width = len(self._model["chars"].vocabulary_) + len(self._model["sounds"].vocabulary_)
         width += DIMENSIONS if self._config["meaning_weight"] else 0
-        return {"danger": width, "modality": width}
+        return {name: width for name in ("danger", "modality") if name != "modality" or "modality" in self._model}
 
     def process_training_data(self, training_data: TrainingData) -> TrainingData:
         return training_data

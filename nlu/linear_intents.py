@@ -154,7 +154,7 @@ class LinearIntentClassifier(StoredModel, IntentClassifier):
         blocks = [features(self._model["chars"], [], counted),
                   features(self._model["words"], [_tokens(m) for m in messages]),
                   features(self._model["sounds"], [pinyin(m.get(TEXT) or "") for m in messages])]
-        if "heads" in self._model and self._config["ends_weight"]:
+        if self._reads_ends():
             for name, texts in zip(("heads", "tails"), self._ends(messages)):
                 blocks.append(features(self._model[name], texts) * self._config["ends_weight"])
         meaning = weighted(messages, self._config["meaning_weight"])
@@ -162,9 +162,12 @@ class LinearIntentClassifier(StoredModel, IntentClassifier):
             blocks.append(scipy.sparse.csr_matrix(meaning))
         return scipy.sparse.hstack(blocks).tocsr()
 
+    def _reads_ends(self) -> bool:
+        """Whether the SVM reads the features of the message's first and last characters."""
+        return "heads" in self._model and bool(self._config["ends_weight"])
+
     def _widths(self) -> Dict[Text, int]:
-        names = ["chars", "words", "sounds"] + (["heads", "tails"] if "heads" in self._model and self._config["ends_weight"]
-                                                else [])
+        names = ["chars", "words", "sounds"] + (["heads", "tails"] if self._reads_ends() else [])
         meaning = DIMENSIONS if self._config["meaning_weight"] else 0
         return {"svm": sum(len(self._model[name].vocabulary_) for name in names) + meaning}
 

@@ -59,18 +59,25 @@ class StoredModel(GraphComponent):
         return loaded
 
     def _widths(self) -> Dict[Text, int]:
-        """The number of features each classifier of `_model` reads under this config."""
+        """The number of features each classifier of `_model` reads under the config it is loaded
+        with (the archive's own settings over this version's defaults)."""
         return {}
 
     def _check_widths(self) -> None:
-        """A model trained under other settings (a sentence embedding read or not) is refused at
-        loading, not at the first message: its classifiers read another number of features."""
-        for name, width in self._widths().items():
-            trained = self._model[name].coef_.shape[1] if name in self._model else width
+        """A model trained under other settings (a sentence embedding read or not) or by another
+        version is refused at loading, not at the first message: its classifiers read another
+        number of features, or a part of it is missing."""
+        component = type(self).__name__
+        try:
+            widths = {name: (width, self._model[name].coef_.shape[1]) for name, width in self._widths().items()}
+        except (KeyError, AttributeError) as error:
+            raise linear_store.UnreadableModel(
+                f"{component} 的模型缺少 {error}（由别的版本训练或已损坏）：请重新训练模型（make train）") from error
+        for name, (width, trained) in widths.items():
             if trained != width:
                 raise linear_store.UnreadableModel(
-                    f"模型里的 {name} 训练时读 {trained} 个特征，按现在的设置（meaning_weight 等）是 {width} 个："
-                    "请重新训练模型（make train）")
+                    f"{component} 的 {name} 训练时读 {trained} 个特征，本版本按该模型的设置应为 {width} 个"
+                    "（模型由别的设置或版本训练）：请重新训练模型（make train）")
 
     def _write(self) -> Resource:
         """Store the trained model; the resource for Rasa's graph."""

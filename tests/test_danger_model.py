@@ -39,6 +39,30 @@ def test_a_danger_kind_the_bot_has_no_advice_for_stops_the_training():
         labels_of(message)
 
 
+@pytest.mark.parametrize("trained_with, loaded_with", [({"meaning_weight": 0}, {}), ({}, {"meaning_weight": 0})])
+def test_a_danger_model_trained_with_the_embedding_read_otherwise_is_refused_at_loading(tmp_path, trained_with,
+                                                                                       loaded_with):
+    """Loaded under settings that read the sentence embedding otherwise than its training did, the
+    danger model would fail at the first message; it is refused with "train again" at loading."""
+    from rasa.engine.graph import ExecutionContext, GraphSchema
+    from rasa.engine.storage.local_model_storage import LocalModelStorage
+    from rasa.engine.storage.resource import Resource
+    from rasa.shared.nlu.training_data.message import Message
+    from rasa.shared.nlu.training_data.training_data import TrainingData
+
+    from nlu.danger_model import DangerModel
+    from nlu.linear_store import UnreadableModel
+    storage, resource, context = LocalModelStorage(tmp_path), Resource("danger_model"), ExecutionContext(GraphSchema({}), "t")
+    examples = [("厨房着火了 好大的烟", "report_safety_security", "fire"), ("楼道里着火了 快来人", "report_safety_security", "fire"),
+                ("暖气不热", "report_heating", "none"), ("楼道灯坏了", "report_facilities", "none")]
+    DangerModel.create(trained_with, storage, resource, context).train(TrainingData([
+        Message(data={"text": text, "intent": intent, "metadata": {"intent": {"danger": danger}}})
+        for text, intent, danger in examples]))
+    DangerModel.load(trained_with, storage, resource, context)  # its own settings: loads
+    with pytest.raises(UnreadableModel, match="DangerModel.*make train"):
+        DangerModel.load(loaded_with, storage, resource, context)
+
+
 @pytest.fixture(scope="module")
 def learned(trained_model, tmp_path_factory):
     """The danger model of the trained model, read from its archive as the bot reads it."""
