@@ -4,6 +4,7 @@ import json
 from pathlib import Path
 
 import numpy as np
+import yaml
 
 import pytest
 from rasa.engine.graph import ExecutionContext, GraphSchema
@@ -22,7 +23,11 @@ EXAMPLES = {"report_elevator": ["5号楼 电梯 坏了", "电梯 困人 了", "�
             "report_heating": ["暖气 不热", "7号楼 暖气 又 不热 了", "家里 暖气 冰凉"],
             "greet": ["你好", "你好 呀", "在吗 小助手"]}
 RESOURCE = Resource("linear_intent_classifier")
-SHIPPED = {"meaning_weight": 0}  # as config.yml trains it: no sentence embedding
+# the classifier's settings as config.yml trains it (no sentence embedding), read from there
+SHIPPED = next({key: value for key, value in component.items() if key != "name"}
+               for component in yaml.safe_load((Path(__file__).parent.parent / "config.yml").read_text(encoding="utf-8"))
+               ["pipeline"] if component["name"].endswith(".LinearIntentClassifier"))
+READS_MEANING, READS_NO_MEANING = {"meaning_weight": 3.0}, {"meaning_weight": 0}
 
 
 def message(text: str, intent: str | None = None) -> Message:
@@ -165,7 +170,8 @@ def test_a_model_stored_with_another_kind_under_a_name_is_refused_at_loading(sto
         load(storage)
 
 
-@pytest.mark.parametrize("trained_with, loaded_with", [(SHIPPED, {}), ({}, SHIPPED)])
+@pytest.mark.parametrize("trained_with, loaded_with", [(READS_NO_MEANING, READS_MEANING),
+                                                      (READS_MEANING, READS_NO_MEANING)])
 def test_a_model_trained_with_the_embedding_read_otherwise_is_refused_at_loading(storage, trained_with, loaded_with):
     """An archive whose settings say otherwise than its weights (the sentence embedding read or
     not) would fail at the first message; it is refused with "train again" at loading."""
@@ -223,8 +229,8 @@ def test_the_ranking_is_a_distribution_surest_first(storage):
 
 def test_a_message_in_words_no_example_uses_is_placed_by_what_it_means(storage):
     """No greeting example says 哈喽; its sentence embedding lies near theirs (nlu/sentence_meaning.py),
-    where a config.yml has the classifier read it (its default weight)."""
-    trained = LinearIntentClassifier.create({}, storage, RESOURCE, ExecutionContext(GraphSchema({}), "test"))
+    where a config.yml has the classifier read it."""
+    trained = LinearIntentClassifier.create(READS_MEANING, storage, RESOURCE, ExecutionContext(GraphSchema({}), "test"))
     trained.train(TrainingData([message(text, intent) for intent, texts in EXAMPLES.items() for text in texts]))
     hello = message("哈喽")
     trained.process([hello])
