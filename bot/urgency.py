@@ -21,9 +21,9 @@ class Danger:
 
 
 # "是不是燃气管漏了" suspects the danger, it does not deny it: 不是 after 是 is no negation.
-_NEGATION = re.compile(r"(没有|没人|无人|没|(?<!是)不是|不会|并非|别|防止|预防|以防|快)$")
-# "要是起火就完了", "真着火了怎么办": a fear, not a danger happening now
-_HYPOTHETICAL = re.compile(r"(要是|如果|万一|假如|一旦|哪天|到时候|真要|真(?!的)|担心|担忧|害怕|生怕|怕|早晚|迟早|容易)"
+_NEGATION = re.compile(r"(没有|没有人|没人|无人|没|(?<!是)不是|不会|并非|别|防止|预防|以防|快)$")
+# "要是起火就完了", "真着火了怎么办": a fear, not a danger happening now; "差点砸到人": nearly, not
+_HYPOTHETICAL = re.compile(r"(差点|差一点|险些|差些|要是|如果|万一|假如|一旦|哪天|到时候|真要|真(?!的)|担心|担忧|害怕|生怕|怕|早晚|迟早|容易)"
                            r"[^，。,.!！？?\n]{0,8}$")
 # A condition inside the words a rule matched, between the thing and what would happen to it
 # ("电梯三天两头坏 就怕哪天她关在里面出不来"). Fear as a feeling (害怕, 吓) is left out: it is how
@@ -135,6 +135,21 @@ DANGERS = [
         re.compile(r"拿刀|持刀|砍人|动刀|要杀|杀人|打人了|打起来了|见血"),
         "请先保护好自己，远离现场，并拨打报警电话", "110",
     ),
+    Danger(
+        # someone ill or hurt now, who needs an ambulance: collapsed, unconscious, fallen and
+        # unable to get up, bleeding, in a fit, in the water, struck on the head. Last, so that a
+        # bite, a lift, a fight or an old neighbour behind a closed door keeps its own advice.
+        # Not the figure of speech ("吵得我快晕过去了"), nor a word that names an illness
+        # rather than what is happening (中风 is as often a care question as an emergency).
+        "medical_emergency", "care_request",
+        re.compile(r"(?<![得要快])(晕倒|晕过去|昏倒|昏过去|昏迷|休克|不省人事|人事不省|失去意识|(?<!叫都)(?<!叫也)叫不醒|"
+                   r"没(有)?了?意识|没(有)?了?呼吸|心跳停|心脏骤停)|"
+                   rf"(摔|跌|滑|栽)(倒|了一跤|了一下|下来|在地上?)?了?{_CLAUSE}{{0,8}}(起不来|爬不起来|站不起来|动不了|起不了身|起不到身)|"
+                   r"(口)?吐白沫|抽搐|抽风(?!机)|溺水|(人|孩子|小孩|老人|娃)[^\n，。,]{0,6}(掉|落|跌|栽)(进|到|在)[^\n，。,]{0,4}(水|河|池|湖|塘)|"
+                   r"血流不止|止不住血|血止不住|大出血|流了(好多|很多|一地|一身|一脸|一大摊)(的)?血|满(头|脸|身)(是|都是)?血|"
+                   r"砸(到|中|伤|破)了?[^\n，。,]{0,2}(头|脑袋|人|孩子|小孩|老人)|(头|脑袋)[^\n，。,]{0,3}被?[^\n，。,]{0,8}砸(破|伤|晕|出血)"),
+        "请不要随意搬动摔倒或昏迷的人，会急救的先施救，派人到楼下路口接救护车，并马上拨打急救电话", "120",
+    ),
 ]
 
 
@@ -163,7 +178,7 @@ _HERE_AND_NOW = re.compile(r"现在|刚才|刚刚|正在|还在|快来|救命|�
 # A danger seen in the news, a video or a dream ("新闻说隔壁市有个小区着火了", "梦见被关在电梯里"):
 # not one to send anyone to, unless the message places it here (楼下, 5号楼, 我们小区) or now.
 _DREAMT = re.compile(r"梦见|梦到|做梦|做了个梦|噩梦|梦里")
-_SEEN_ELSEWHERE = re.compile(r"新闻|视频|朋友圈|抖音|快手|微博|电视|网上|报道|热搜|听说|据说")
+_SEEN_ELSEWHERE = re.compile(r"新闻|转发|某地|外地|视频|朋友圈|抖音|快手|微博|电视|网上|报道|热搜|听说|据说")
 _HERE = re.compile(r"我们|咱|本小区|这个小区|楼下|楼上|楼道|门口|\d+号楼|\d+栋|\d+幢|单元")
 
 

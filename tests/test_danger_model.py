@@ -96,6 +96,8 @@ def learned(trained_model, tmp_path_factory):
     ("插排那里一直冒火星子 滋滋地响", "sparks"),
     ("楼下独居的王奶奶三天没出门了 敲门也没人应", "elderly_unresponsive"),
     ("樓下燒起來了 好大的煙", "fire"),
+    ("我爷爷突然捂着胸口 脸煞白 满头大汗 话都说不出来", "medical_emergency"),
+    ("楼下花坛边一个阿姨躺着不动 喊她没反应", "medical_emergency"),
     ("chufang li you yi gu meiqi wei", "gas_leak"),  # typed in pinyin and sent as it was
     ("5hao lou dianti ka zai ban kong le li mian you ren", "trapped_in_lift"),
 ])
@@ -108,6 +110,7 @@ def test_dangers_said_in_other_words_are_urgent(learned, text, kind):
 @pytest.mark.parametrize("text", [
     "楼下的狗天天晚上叫 吵得睡不着", "电梯按钮不灵了 按好几下才亮", "燃气费在哪里交",
     "路灯不亮好几天了", "上个月电梯困过人 到现在也没人来检修", "楼道里堆满了纸箱 万一着火可怎么办",
+    "上个月我爸晕倒过 现在好了 谢谢邻居帮忙",
 ])
 def test_everyday_reports_and_dangers_not_happening_now_are_not_urgent(learned, text):
     assert learned(text) is None

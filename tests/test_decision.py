@@ -66,6 +66,11 @@ def test_talk_a_report_intent_wins_by_a_hair_is_not_filed_but_asked_about():
     ("我不想活了", "safety_security", "12356"),
     ("楼道里一股味道 是不是燃气管漏了", "gas", "119"),  # suspected, not denied
     ("回复@物业：还没人来 东梯里那个阿姨还困着 都半小时了", "elevator", "119"),
+    # someone ill or hurt now: an ambulance, whoever it is
+    ("我爸在卫生间摔倒了 爬不起来", "care_request", "120"),
+    ("2单元门口有个人晕倒了 叫不醒", "care_request", "120"),
+    ("有个小孩掉进小区的水池里了", "care_request", "120"),
+    ("我家孩子突然抽搐 口吐白沫", "care_request", "120"),
 ])
 def test_urgent_dangers_are_caught_with_the_number_that_fits(text, category, number):
     unsure = decide(parse(text, ("nlu_fallback", 0.4), ("chitchat", 0.2)))
@@ -89,6 +94,8 @@ def test_the_model_category_stands_for_an_urgent_report():
     # a complaint's figure of speech, a longing
     "楼上装修吵得我都不想活了", "物业费又涨了 我想死的心都有了", "想死你们了 终于放假回来了",
     "不是燃气漏了 是下水道返上来的味",
+    "楼下广场舞吵得我快晕过去了", "热得差点晕倒", "手机掉进水里了", "保安在岗亭睡觉 叫都叫不醒",
+    "楼下烧烤店抽风机响到半夜", "滑了一跤 膝盖擦破点皮",
     # 上吊 that hangs a thing from a window, not a person
     "8栋三楼又从窗户上吊个电线下来给电瓶车充电", "楼上吊下来一个插线板 挂在半空",
 ])
@@ -159,6 +166,7 @@ def test_a_request_for_a_person_alone_is_not_a_report():
     "万一着火了人都跑不出去", "要是漏电了电到孩子怎么办", "电梯三天两头坏 就怕哪天老人关在里面出不来",  # feared
     "燃气泄漏打什么电话", "电梯困人怎么自救",  # asked about in general
     "老爸退休后总闷着 就怕他想不开",  # feared
+    "上个月我爸晕倒过 现在好了", "万一我妈在家摔倒了爬不起来怎么办", "楼上扔下来个瓶子 差点砸到人",
     "看新闻说外地有个小区燃气爆炸了 好吓人", "昨晚做梦梦见家里着火了 吓醒了",  # elsewhere, dreamt
 ])
 def test_a_danger_that_is_over_feared_or_asked_about_is_not_urgent(text):

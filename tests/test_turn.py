@@ -188,6 +188,14 @@ async def test_an_urgent_report_hands_over_and_a_later_status_question_is_answer
     assert "电梯" in (await chat.say("我报的事怎么样了", "ask_ticket_status"))[0]
 
 
+async def test_someone_fallen_who_cannot_get_up_hears_120_first_and_all_levels_are_told(sample_site):
+    chat = Chat(f"{JINYU_GROUP}:ruth")
+    replies = await chat.say("我妈在卫生间摔倒了 爬不起来", "chitchat", 0.6)  # as the classifier took it before it knew
+    assert "120" in replies[0] and "【紧急】" in replies[0] and "网格、社区和街道" in replies[1]
+    assert [row[0] for row in ticket_rows(sample_site)] == ["care_request"]
+    assert handoffs_of(sample_site, chat.sender) == [("urgent", "waiting")]
+
+
 async def test_a_resident_who_says_they_do_not_want_to_live_hears_the_hotline_and_gets_a_person(sample_site):
     chat = Chat(f"{JINYU_GROUP}:olga")
     replies = await chat.say("我不想活了", "deny", 0.68)  # as the classifier took it before it knew
