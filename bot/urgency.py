@@ -21,21 +21,27 @@ class Danger:
 
 
 # "是不是燃气管漏了" suspects the danger, it does not deny it: 不是 after 是 is no negation.
-_NEGATION = re.compile(r"(没有|没有人|没人|无人|没|(?<!是)不是|不会|并非|别|防止|预防|以防|快)$")
-# "要是起火就完了", "真着火了怎么办": a fear, not a danger happening now; "差点砸到人": nearly, not
-_HYPOTHETICAL = re.compile(r"(差点|差一点|险些|差些|要是|如果|万一|假如|一旦|哪天|到时候|真要|真(?!的)|担心|担忧|害怕|生怕|怕|早晚|迟早|容易)"
+_NEGATION = re.compile(r"(没有|没人|无人|没|(?<!是)不是|不会|并非|别|防止|预防|以防|快)$")
+# "要是起火就完了", "真着火了怎么办": a fear, not a danger happening now
+_HYPOTHETICAL = re.compile(r"(要是|如果|万一|假如|一旦|哪天|到时候|真要|真(?!的)|担心|担忧|害怕|生怕|怕|早晚|迟早|容易)"
                            r"[^，。,.!！？?\n]{0,8}$")
 # A condition inside the words a rule matched, between the thing and what would happen to it
 # ("电梯三天两头坏 就怕哪天她关在里面出不来"). Fear as a feeling (害怕, 吓) is left out: it is how
 # people in a real emergency talk.
 _CONDITION_WITHIN = re.compile(r"要是|如果|万一|假如|一旦|哪天|到时候|真要|就怕|生怕")
 # "独居老人联系不上的话…", "燃气漏了的话找谁": a condition, said after the danger.
+# "差点砸到人", "险些晕倒": it nearly happened. Only right before the words: "差点滑倒 地上全是煤气味"
+# and "差点着火了 现在还在冒烟" are dangers.
+_NEARLY = re.compile(r"(差点|差一点|险些|差些|差少少)[就又都也]?$")  # 差些 and 差少少: Cantonese 差啲, 差少少
 _CONDITION_AFTER = re.compile(r"^[^，。,.!！？?\n]{0,4}的话")
 
 _CLAUSE = r"[^，。,.!！？?\n]"  # within one clause
 # Between a thing and what happens to it: "墙皮起壳了还没往下掉", "燃气灶没漏气": the thing is
 # named, the danger is denied.
 _NOT = r"(?<![没未不])"
+# "吵得我都要晕倒了", "看到这个月的水费我当场休克", "贵得让人休克": a complaint's figure of speech
+_STRUCK = r"(头|脑袋|人(?!家)|孩子|小孩|老人)"  # who or what a falling thing struck
+_NOT_A_FIGURE = r"(?<![要快])(?<!得我)(?<!得人)(?<!我直接)(?<!我当场)(?<!让人)(?<!笑得)(?<!气得)(?<!吵得)"
 
 DANGERS = [
     Danger(
@@ -87,8 +93,7 @@ DANGERS = [
         "elderly_unresponsive", "care_request",
         re.compile(r"(老人|老太太|老大爷|大爷|奶奶|爷爷|大妈|老头|老太|独居)[^\n]{0,30}?"
                    r"(敲门{0,1}[^\n]{0,4}(不应|没人应|没反应|没人开)|没人应|不开门|屋里没(有)?动静|"
-                   r"(好|两|三|几)天没(见|看见|看到)?[^\n]{0,3}(出门|下楼|出来|露面|见人|见着)|联系不上|电话[^\n]{0,3}(不接|打不通)|"
-                   r"摔倒|晕倒|倒在地)"),
+                   r"(好|两|三|几)天没(见|看见|看到)?[^\n]{0,3}(出门|下楼|出来|露面|见人|见着)|联系不上|电话[^\n]{0,3}(不接|打不通))"),
         "请先拨打110或120，并尽量联系家属和楼栋长", "110",
     ),
     Danger(
@@ -142,12 +147,25 @@ DANGERS = [
         # Not the figure of speech ("吵得我快晕过去了"), nor a word that names an illness
         # rather than what is happening (中风 is as often a care question as an emergency).
         "medical_emergency", "care_request",
-        re.compile(r"(?<![得要快])(晕倒|晕过去|昏倒|昏过去|昏迷|休克|不省人事|人事不省|失去意识|(?<!叫都)(?<!叫也)叫不醒|"
-                   r"没(有)?了?意识|没(有)?了?呼吸|心跳停|心脏骤停)|"
-                   rf"(摔|跌|滑|栽)(倒|了一跤|了一下|下来|在地上?)?了?{_CLAUSE}{{0,8}}(起不来|爬不起来|站不起来|动不了|起不了身|起不到身)|"
-                   r"(口)?吐白沫|抽搐|抽风(?!机)|溺水|(人|孩子|小孩|老人|娃)[^\n，。,]{0,6}(掉|落|跌|栽)(进|到|在)[^\n，。,]{0,4}(水|河|池|湖|塘)|"
-                   r"血流不止|止不住血|血止不住|大出血|流了(好多|很多|一地|一身|一脸|一大摊)(的)?血|满(头|脸|身)(是|都是)?血|"
-                   r"砸(到|中|伤|破)了?[^\n，。,]{0,2}(头|脑袋|人|孩子|小孩|老人)|(头|脑袋)[^\n，。,]{0,3}被?[^\n，。,]{0,8}砸(破|伤|晕|出血)"),
+        re.compile(
+            # unconscious: not the complaint's figure of speech ("看到物业费我当场休克", "吵得我都要晕倒了")
+            rf"{_NOT_A_FIGURE}(晕倒|晕过去|昏倒|昏过去|昏迷|休克|不省人事|人事不省|失去意识|没(有)?了?意识(?!到)|"
+            r"没(有)?了?呼吸|心跳(没了|停了(?!半拍))|心脏骤停)|"
+            r"(躺|倒|晕|昏)[^\n，。,]{0,10}(叫不醒|喊不醒|叫不应|喊不应|(叫|喊|拍)[他她]?[^\n，。,\s]{0,2}(没反应|不醒))|"
+            # a heart attack, poisoning by gas (not a stroke's lasting signs: "中风以后半边身子动不了" asks for care)
+            r"心脏病(犯了|发作)|心梗(了|犯了|发作)|(煤气|燃气|天然气|一氧化碳)中毒了|"
+            # an old person down, or anyone fallen who cannot get up
+            r"(老人|老太太|老大爷|大爷|奶奶|爷爷|老头|老太|姥姥|姥爷|外婆|外公)[^\n，。,]{0,12}?((摔倒|跌倒)(了|在)|倒在地|倒地)|"
+            rf"(摔倒|跌倒|滑倒|摔了一跤|跌了一跤|摔了个跟头|摔下来|跌下来|摔在地上|倒在地上|倒地|跌了?落地)了?\s?{_CLAUSE}{{0,4}}"
+            r"(起不来|爬不起来|站不起来|起不了身|起不到身|动不了)|"
+            # a fit, the water, bleeding, a blow to the head
+            r"(浑身|全身|四肢|手脚|身子|烧)[^\n，。,\s]{0,3}抽搐|抽搐(不止|个不停|起来了)|口吐白沫|吐白沫|癫痫(发作|犯了)|犯了?癫痫|"
+            r"(?<!防)溺水|(有人|孩子|小孩|老人|娃)[^\n，。,\s的把家]{0,4}(掉|落|跌|栽)(进|到)了?[^\n，。,\s]{0,4}"
+            r"(水里|河里|湖里|池里|池子|水池|河|湖|塘|水库|泳池)|"
+            r"血流不止|止不住血|血止不住|大出血|流了(好多|很多|一地|一身|一脸|一大摊)(的)?血(?!汗)|满(头|脸|身)(是|都是)?血|"
+            # struck, and it has happened (了): not "别吹下去砸到人", "迟早会砸到人"
+            rf"砸(到|中|伤|破)(了{_CLAUSE}{{0,3}}{_STRUCK}|{_CLAUSE}{{0,3}}{_STRUCK}{_CLAUSE}{{0,3}}了)|"
+            r"(?<![像车外里上码镜龙石])(头|脑袋)被[^\n，。,\s]{0,6}砸(破|伤|晕|出血)"),
         "请不要随意搬动摔倒或昏迷的人，会急救的先施救，派人到楼下路口接救护车，并马上拨打急救电话", "120",
     ),
 ]
@@ -178,7 +196,7 @@ _HERE_AND_NOW = re.compile(r"现在|刚才|刚刚|正在|还在|快来|救命|�
 # A danger seen in the news, a video or a dream ("新闻说隔壁市有个小区着火了", "梦见被关在电梯里"):
 # not one to send anyone to, unless the message places it here (楼下, 5号楼, 我们小区) or now.
 _DREAMT = re.compile(r"梦见|梦到|做梦|做了个梦|噩梦|梦里")
-_SEEN_ELSEWHERE = re.compile(r"新闻|转发|某地|外地|视频|朋友圈|抖音|快手|微博|电视|网上|报道|热搜|听说|据说")
+_SEEN_ELSEWHERE = re.compile(r"新闻|视频|朋友圈|抖音|快手|微博|电视|网上|报道|热搜|听说|据说")
 _HERE = re.compile(r"我们|咱|本小区|这个小区|楼下|楼上|楼道|门口|\d+号楼|\d+栋|\d+幢|单元")
 
 
@@ -223,6 +241,7 @@ def scan(text: str) -> tuple[Danger | None, set[str]]:
             before = text[max(0, match.start() - 3):match.start()]
             clause = text[max(0, match.start() - 10):match.start()]
             if (asked or elsewhere or _NEGATION.search(before) or _HYPOTHETICAL.search(clause)
+                    or _NEARLY.search(text[max(0, match.start() - 4):match.start()])
                     or _PAST_BEFORE.search(text[max(0, match.start() - 20):match.start()])
                     or _CONDITION_WITHIN.search(match.group())
                     or _PAST_AFTER.search(text[match.end():]) or _CONDITION_AFTER.search(text[match.end():])):

@@ -66,16 +66,30 @@ def test_talk_a_report_intent_wins_by_a_hair_is_not_filed_but_asked_about():
     ("我不想活了", "safety_security", "12356"),
     ("楼道里一股味道 是不是燃气管漏了", "gas", "119"),  # suspected, not denied
     ("回复@物业：还没人来 东梯里那个阿姨还困着 都半小时了", "elevator", "119"),
-    # someone ill or hurt now: an ambulance, whoever it is
-    ("我爸在卫生间摔倒了 爬不起来", "care_request", "120"),
-    ("2单元门口有个人晕倒了 叫不醒", "care_request", "120"),
-    ("有个小孩掉进小区的水池里了", "care_request", "120"),
-    ("我家孩子突然抽搐 口吐白沫", "care_request", "120"),
 ])
 def test_urgent_dangers_are_caught_with_the_number_that_fits(text, category, number):
     unsure = decide(parse(text, ("nlu_fallback", 0.4), ("chitchat", 0.2)))
     assert (unsure.category, unsure.urgent) == (category, True)
     assert number in emergency_message(unsure.danger)
+
+
+@pytest.mark.parametrize("text", [
+    "我爸在卫生间摔倒了 爬不起来", "2单元门口有个人躺地上 叫不醒", "有个小孩掉进小区的水池里了",
+    "我家孩子突然浑身抽搐 口吐白沫", "她疼得昏过去了", "孩子热得晕倒了 快来人", "我奶奶在家晕倒了",
+    "阿婆跌咗落地 起唔到身", "我人在外地 我爸一个人在家摔倒了爬不起来", "请大家帮忙转发 有个小孩掉进河里了 在东门",
+])
+def test_someone_ill_or_hurt_now_is_told_to_call_an_ambulance(text):
+    unsure = decide(parse(text, ("nlu_fallback", 0.4), ("chitchat", 0.2)))
+    assert (unsure.category, unsure.urgent, unsure.danger.kind) == ("care_request", True, "medical_emergency")
+    assert unsure.danger.public_number == "120" and "120" in emergency_message(unsure.danger)
+
+
+@pytest.mark.parametrize("text, kind", [
+    ("差点滑倒 地上全是煤气味", "gas_leak"), ("差点着火了 现在还在冒烟", "fire"),
+    ("快去看看 电梯里有没有人被困", "trapped_in_lift"), ("物业反应也太差些了 现在电梯里还困着人", "trapped_in_lift"),
+])
+def test_a_nearly_or_a_question_in_another_clause_leaves_a_danger_urgent(text, kind):
+    assert find_danger(text).kind == kind
 
 
 def test_the_model_category_stands_for_an_urgent_report():
@@ -94,8 +108,13 @@ def test_the_model_category_stands_for_an_urgent_report():
     # a complaint's figure of speech, a longing
     "楼上装修吵得我都不想活了", "物业费又涨了 我想死的心都有了", "想死你们了 终于放假回来了",
     "不是燃气漏了 是下水道返上来的味",
-    "楼下广场舞吵得我快晕过去了", "热得差点晕倒", "手机掉进水里了", "保安在岗亭睡觉 叫都叫不醒",
-    "楼下烧烤店抽风机响到半夜", "滑了一跤 膝盖擦破点皮",
+    # words of someone ill or hurt, in a complaint's figure of speech or about a thing
+    "楼下广场舞吵得我快晕过去了", "看到这个物业费我当场休克", "这停车费贵得让人休克", "笑得我昏过去了 这个通知太逗了",
+    "物业根本没有意识到问题的严重性", "保安在岗亭睡觉 叫都叫不醒", "门卫大爷睡着了 敲窗户都叫不醒",
+    "缴费系统抽风了 付不了款", "卫生间抽风扇不转了", "暑假防溺水宣传什么时候搞", "孩子的球掉进水池了 能帮忙捞一下吗",
+    "孩子把手机掉进水里了", "冰雹砸到人家车上了", "门口的摄像头被人砸破了", "手机摔了一下 现在动不了了",
+    "推拉门滑轨坏了 门动不了", "台风快来了 阳台上的花盆收一收 别吹下去砸到人",
+    "我妈中风以后半边身子动不了 想申请社区医生上门", "冬天烧炉子记得开窗 煤气中毒可不是闹着玩的",
     # 上吊 that hangs a thing from a window, not a person
     "8栋三楼又从窗户上吊个电线下来给电瓶车充电", "楼上吊下来一个插线板 挂在半空",
 ])
