@@ -3,7 +3,7 @@
 Where it is filed is the turn's to say (`bot.turn`): the compound the message names, else the
 group's, else the one the resident is asked for (the report waits meanwhile, as a plain dict).
 """
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, dataclass
 from datetime import datetime
 
 from sqlalchemy.orm import Session
@@ -36,14 +36,6 @@ def pending_report(decision: Decision, text: str, location: dict[str, str]) -> P
                          danger=decision.danger.kind if decision.danger else None,
                          building=location.get("building"), unit=location.get("unit"),
                          room=location.get("room"), named_compound=location.get("compound"))
-
-
-def placed(report: PendingReport, location: dict[str, str]) -> PendingReport:
-    """The report with the building, unit and room the resident gave with the compound's name
-    when asked which compound ("阳光花园5栋2单元"), where the report itself named no building."""
-    if report.building or not location.get("building"):
-        return report
-    return replace(report, building=location.get("building"), unit=location.get("unit"), room=location.get("room"))
 
 
 def emergency_first(session: Session, report: PendingReport, compound: Compound | None) -> list[str]:

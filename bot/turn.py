@@ -303,8 +303,7 @@ class _Turn:
             return None  # a new report, filed with the waiting ones, where it says (`_report`)
         named = self._named_compound()
         if named is not None:
-            reports = tuple(intake.placed(report, message.location) for report in pending.reports)
-            return self._file_all(reports, named, f"the reports waited for a compound: {named.name}")
+            return self._file_all(pending.reports, named, f"the reports waited for a compound: {named.name}")
         if self.handoff is not None and pending.handoff_id != self.handoff.id:
             return None  # staff have had the conversation since the bot asked: said to them
         if _never_mind(message):  # "好的，不用了" is no yes, whatever the model read

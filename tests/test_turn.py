@@ -122,17 +122,6 @@ async def test_a_question_while_asked_for_the_compound_is_answered_and_the_repor
     assert len(replies) == 2 and [r[:2] for r in ticket_rows(sample_site)] == [("noise", "翠柳苑"), ("accessibility", "翠柳苑")]
 
 
-async def test_the_building_given_with_the_compound_goes_on_the_ticket(sample_site):
-    chat = Chat("wecom:dm:hugo")
-    await chat.say("楼道灯坏了好几天了", "report_power")
-    where = [{"entity": "compound", "value": "翠柳苑"}, {"entity": "building", "value": "5"},
-             {"entity": "unit", "value": "2"}]
-    assert "供电照明" in (await chat.say("翠柳苑5栋2单元", "inform", entities=where))[0]
-    assert ticket_rows(sample_site) == [("power", "翠柳苑", "5", ["hugo"])]
-    await chat.say("3号楼门口的井盖响", "report_facilities", entities=[{"entity": "building", "value": "3"}])
-    assert ticket_rows(sample_site)[-1][2] == "3"  # the building the report named, not the one before
-
-
 async def test_the_resident_can_cancel_while_asked_for_the_compound(sample_site):
     chat = Chat("wecom:dm:sun")
     await chat.say("楼上天天半夜剁肉 吵得睡不着", "report_noise")
