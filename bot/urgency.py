@@ -32,7 +32,7 @@ _CONDITION_WITHIN = re.compile(r"要是|如果|万一|假如|一旦|哪天|到�
 # "独居老人联系不上的话…", "燃气漏了的话找谁": a condition, said after the danger.
 # "差点砸到人", "险些晕倒": it nearly happened. Only right before the words: "差点滑倒 地上全是煤气味"
 # and "差点着火了 现在还在冒烟" are dangers.
-_NEARLY = re.compile(r"(差点|差一点|险些|差些|差少少)[就又都也]?$")  # 差些 and 差少少: Cantonese 差啲, 差少少
+_NEARLY = re.compile(r"(差点儿?|差一点儿?|险些|差些|差少少)[就又都也]?$")  # 差些 and 差少少: Cantonese 差啲, 差少少
 _CONDITION_AFTER = re.compile(r"^[^，。,.!！？?\n]{0,4}的话")
 
 _CLAUSE = r"[^，。,.!！？?\n]"  # within one clause
@@ -40,8 +40,9 @@ _CLAUSE = r"[^，。,.!！？?\n]"  # within one clause
 # named, the danger is denied.
 _NOT = r"(?<![没未不])"
 # "吵得我都要晕倒了", "看到这个月的水费我当场休克", "贵得让人休克": a complaint's figure of speech
-_STRUCK = r"(头|脑袋|人(?!家)|孩子|小孩|老人)"  # who or what a falling thing struck
-_NOT_A_FIGURE = r"(?<![要快])(?<!得我)(?<!得人)(?<!我直接)(?<!我当场)(?<!让人)(?<!笑得)(?<!气得)(?<!吵得)"
+_STRUCK = r"((?<![像车外里上码镜龙石探])头(?![顶盔])|脑袋|人(?![家行])|孩子(?![家的])|小孩(?![家的])|老人(?![家的]))"  # who or what a falling thing struck
+_NOT_A_FIGURE = (r"(?<![要快])(?<!得我)(?<!得人)(?<!直接)(?<!当场)(?<!让人)(?<!让我)(?<!简直)(?<!整个人都)"
+                 r"(?<!笑得)(?<!气得)(?<!吵得)")
 
 DANGERS = [
     Danger(
@@ -53,7 +54,7 @@ DANGERS = [
     Danger(
         "gas_leak", "gas",
         re.compile(rf"(煤气|燃气|天然气|液化气){_CLAUSE}{{0,4}}{_NOT}(味|泄漏|泄露|漏了|漏气|呲|嘶嘶)|漏气|"
-                   rf"闻到{_CLAUSE}{{0,4}}(煤气|燃气|天然气)|臭鸡蛋味"),
+                   rf"闻到{_CLAUSE}{{0,4}}(煤气|燃气|天然气)|臭鸡蛋味|(煤气|燃气|天然气|一氧化碳)中毒了"),
         "请立即开窗通风，不要开关电器、不要在室内打电话，撤离后拨打燃气抢修电话或", "119",
         "gas_company",
     ),
@@ -149,23 +150,24 @@ DANGERS = [
         "medical_emergency", "care_request",
         re.compile(
             # unconscious: not the complaint's figure of speech ("看到物业费我当场休克", "吵得我都要晕倒了")
-            rf"{_NOT_A_FIGURE}(晕倒|晕过去|昏倒|昏过去|昏迷|休克|不省人事|人事不省|失去意识|没(有)?了?意识(?!到)|"
-            r"没(有)?了?呼吸|心跳(没了|停了(?!半拍))|心脏骤停)|"
-            r"(躺|倒|晕|昏)[^\n，。,]{0,10}(叫不醒|喊不醒|叫不应|喊不应|(叫|喊|拍)[他她]?[^\n，。,\s]{0,2}(没反应|不醒))|"
-            # a heart attack, poisoning by gas (not a stroke's lasting signs: "中风以后半边身子动不了" asks for care)
-            r"心脏病(犯了|发作)|心梗(了|犯了|发作)|(煤气|燃气|天然气|一氧化碳)中毒了|"
+            rf"{_NOT_A_FIGURE}(晕倒|晕过去|昏倒|昏过去|昏迷|休克|不省人事|人事不省|失去意识|没了意识|意识不清|"
+            r"没(有)?了?呼吸|没(有)?了?知觉|心跳(没了|停了(?!半拍))|心脏骤停)|"
+            r"(倒在|倒地|躺(在)?地|晕|昏)[^\n，。,]{0,10}(叫不醒|喊不醒|叫不应|喊不应|(叫|喊|拍)[他她]?[^\n，。,\s]{0,2}(没反应|不醒))|"
+            # a heart attack (not a stroke's lasting signs: "中风以后半边身子动不了" asks for care)
+            r"心脏病(犯了|发作|发)|心梗(了|犯了|发作)|"
             # an old person down, or anyone fallen who cannot get up
-            r"(老人|老太太|老大爷|大爷|奶奶|爷爷|老头|老太|姥姥|姥爷|外婆|外公)[^\n，。,]{0,12}?((摔倒|跌倒)(了|在)|倒在地|倒地)|"
-            rf"(摔倒|跌倒|滑倒|摔了一跤|跌了一跤|摔了个跟头|摔下来|跌下来|摔在地上|倒在地上|倒地|跌了?落地)了?\s?{_CLAUSE}{{0,4}}"
+            r"(老人|老太太|老大爷|大爷|奶奶|爷爷|老头|老太|姥姥|姥爷|外婆|外公)[^\n，。,]{0,20}?((摔倒|跌倒)(了|在|$|(?=[\s，,。!?！？]))|倒在地|倒地)|"
+            rf"(?<!车)(?<!车子)(摔倒|跌倒|滑倒|摔了一跤|跌了一跤|摔了个跟头|摔下来|跌下来|摔在地上|倒在地上|倒地|跌了?落地)了?[\s，,]?{_CLAUSE}{{0,6}}"
             r"(起不来|爬不起来|站不起来|起不了身|起不到身|动不了)|"
             # a fit, the water, bleeding, a blow to the head
             r"(浑身|全身|四肢|手脚|身子|烧)[^\n，。,\s]{0,3}抽搐|抽搐(不止|个不停|起来了)|口吐白沫|吐白沫|癫痫(发作|犯了)|犯了?癫痫|"
-            r"(?<!防)溺水|(有人|孩子|小孩|老人|娃)[^\n，。,\s的把家]{0,4}(掉|落|跌|栽)(进|到)了?[^\n，。,\s]{0,4}"
+            r"(?<!防)溺水|有人落水|(有人|孩子|小孩|老人|娃)[^\n，。,\s的把家]{0,4}(掉|落|跌|栽)(进|到)?了?[^\n，。,\s]{0,4}"
             r"(水里|河里|湖里|池里|池子|水池|河|湖|塘|水库|泳池)|"
             r"血流不止|止不住血|血止不住|大出血|流了(好多|很多|一地|一身|一脸|一大摊)(的)?血(?!汗)|满(头|脸|身)(是|都是)?血|"
             # struck, and it has happened (了): not "别吹下去砸到人", "迟早会砸到人"
             rf"砸(到|中|伤|破)(了{_CLAUSE}{{0,3}}{_STRUCK}|{_CLAUSE}{{0,3}}{_STRUCK}{_CLAUSE}{{0,3}}了)|"
-            r"(?<![像车外里上码镜龙石])(头|脑袋)被[^\n，。,\s]{0,6}砸(破|伤|晕|出血)"),
+            rf"把人砸(伤|到|中|晕)|{_STRUCK}被{_CLAUSE}{{0,6}}砸(伤|破|晕|中|到)了|"
+            r"(?<![像车外里上码镜龙石探])(头|脑袋)被[^\n，。,\s]{0,6}砸(破|伤|晕|出血)"),
         "请不要随意搬动摔倒或昏迷的人，会急救的先施救，派人到楼下路口接救护车，并马上拨打急救电话", "120",
     ),
 ]
@@ -174,6 +176,7 @@ DANGERS = [
 NO_DANGER = "none"  # the learned model's label for a message that describes no danger
 NOW = "now"  # the modality of a danger happening now; the others: "past", "feared", "asked"
 DANGER_BY_KIND = {danger.kind: danger for danger in DANGERS}
+MEDICAL = "medical_emergency"  # someone ill or hurt: the harm that other dangers cause too
 
 # The learned model's probability of any danger (against none) from which it counts. Weighed on
 # make crossval's held-out parses (bench/threshold_sweep.py): the more talk on a danger's subject
@@ -185,12 +188,12 @@ NOT_NOW = 0.5
 NOT_NOW_OVER_RULES = 0.8
 
 # "上次着火以后…", "去年电梯困过人": over; unless the clause comes back to now (现在又冒烟了).
-_PAST_BEFORE = re.compile(r"(上次|上回|上一次|以前|之前|去年|前年|那次|那回|曾经|前几年|前些年|前阵子|前段时间|当年|"
+_PAST_BEFORE = re.compile(r"(上次|上回|上一次|以前|之前|昨天|昨晚|去年|前年|那次|那回|曾经|前几年|前些年|前阵子|前段时间|当年|"
                           r"前几天|前两天|上周|上礼拜|上星期|上个月)"
                           r"(?!.*(现在|刚才|刚刚|正在|还在|还是|一直|又|今天|今早|今晚|这会))[^。！!？?\n]{0,14}$")
 _PAST_AFTER = re.compile(r"^.{0,2}(以后|之后|后来|那次|那回|过后)")
 # A question about dangers in general ("燃气泄漏打什么电话"), with nothing that places it here and now.
-_ASKED = re.compile(r"打什么电话|打哪个电话|打哪个|电话是多少|号码是多少|找谁处理|怎么预防|如何预防|怎么自救|如何自救|"
+_ASKED = re.compile(r"打什么电话|怎么救|怎么急救|打哪个电话|打哪个|电话是多少|号码是多少|找谁处理|怎么预防|如何预防|怎么自救|如何自救|"
                     r"要注意什么|怎么避免|应该往|有什么区别|怎么劝|如何劝")
 _HERE_AND_NOW = re.compile(r"现在|刚才|刚刚|正在|还在|快来|救命|赶紧|我家|家里|楼道里|屋里|!")
 # A danger seen in the news, a video or a dream ("新闻说隔壁市有个小区着火了", "梦见被关在电梯里"):
@@ -285,13 +288,23 @@ def assess(text: str, learned: dict | None = None) -> tuple[Danger | None, bool]
     if not learned:
         return ruled, ruled is not None
     elsewhen = not_now(learned)
+    kind = learned.get("danger")
+    if ruled is not None and ruled.kind == MEDICAL and elsewhen < NOT_NOW_OVER_RULES and _learned_now(learned, kind):
+        # someone bleeding or fainted in a fight, a fire, a lift: the learned kind has the advice
+        # and the number that fit (110, 119, the lift company) where the rules only heard the harm
+        return DANGER_BY_KIND[kind], True
     if ruled is not None:
         return (None, False) if elsewhen >= NOT_NOW_OVER_RULES else (ruled, True)
-    kind = learned.get("danger")
     if (kind in DANGER_BY_KIND and kind not in set_aside and float(learned.get("danger_confidence") or 0) >= LEARNED_DANGER
             and elsewhen < NOT_NOW):
         return DANGER_BY_KIND[kind], False
     return None, False
+
+
+def _learned_now(learned: dict, kind: str | None) -> bool:
+    """Whether the learned model names another danger than someone's harm, sure enough to count."""
+    return (kind in DANGER_BY_KIND and kind != MEDICAL
+            and float(learned.get("danger_confidence") or 0) >= LEARNED_DANGER)
 
 
 def emergency_message(danger: Danger, hotlines: dict[str, str] | None = None) -> str:

@@ -211,6 +211,16 @@ def test_the_learned_danger_finds_what_the_rules_have_no_word_for():
     assert not decide(unsure).urgent
 
 
+def test_someone_hurt_in_a_fight_hears_the_police_when_the_learned_model_names_the_fight():
+    text = "楼下有人被捅了一刀 流了好多血"
+    ruled = decide(parse(text, ("report_safety_security", 0.8)))
+    assert ruled.danger.kind == "medical_emergency"  # the rules hear only the harm
+    told = decide({**parse(text, ("report_safety_security", 0.8)), "urgency": learned("violence", 0.9)})
+    assert told.urgent and told.danger.kind == "violence" and "110" in emergency_message(told.danger)
+    unsure = decide({**parse(text, ("report_safety_security", 0.8)), "urgency": learned("violence", 0.1)})
+    assert unsure.danger.kind == "medical_emergency"
+
+
 def test_a_learned_danger_the_rules_found_negated_stays_set_aside():
     message = {**parse("没有煤气味了 谢谢", ("report_gas", 0.7)), "urgency": learned("gas_leak", 0.8)}
     assert not decide(message).urgent
@@ -224,7 +234,7 @@ def test_only_a_sure_learned_modality_sets_aside_a_danger_the_rules_found():
 
 
 def test_talk_about_a_danger_elsewhere_is_not_urgent_when_intent_and_modality_agree():
-    text = "朋友圈说隔壁小区昨天着火了 我们楼也老 有点怕"
+    text = "朋友圈说隔壁小区着火了 我们楼也老 有点怕"
     talk = parse(text, ("neighbour_post", 0.7), ("report_safety_security", 0.2))
     assert (decide(talk).category, decide(talk).urgent) == ("safety_security", True)  # no learned reading: the rules stand
     mentioned = decide({**talk, "urgency": learned("fire", 0.6, "mentioned", 0.6)})
