@@ -30,19 +30,22 @@ _HYPOTHETICAL = re.compile(r"(要是|如果|万一|假如|一旦|哪天|到时�
 # people in a real emergency talk.
 _CONDITION_WITHIN = re.compile(r"要是|如果|万一|假如|一旦|哪天|到时候|真要|就怕|生怕")
 # "独居老人联系不上的话…", "燃气漏了的话找谁": a condition, said after the danger.
-# "差点砸到人", "险些晕倒": it nearly happened. Only right before the words: "差点滑倒 地上全是煤气味"
-# and "差点着火了 现在还在冒烟" are dangers.
-_NEARLY = re.compile(r"(差点儿?|差一点儿?|险些|差些|差少少)[就又都也]?$")  # 差些 and 差少少: Cantonese 差啲, 差少少
 _CONDITION_AFTER = re.compile(r"^[^，。,.!！？?\n]{0,4}的话")
+# "差点砸到人", "险些晕倒" (Cantonese 差啲, 差少少): it nearly happened. Only right before the words:
+# "差点滑倒 地上全是煤气味" and "差点着火了 现在还在冒烟" are dangers.
+_NEARLY = re.compile(r"(差点儿?|差一点儿?|险些|差些|差少少)[就又都也]?$")
 
 _CLAUSE = r"[^，。,.!！？?\n]"  # within one clause
 # Between a thing and what happens to it: "墙皮起壳了还没往下掉", "燃气灶没漏气": the thing is
 # named, the danger is denied.
 _NOT = r"(?<![没未不])"
+# who or what a falling thing struck: not 摄像头, 头顶, 人家的车, 人行道, 孩子的自行车
+_STRUCK = r"((?<![像车外里上码镜龙石探])头(?![顶盔])|脑袋|人(?![家行])|孩子(?![家的])|小孩(?![家的])|老人(?![家的]))"
 # "吵得我都要晕倒了", "看到这个月的水费我当场休克", "贵得让人休克": a complaint's figure of speech
-_STRUCK = r"((?<![像车外里上码镜龙石探])头(?![顶盔])|脑袋|人(?![家行])|孩子(?![家的])|小孩(?![家的])|老人(?![家的]))"  # who or what a falling thing struck
 _NOT_A_FIGURE = (r"(?<![要快])(?<!得我)(?<!得人)(?<!直接)(?<!当场)(?<!让人)(?<!让我)(?<!简直)(?<!整个人都)"
                  r"(?<!笑得)(?<!气得)(?<!吵得)")
+
+MEDICAL = "medical_emergency"  # someone ill or hurt: the harm that other dangers cause too
 
 DANGERS = [
     Danger(
@@ -147,7 +150,7 @@ DANGERS = [
         # bite, a lift, a fight or an old neighbour behind a closed door keeps its own advice.
         # Not the figure of speech ("吵得我快晕过去了"), nor a word that names an illness
         # rather than what is happening (中风 is as often a care question as an emergency).
-        "medical_emergency", "care_request",
+        MEDICAL, "care_request",
         re.compile(
             # unconscious: not the complaint's figure of speech ("看到物业费我当场休克", "吵得我都要晕倒了")
             rf"{_NOT_A_FIGURE}(晕倒|晕过去|昏倒|昏过去|昏迷|休克|不省人事|人事不省|失去意识|没了意识|意识不清|"
@@ -176,7 +179,6 @@ DANGERS = [
 NO_DANGER = "none"  # the learned model's label for a message that describes no danger
 NOW = "now"  # the modality of a danger happening now; the others: "past", "feared", "asked"
 DANGER_BY_KIND = {danger.kind: danger for danger in DANGERS}
-MEDICAL = "medical_emergency"  # someone ill or hurt: the harm that other dangers cause too
 
 # The learned model's probability of any danger (against none) from which it counts. Weighed on
 # make crossval's held-out parses (bench/threshold_sweep.py): the more talk on a danger's subject
