@@ -40,7 +40,8 @@ _CLAUSE = r"[^，。,.!！？?\n]"  # within one clause
 # named, the danger is denied.
 _NOT = r"(?<![没未不])"
 # who or what a falling thing struck: not 摄像头, 头顶, 人家的车, 人行道, 孩子的自行车
-_STRUCK = r"((?<![像车外里上码镜龙石探])头(?![顶盔])|脑袋|人(?![家行])|孩子(?![家的])|小孩(?![家的])|老人(?![家的]))"
+_NOT_A_THINGS_HEAD = r"(?<![像车外里上码镜龙石探])"  # 摄像头, 车头, 外头, 码头 …: no one's head
+_STRUCK = rf"({_NOT_A_THINGS_HEAD}头(?![顶盔])|脑袋|人(?![家行])|孩子(?![家的])|小孩(?![家的])|老人(?![家的]))"
 # "吵得我都要晕倒了", "看到这个月的水费我当场休克", "贵得让人休克": a complaint's figure of speech
 _NOT_A_FIGURE = (r"(?<![要快])(?<!得我)(?<!得人)(?<!直接)(?<!当场)(?<!让人)(?<!让我)(?<!简直)(?<!整个人都)"
                  r"(?<!笑得)(?<!气得)(?<!吵得)")
@@ -148,11 +149,11 @@ DANGERS = [
         # someone ill or hurt now, who needs an ambulance: collapsed, unconscious, fallen and
         # unable to get up, bleeding, in a fit, in the water, struck on the head. Last, so that a
         # bite, a lift, a fight or an old neighbour behind a closed door keeps its own advice.
-        # Not the figure of speech ("吵得我快晕过去了"), nor a word that names an illness
-        # rather than what is happening (中风 is as often a care question as an emergency).
+        # Not a word that names an illness rather than what is happening (中风 is as often a care
+        # question as an emergency).
         MEDICAL, "care_request",
         re.compile(
-            # unconscious: not the complaint's figure of speech ("看到物业费我当场休克", "吵得我都要晕倒了")
+            # unconscious, unless said as a figure of speech
             rf"{_NOT_A_FIGURE}(晕倒|晕过去|昏倒|昏过去|昏迷|休克|不省人事|人事不省|失去意识|没了意识|意识不清|"
             r"没(有)?了?呼吸|没(有)?了?知觉|心跳(没了|停了(?!半拍))|心脏骤停)|"
             r"(倒在|倒地|躺(在)?地|晕|昏)[^\n，。,]{0,10}(叫不醒|喊不醒|叫不应|喊不应|(叫|喊|拍)[他她]?[^\n，。,\s]{0,2}(没反应|不醒))|"
@@ -170,7 +171,7 @@ DANGERS = [
             # struck, and it has happened (了): not "别吹下去砸到人", "迟早会砸到人"
             rf"砸(到|中|伤|破)(了{_CLAUSE}{{0,3}}{_STRUCK}|{_CLAUSE}{{0,3}}{_STRUCK}{_CLAUSE}{{0,3}}了)|"
             rf"把人砸(伤|到|中|晕)|{_STRUCK}被{_CLAUSE}{{0,6}}砸(伤|破|晕|中|到)了|"
-            r"(?<![像车外里上码镜龙石探])(头|脑袋)被[^\n，。,\s]{0,6}砸(破|伤|晕|出血)"),
+            rf"{_NOT_A_THINGS_HEAD}(头|脑袋)被[^\n，。,\s]{{0,6}}砸(破|伤|晕|出血)"),
         "请不要随意搬动摔倒或昏迷的人，会急救的先施救，派人到楼下路口接救护车，并马上拨打急救电话", "120",
     ),
 ]
@@ -290,23 +291,24 @@ def assess(text: str, learned: dict | None = None) -> tuple[Danger | None, bool]
     if not learned:
         return ruled, ruled is not None
     elsewhen = not_now(learned)
-    kind = learned.get("danger")
-    if ruled is not None and ruled.kind == MEDICAL and elsewhen < NOT_NOW_OVER_RULES and _learned_now(learned, kind):
+    kind = _learned_kind(learned)
+    if ruled is not None and ruled.kind == MEDICAL and elsewhen < NOT_NOW_OVER_RULES and kind not in (None, MEDICAL):
         # someone bleeding or fainted in a fight, a fire, a lift: the learned kind has the advice
         # and the number that fit (110, 119, the lift company) where the rules only heard the harm
         return DANGER_BY_KIND[kind], True
     if ruled is not None:
         return (None, False) if elsewhen >= NOT_NOW_OVER_RULES else (ruled, True)
-    if (kind in DANGER_BY_KIND and kind not in set_aside and float(learned.get("danger_confidence") or 0) >= LEARNED_DANGER
-            and elsewhen < NOT_NOW):
+    if kind is not None and kind not in set_aside and elsewhen < NOT_NOW:
         return DANGER_BY_KIND[kind], False
     return None, False
 
 
-def _learned_now(learned: dict, kind: str | None) -> bool:
-    """Whether the learned model names another danger than someone's harm, sure enough to count."""
-    return (kind in DANGER_BY_KIND and kind != MEDICAL
-            and float(learned.get("danger_confidence") or 0) >= LEARNED_DANGER)
+def _learned_kind(learned: dict) -> str | None:
+    """The danger the learned model names, when it is one the bot has advice for and the model is
+    sure enough of it to count."""
+    kind = learned.get("danger")
+    sure = float(learned.get("danger_confidence") or 0) >= LEARNED_DANGER
+    return kind if kind in DANGER_BY_KIND and sure else None
 
 
 def emergency_message(danger: Danger, hotlines: dict[str, str] | None = None) -> str:
