@@ -24,6 +24,7 @@ from typing import Any, Dict, List, Text
 
 import numpy as np
 import scipy.sparse
+import scipy.special
 from rasa.engine.recipes.default_recipe import DefaultV1Recipe
 from rasa.engine.storage.resource import Resource
 from rasa.nlu.classifiers.classifier import IntentClassifier
@@ -55,12 +56,23 @@ _WORDLESS = re.compile(r"[\W_]+")
 # follows the turn is a sure report, and a report must not be lost behind a question. 另外 before
 # 那, 这, 几 … is "the other" (另外那栋楼), no turn; before 一 or 两 it may be either (另外一楼的灯).
 _TURN = re.compile(r"(?<=[\s，,。.!！？?~～；;、…])(?:顺便|另外(?!\s*[几那这个的些])|还有(?:个|一个|件|一件)事|对了)")
-# What the whole message must be, at best, for its part after a turn to be read alone: a question.
-# Not a thank-you ("谢谢！另外水管不漏了": the news after it is often that something works again,
-# which the part alone does not say as clearly), not a status question (the report after it is
-# the one asked about), not talk about a danger elsewhere.
-_TURNS_FROM = {"ask_info"}
+# A question is what the whole message must be, at best, for its part after such a turn to be
+# read alone. Not a thank-you ("谢谢！另外水管不漏了": the news after it is often that something
+# works again, which the part alone does not say as clearly), not a status question (the report
+# after it is the one asked about), not talk about a danger elsewhere.
 TURNED_LENGTH = 6  # the characters after the turn, at least, that are read alone
+# "谢谢你们，不过暖气还是不热": thanks, then what the resident came to say, after a word that turns
+# against what came before. In the whole text the thanks outweigh it; read alone, the part after
+# it says whether something is wrong now ("不过水已经来了" is news, not a report). It is often the
+# thanked-for matter again, named only before the turn ("谢谢修好了电梯，可是又坏了"): which report
+# it is, the part and the whole message decide together. 但是, 可是, 不过 turn wherever they stand
+# (voice input leaves the comma out: "谢谢你们不过暖气还是不热"); 但, 只是, 就是 and 结果 only after
+# a pause, and 但 not before 愿 or 凡 (但愿, 但凡).
+_CONTRAST = re.compile(r"但是|可是|只不过|不过|可惜|然而|(?<=[\s，,。.!！？?~～；;、…])(?:但(?![愿凡])|只是|就是|结果)")
+CONTRASTED_LENGTH = 3  # "可是又漏了": the trouble again says little, and says it all
+# The turns each intent a whole message may have at best: (the words that turn, the least that
+# is read alone after them, whether the whole message names the report's subject too).
+_TURNS = {"ask_info": (_TURN, TURNED_LENGTH, False), "thank": (_CONTRAST, CONTRASTED_LENGTH, True)}
 
 
 def _ends(text: Text, length: int) -> tuple[Text, Text]:
@@ -185,27 +197,40 @@ class LinearIntentClassifier(StoredModel, IntentClassifier):
         messages_with_text = [m for m in messages if m.get(TEXT)]
         if self._model is None or not messages_with_text:
             return messages
-        self._rank(messages_with_text)
-        unsure = [m for m in messages_with_text if _report_share(m) < REPORT_SHARE]
-        turned = [(m, part) for m in unsure if (part := _after_the_turn(m)) is not None]
+        wholes = self._rank(messages_with_text)
+        turned = [(message, whole, turn) for message, whole in zip(messages_with_text, wholes)
+                  if _report_share(message) < REPORT_SHARE and (turn := _after_the_turn(message)) is not None]
         if turned:
-            self._rank([part for _, part in turned])
-            for message, part in turned:
-                if _report_share(part) >= REPORT_SHARE:
-                    for key in (INTENT, "intent_ranking", "linear_margins"):
-                        if part.get(key) is not None:
-                            message.set(key, part.get(key), add_to_output=True)
+            parts = [part for _, _, (part, _) in turned]
+            for (message, whole, (part, names_subject)), margins in zip(turned, self._rank(parts)):
+                if _report_share(part) < REPORT_SHARE:
+                    continue
+                if names_subject:
+                    self._set_ranking(part, _reports_read_whole(margins, whole, self._config["temperature"]))
+                if self._config["explain"]:  # make crossval counts what the turns decide
+                    message.set("linear_turned_from", message.get(INTENT)["name"], add_to_output=True)
+                for key in (INTENT, "intent_ranking", "linear_margins"):
+                    if part.get(key) is not None:
+                        message.set(key, part.get(key), add_to_output=True)
         return messages
 
-    def _rank(self, messages: List[Message]) -> None:
-        """Puts each message's intent and intent ranking on it."""
+    def _rank(self, messages: List[Message]) -> List[Dict[Text, float]]:
+        """Puts each message's intent and intent ranking on it; each message's margins by intent."""
+        margins_by_intent = []
         for message, margins in zip(messages, self._margins(messages)):
             by_intent = dict(zip(self._model["svm"].classes_, margins.tolist()))
-            if self._config["explain"]:
-                message.set("linear_margins", by_intent, add_to_output=True)
-            ranking = ranked(by_intent, self._config["temperature"], self._config["ranking_length"])
-            message.set(INTENT, ranking[0], add_to_output=True)
-            message.set("intent_ranking", ranking, add_to_output=True)
+            self._set_ranking(message, by_intent)
+            margins_by_intent.append(by_intent)
+        return margins_by_intent
+
+    def _set_ranking(self, message: Message, by_intent: Dict[Text, float]) -> None:
+        """Puts the intent and intent ranking the margins give on the message (and the margins,
+        when asked to explain)."""
+        if self._config["explain"]:
+            message.set("linear_margins", by_intent, add_to_output=True)
+        ranking = ranked(by_intent, self._config["temperature"], self._config["ranking_length"])
+        message.set(INTENT, ranking[0], add_to_output=True)
+        message.set("intent_ranking", ranking, add_to_output=True)
 
     def process_training_data(self, training_data: TrainingData) -> TrainingData:
         return training_data
@@ -222,26 +247,44 @@ def ranked(margins: Dict[Text, float], temperature: float, length: int = 10) -> 
     return ranking[:length]
 
 
+def _reports_read_whole(part: Dict[Text, float], whole: Dict[Text, float], temperature: float) -> Dict[Text, float]:
+    """The margins of the part after a turn, its report intents' margins moved so that their
+    share stays the part's and is shared out among them by the part's margins and the whole
+    message's together (at `temperature`, the softmax's)."""
+    reports = [name for name in part if category_for_intent(name)]
+    if not reports:
+        return dict(part)
+    alone = np.array([part[name] for name in reports])
+    together = alone + np.array([whole[name] for name in reports])
+    # log-sum-exp of each, so that the report intents' softmax mass is what the part alone gave
+    shift = temperature * (scipy.special.logsumexp(alone / temperature) - scipy.special.logsumexp(together / temperature))
+    return {**part, **dict(zip(reports, (together + shift).tolist()))}
+
+
 def _report_share(message: Message) -> float:
     """How likely the ranked message is a report, as `bot.decision` reads it."""
     return report_likelihood({"intent_ranking": message.get("intent_ranking")})
 
 
-def _after_the_turn(message: Message) -> Message | None:
-    """What the message says after it turns to another matter (顺便, 另外, 对了 …), as a message
-    of its own with its words; None when it does not turn, says too little after it, or names a
-    danger before it (the rules and the danger model read the whole message)."""
+def _after_the_turn(message: Message) -> tuple[Message, bool] | None:
+    """What the message says after it turns (to another matter: 顺便, 另外, 对了 …, after a
+    question; against what came before: 不过, 可是 …, after thanks), as a message of its own with
+    its words, and whether the whole message names its subject too; None when it does not turn,
+    says too little after it, or names a danger before it (the rules and the danger model read
+    the whole message)."""
     text = message.get(TEXT) or ""
-    if (message.get(INTENT) or {}).get("name") not in _TURNS_FROM:
+    turns = _TURNS.get((message.get(INTENT) or {}).get("name"))
+    if turns is None:
         return None
-    for turn in _TURN.finditer(text):
+    words, length, names_subject = turns
+    for turn in words.finditer(text):
         before, after = text[:turn.start()], text[turn.end():]
         if not _WORDLESS.sub("", before):
             continue  # "对了，…" opens the message: no matter before it to turn from
-        if len(_WORDLESS.sub("", after)) < TURNED_LENGTH or rule_danger(before) is not None:
+        if len(_WORDLESS.sub("", after)) < length or rule_danger(before) is not None:
             return None
         tokens = [token for token in message.get(TOKENS_NAMES[TEXT]) or [] if token.start >= turn.end()]
-        return Message(data={TEXT: after, TOKENS_NAMES[TEXT]: tokens})
+        return Message(data={TEXT: after, TOKENS_NAMES[TEXT]: tokens}), names_subject
     return None
 
 

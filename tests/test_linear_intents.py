@@ -16,7 +16,7 @@ from rasa.shared.nlu.constants import INTENT, TEXT
 from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
 
-from nlu.linear_intents import _TURN, LinearIntentClassifier, _ends
+from nlu.linear_intents import _CONTRAST, _TURN, LinearIntentClassifier, _ends, _reports_read_whole, ranked
 from nlu.linear_store import ARRAYS_FILE, FITTED, SETTINGS_FILE, UnreadableModel
 
 EXAMPLES = {"report_elevator": ["5号楼 电梯 坏了", "电梯 困人 了", "电梯 停在 三楼 不动"],
@@ -255,3 +255,43 @@ def test_a_report_after_a_turn_to_another_matter_is_not_lost_behind_a_question(s
     assert ranked_best == ["report_heating", "ask_info", "ask_info", "ask_info"]
     assert _TURN.search("请问食堂几点开门？另外那栋楼呢") is None  # 另外那栋: the other building
     assert _TURN.search("请问食堂几点开门？另外一楼大厅的灯坏了") is not None
+
+
+
+
+def test_a_report_after_thanks_is_not_lost_behind_them(storage):
+    """"谢谢 师傅 修好 了 电梯 ， 不过 又 坏 了": the thanks outweigh the report in the whole message;
+    the part after 不过, read alone, says something is wrong now, and the whole message says what
+    (the lift the thanks named). News after the turn stays talk, and so do thanks that do not turn."""
+    examples = {**EXAMPLES,
+                "report_water": ["水管 漏水 了", "楼道 水管 爆 了", "水管 一直 在 漏", "厨房 水管 漏 了 一地 水"],
+                "thank": ["谢谢 师傅 修好 了 水管", "谢谢 你们 辛苦 了", "感谢 物业 师傅 帮忙", "多谢 网格员 上次 帮忙",
+                          "谢谢 师傅 暖气 修好 了 很 热", "谢谢 师傅 电梯 修好 了"],
+                "chitchat": ["暖气 已经 热 了 挺 舒服", "水管 已经 修好 了 没事 了", "今天 天气 真 好"]}
+    classifier = LinearIntentClassifier.create(SHIPPED, storage, RESOURCE, ExecutionContext(GraphSchema({}), "test"))
+    classifier.train(TrainingData([message(text, intent) for intent, texts in examples.items() for text in texts]))
+    texts = (
+        "谢谢 师傅 修好 了 电梯 ， 不过 又 坏 了",  # what broke, only the thanks say
+        "谢谢你们可是水管一直在漏",  # voice input: no pause before the turn
+        "谢谢 师傅 上次 修 了 水管 ， 不过 现在 已经 没事 了 很 舒服",  # news after the turn
+        "谢谢 你们 辛苦 了 暖气 修好 了 很 热",  # no word that turns: the whole is read, as before
+    )
+    ranked_best = [m.get(INTENT)["name"] for m in classifier.process([message(text) for text in texts])]
+    assert ranked_best == ["report_elevator", "report_water", "thank", "thank"]
+    assert _CONTRAST.search("谢谢网格员，但愿以后别再停水了") is None
+    assert _CONTRAST.search("谢谢大家，但凡有事都可以找我") is None
+
+
+def test_which_report_follows_thanks_the_whole_message_helps_decide():
+    """"谢谢 修 了 水管 ， 可是 又 漏 了": the part after the turn is a report but unsure of what
+    (漏: a pipe or a roof); the whole message names the pipe. How likely a report is stays the
+    part's."""
+    part = {"report_water": 1.0, "report_facilities": 1.1, "thank": 0.2}
+    whole = {"report_water": 0.5, "report_facilities": 0.1, "thank": 2.0}
+    temperature = SHIPPED["temperature"]
+    read_whole = _reports_read_whole(part, whole, temperature)
+    assert [item["name"] for item in ranked(read_whole, temperature)] == ["report_water", "report_facilities", "thank"]
+    assert read_whole["thank"] == part["thank"]
+    alone, together = (sum(i["confidence"] for i in ranked(margins, temperature) if i["name"] != "thank")
+                       for margins in (part, read_whole))
+    assert together == pytest.approx(alone)
