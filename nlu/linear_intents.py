@@ -67,8 +67,8 @@ TURNED_LENGTH = 6  # the characters after the turn, at least, that are read alon
 # thanked-for matter again, named only before the turn ("谢谢修好了电梯，可是又坏了"): which report
 # it is, the part and the whole message decide together. 但是, 可是, 不过 turn wherever they stand
 # (voice input leaves the comma out: "谢谢你们不过暖气还是不热"); 但, 只是, 就是 and 结果 only after
-# a pause, and 但 not before 愿 or 凡 (但愿, 但凡).
-_CONTRAST = re.compile(r"但是|可是|只不过|不过|可惜|然而|(?<=[\s，,。.!！？?~～；;、…])(?:但(?![愿凡])|只是|就是|结果)")
+# a pause; 但 not before 愿 or 凡 (但愿, 但凡), 不过 not before 来 (忙不过来).
+_CONTRAST = re.compile(r"但是|可是|只不过|不过(?!来)|可惜|然而|(?<=[\s，,。.!！？?~～；;、…])(?:但(?![愿凡])|只是|就是|结果)")
 CONTRASTED_LENGTH = 3  # "可是又漏了": the trouble again says little, and says it all
 # The turns each intent a whole message may have at best: (the words that turn, the least that
 # is read alone after them, whether the whole message names the report's subject too).

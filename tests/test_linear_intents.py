@@ -280,6 +280,7 @@ def test_a_report_after_thanks_is_not_lost_behind_them(storage):
     assert ranked_best == ["report_elevator", "report_water", "thank", "thank"]
     assert _CONTRAST.search("谢谢网格员，但愿以后别再停水了") is None
     assert _CONTRAST.search("谢谢大家，但凡有事都可以找我") is None
+    assert _CONTRAST.search("谢谢，师傅今天忙不过来") is None
 
 
 def test_which_report_follows_thanks_the_whole_message_helps_decide():
