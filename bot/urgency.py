@@ -31,7 +31,8 @@ _HYPOTHETICAL = re.compile(r"(要是|如果|万一|假如|一旦|哪天|到时�
 _CONDITION_WITHIN = re.compile(r"要是|如果|万一|假如|一旦|哪天|到时候|真要|就怕|生怕")
 # "独居老人联系不上的话…", "燃气漏了的话找谁": a condition, said after the danger.
 _CONDITION_AFTER = re.compile(r"^[^，。,.!！？?\n]{0,4}的话")
-# "差点砸到人", "险些晕倒" (Cantonese 差啲, 差少少): it nearly happened. Only right before the words:
+# "差点砸到人", "险些晕倒", "差一点儿就晕倒了" (Cantonese 差啲, 差少少): it nearly happened. Only right
+# before the words (the pattern ends the text before them):
 # "差点滑倒 地上全是煤气味" and "差点着火了 现在还在冒烟" are dangers.
 _NEARLY = re.compile(r"(差点儿?|差一点儿?|险些|差些|差少少)[就又都也]?$")
 
@@ -247,7 +248,7 @@ def scan(text: str) -> tuple[Danger | None, set[str]]:
             before = text[max(0, match.start() - 3):match.start()]
             clause = text[max(0, match.start() - 10):match.start()]
             if (asked or elsewhere or _NEGATION.search(before) or _HYPOTHETICAL.search(clause)
-                    or _NEARLY.search(text[max(0, match.start() - 4):match.start()])
+                    or _NEARLY.search(text[:match.start()])
                     or _PAST_BEFORE.search(text[max(0, match.start() - 20):match.start()])
                     or _CONDITION_WITHIN.search(match.group())
                     or _PAST_AFTER.search(text[match.end():]) or _CONDITION_AFTER.search(text[match.end():])):

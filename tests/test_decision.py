@@ -186,6 +186,7 @@ def test_a_request_for_a_person_alone_is_not_a_report():
     "燃气泄漏打什么电话", "电梯困人怎么自救",  # asked about in general
     "老爸退休后总闷着 就怕他想不开",  # feared
     "上个月我爸晕倒过 现在好了", "万一我妈在家摔倒了爬不起来怎么办", "楼上扔下来个瓶子 差点砸到人",
+    "我妈刚才差一点儿就晕倒了 现在坐着歇会",  # nearly
     "看新闻说外地有个小区燃气爆炸了 好吓人", "昨晚做梦梦见家里着火了 吓醒了",  # elsewhere, dreamt
 ])
 def test_a_danger_that_is_over_feared_or_asked_about_is_not_urgent(text):
