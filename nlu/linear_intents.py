@@ -51,11 +51,12 @@ from nlu.tfidf import features
 REPORT, NOT_REPORT = "report", "not_report"  # the labels of naive Bayes for report or not
 _TRAILING = re.compile(r"[\W_]+$")  # the punctuation and spaces a message ends with
 _WORDLESS = re.compile(r"[\W_]+")
+_PAUSE = r"(?<=[\s，,。.!！？?~～；;、…])"  # right after a space or a punctuation mark
 # "想问下食堂周末开不开？顺便说一下我家暖气不热了": a question, then a report after a word that
 # turns to another matter. In the whole text the question outweighs the report; read alone, what
 # follows the turn is a sure report, and a report must not be lost behind a question. 另外 before
 # 那, 这, 几 … is "the other" (另外那栋楼), no turn; before 一 or 两 it may be either (另外一楼的灯).
-_TURN = re.compile(r"(?<=[\s，,。.!！？?~～；;、…])(?:顺便|另外(?!\s*[几那这个的些])|还有(?:个|一个|件|一件)事|对了)")
+_TURN = re.compile(rf"{_PAUSE}(?:顺便|另外(?!\s*[几那这个的些])|还有(?:个|一个|件|一件)事|对了)")
 # A question is what the whole message must be, at best, for its part after such a turn to be
 # read alone. Not a thank-you ("谢谢！另外水管不漏了": the news after it is often that something
 # works again, which the part alone does not say as clearly), not a status question (the report
@@ -68,7 +69,7 @@ TURNED_LENGTH = 6  # the characters after the turn, at least, that are read alon
 # it is, the part and the whole message decide together. 但是, 可是, 不过 turn wherever they stand
 # (voice input leaves the comma out: "谢谢你们不过暖气还是不热"); 但, 只是, 就是 and 结果 only after
 # a pause; 但 not before 愿 or 凡 (但愿, 但凡), 不过 not before 来 (忙不过来).
-_CONTRAST = re.compile(r"但是|可是|只不过|不过(?!来)|可惜|然而|(?<=[\s，,。.!！？?~～；;、…])(?:但(?![愿凡])|只是|就是|结果)")
+_CONTRAST = re.compile(rf"但是|可是|只不过|不过(?!来)|可惜|然而|{_PAUSE}(?:但(?![愿凡])|只是|就是|结果)")
 CONTRASTED_LENGTH = 3  # "可是又漏了": the trouble again says little, and says it all
 # The turns each intent a whole message may have at best: (the words that turn, the least that
 # is read alone after them, whether the whole message names the report's subject too).
